@@ -31,7 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from metrics import catalogue, disclosure, periods, stats
+from metrics import catalogue, definitions, disclosure, periods, stats
 from metrics.ingest import columns
 from metrics.ingest.areas import AreaIndex
 from metrics.ingest.model import ERROR, NOTE, WARNING, Issues
@@ -93,6 +93,12 @@ def _norm(text: str) -> str:
 _TITLE_INDEX = {_norm(ind.title): ind.id for ind in catalogue.INDICATORS}
 _TITLE_INDEX.update({_norm(ind.id): ind.id for ind in catalogue.INDICATORS})
 _FINGERTIPS = {ind.fingertips_id: ind.id for ind in catalogue.INDICATORS if ind.fingertips_id}
+# A Fingertips indicator also matches a catalogue metric by name: the catalogue title or a
+# Fingertips name the catalogue records (compared ignoring case, punctuation and spacing).
+_FINGERTIPS_NAMES = {_norm(ind.title): ind.id for ind in catalogue.INDICATORS}
+_FINGERTIPS_NAMES.update({_norm(name): ind_id
+                          for ind_id, names in catalogue.FINGERTIPS_NAMES.items()
+                          for name in names})
 
 
 # --- cells -----------------------------------------------------------------------------
@@ -340,6 +346,9 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
     out["_file"] = pd.Series(np.full(len(out), table.label, dtype=object), dtype=object)
     out["_unit"] = pd.Series(map_ids(ids_now, units), dtype=object)
     out = check_and_complete(out, issues, table, mapping)
+    # Metrics the catalogue does not list: values and intervals by the method their unit
+    # implies (metrics.definitions), so they are compared with England like the others.
+    out = definitions.complete_loaded(out, units)
     return TableResult(out, additional, fmt, rows_read)
 
 
@@ -375,7 +384,8 @@ def _resolve_indicators(ids: pd.Series, names: pd.Series | None, units: pd.Serie
         if fmt == columns.FINGERTIPS or digits.isdigit():
             if digits.isdigit():
                 ft = int(digits)
-                result = _FINGERTIPS.get(ft)
+                result = _FINGERTIPS.get(ft) or _fingertips_by_name(ft, name_of.get(raw),
+                                                                     issues)
                 if result is None:
                     result = f"fingertips_{ft}"
                     additional[result] = {"title": name_of.get(raw) or f"Fingertips {ft}",
@@ -405,6 +415,17 @@ def _resolve_indicators(ids: pd.Series, names: pd.Series | None, units: pd.Serie
                     "metrics/catalogue.py. A new metric needs an indicator_name column")
         issues.add_by_value(ERROR, column, ids[bad_shown], rownum[bad_shown], problem)
     return out, bad, additional
+
+
+def _fingertips_by_name(ft: int, name, issues: Issues) -> str | None:
+    """The catalogue metric a Fingertips indicator with an id the catalogue does not
+    record names exactly, if any (said in a note, since the ids differ)."""
+    found = _FINGERTIPS_NAMES.get(_norm(name)) if name else None
+    if found is not None:
+        issues.add(NOTE, f"Fingertips indicator {ft} '{name}' was read as the catalogue's "
+                         f"'{catalogue.get(found).title}' (same name; the catalogue records "
+                         f"Fingertips id {catalogue.get(found).fingertips_id or 'none'})")
+    return found
 
 
 def _geographies(ind_ids: np.ndarray) -> np.ndarray:
