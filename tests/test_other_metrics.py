@@ -327,3 +327,40 @@ def test_the_catalogue_id_still_matches_whatever_the_name(data_dir, tmp_path):
                     encoding="utf-8")
     report = load([path], data_dir, dry_run=True)
     assert report.ok and "drug_misuse_deaths" in set(report.values["indicator_id"])
+
+
+# --- the outcome a new metric names -----------------------------------------------------------
+
+def with_outcome(tmp_path, outcome: str):
+    """The long-format fixture with an outcome column (every row naming `outcome`)."""
+    lines = LONG.read_text(encoding="utf-8").splitlines()
+    text = "\n".join([lines[0] + ",outcome", *(line + f",{outcome}" for line in lines[1:])])
+    path = tmp_path / f"long_{outcome.replace(' ', '_')}.csv"
+    path.write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+def test_a_new_metric_naming_an_outcome_is_shown_on_that_outcomes_page(data_dir, tmp_path):
+    report = publish(data_dir, with_outcome(tmp_path, "Reduce drug-related harm"))
+    assert report.indicators.set_index("indicator_id").loc["campylobacter_0_9",
+                                                          "outcome"] == "harm"
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+    at.run()
+    at.switch_page("pages/harm.py")
+    at.run()
+    assert not at.exception, exception_text(at)
+    metrics = spine(at)["Metric"].tolist()
+    assert CHILDREN in metrics and "Deaths related to drug misuse" in metrics
+    at.selectbox(key="metric").set_value("campylobacter_0_9").run()
+    assert not at.exception, exception_text(at)
+    assert at.subheader[-1].value == CHILDREN
+    # ... and not on the Other metrics page.
+    other = other_page()
+    assert any("No other metrics are loaded" in i.value for i in other.info)
+
+
+def test_an_unknown_outcome_is_refused_with_the_choices(data_dir, tmp_path):
+    report = load([with_outcome(tmp_path, "wellbeing")], data_dir, dry_run=True)
+    messages = [str(i) for i in report.errors]
+    assert any("unknown outcome 'wellbeing'" in m and "crime, harm, use" in m
+               for m in messages), messages

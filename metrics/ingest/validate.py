@@ -282,6 +282,7 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
             text["indicator_id"], text.get("indicator_name"), text.get("unit"), fmt, known,
             issues, rownum, keep, table.headers[mapping["indicator_id"]])
     cols["indicator_id"] = ind_ids
+    _new_metric_outcomes(text.get("outcome"), ind_ids, additional, issues, rownum, keep)
 
     # Areas.
     geography = _geographies(ind_ids)
@@ -415,6 +416,34 @@ def _resolve_indicators(ids: pd.Series, names: pd.Series | None, units: pd.Serie
                     "metrics/catalogue.py. A new metric needs an indicator_name column")
         issues.add_by_value(ERROR, column, ids[bad_shown], rownum[bad_shown], problem)
     return out, bad, additional
+
+
+def _new_metric_outcomes(outcomes: pd.Series | None, ind_ids, additional: dict[str, dict],
+                         issues: Issues, rownum, keep) -> None:
+    """The outcome a new metric's rows name (an `outcome` column): the metric is shown on
+    that outcome's page; without one, on the Other metrics page. Catalogue metrics keep
+    their own outcome, so the column is ignored for them."""
+    if outcomes is None:
+        return
+    words = {_norm(key): key for key in catalogue.OUTCOMES}
+    words.update({_norm(name): key for key, name in catalogue.OUTCOMES.items()})
+    words.update({_norm(name): key for key, name in catalogue.OUTCOME_SHORT.items()})
+    frame = pd.DataFrame({"id": ind_ids, "outcome": outcomes.to_numpy(dtype=object)})
+    frame = frame[frame["id"].isin(list(additional)) & keep & (frame["outcome"] != "")]
+    for ind_id, group in frame.groupby("id", sort=False):
+        named = {words.get(_norm(o)) for o in group["outcome"].unique()}
+        if None in named:
+            bad = [o for o in group["outcome"].unique() if words.get(_norm(o)) is None]
+            mask = (frame["id"] == ind_id).to_numpy() & frame["outcome"].isin(bad).to_numpy()
+            issues.add_rows(ERROR, f"unknown outcome '{bad[0]}' for the new metric "
+                                   f"'{ind_id}': use one of {', '.join(catalogue.OUTCOMES)}, "
+                                   "or leave it empty to show the metric under Other metrics",
+                            "outcome", np.asarray(rownum)[frame.index.to_numpy()[mask]])
+        elif len(named) > 1:
+            issues.add(ERROR, f"the new metric '{ind_id}' names more than one outcome "
+                              f"({', '.join(sorted(named))}): give one")
+        else:
+            additional[ind_id]["outcome"] = named.pop()
 
 
 def _fingertips_by_name(ft: int, name, issues: Issues) -> str | None:
