@@ -64,9 +64,9 @@ def parse_unit(unit: str | None, title: str = "") -> tuple[str, int, str] | None
         return "%", 100, "wilson"
     if lowered in _COUNT:
         return "count", 1, "none"
-    match = re.fullmatch(r"(?:rate\s+)?(?:per|/)\s*([\d,]+)(?:\s+\w+)*", lowered)
-    if match:
-        multiplier = int(match.group(1).replace(",", ""))
+    match = re.fullmatch(r"(?:rate\s+)?(?:per|/)\s*(\d[\d,]*)(?:\s+\w+)*", lowered)
+    multiplier = int(match.group(1).replace(",", "")) if match else 0
+    if 0 < multiplier <= 10**9:
         if multiplier == 100:
             return "%", 100, "wilson"
         method = "dsr" if _STANDARDISED.search(title or "") else "byars"
@@ -83,8 +83,9 @@ def infer_unit(rows: pd.DataFrame, title: str = "") -> tuple[str, int, str, str]
     usable = value.notna() & num.notna() & (num > 0) & den.notna() & (den > 0)
     if usable.sum():
         ratio = (value[usable] / (num[usable] / den[usable])).to_numpy(float)
-        power = float(np.median(np.log10(ratio)))
-        exponent = round(power)
+        ratio = ratio[np.isfinite(ratio) & (ratio > 0)]
+        power = float(np.median(np.log10(ratio))) if len(ratio) else math.nan
+        exponent = round(power) if math.isfinite(power) else -1
         if abs(power - exponent) < 0.05 and 0 <= exponent <= 6:
             multiplier = 10 ** exponent
             crude = bool(np.all(np.abs(ratio / multiplier - 1) < 0.01))

@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 from metrics import catalogue, definitions, stats
@@ -364,3 +366,36 @@ def test_an_unknown_outcome_is_refused_with_the_choices(data_dir, tmp_path):
     messages = [str(i) for i in report.errors]
     assert any("unknown outcome 'wellbeing'" in m and "crime, harm, use" in m
                for m in messages), messages
+
+
+# --- hostile input never crashes the definitions ------------------------------------------------
+
+_numbers = st.one_of(st.none(), st.floats(allow_nan=True, allow_infinity=True),
+                     st.integers(-10, 10**12))
+
+
+@settings(max_examples=60, deadline=None)
+@given(unit=st.one_of(st.none(), st.text(max_size=30), st.sampled_from(
+    ["per ,", "per 0", "/1,000,000,000,000", "per 100,000 persons", "%", "Count"])))
+def test_any_unit_text_gives_a_definition(unit):
+    parsed = definitions.parse_unit(unit)
+    assert parsed is None or (parsed[1] >= 1 and parsed[2] in
+                              ("wilson", "byars", "dsr", "none", definitions.SUPPLIED))
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(_numbers, _numbers, _numbers, _numbers), max_size=6))
+def test_any_figures_give_a_unit_and_complete_without_error(rows):
+    frame = pd.DataFrame(rows, columns=["value", "numerator", "denominator", "lower95"],
+                         dtype=float)
+    for col in ("upper95", "lower998", "upper998"):
+        frame[col] = np.nan
+    frame["indicator_id"] = "new_metric"
+    frame["area_code"] = "E10000013"
+    frame["period_kind"] = "financial_year"
+    unit, multiplier, method, how = definitions.infer_unit(frame)
+    assert multiplier >= 1 and how
+    ind = definitions.loaded_definition("new_metric", {"title": "A new metric"}, frame)
+    assert ind.polarity == "none"
+    with np.errstate(all="ignore"):
+        definitions.complete_loaded(frame.copy(), {"new_metric": None})
