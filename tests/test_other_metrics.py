@@ -320,6 +320,13 @@ def test_a_different_name_with_an_unknown_id_stays_an_other_metric(data_dir, tmp
     assert report.ok, [str(i) for i in report.errors]
     assert "fingertips_99432" in set(report.values["indicator_id"])
     assert "drug_misuse_deaths" not in set(report.values["indicator_id"])
+    # An age-standardised rate: about count / population x 100,000 but not exactly, so
+    # Fingertips' own (Dobson) limits are kept and no crude-rate method is assumed.
+    publish(data_dir, path)
+    from metrics import store
+    ind = definitions.definition("fingertips_99432", store.current_version(data_dir))
+    assert (ind.unit, ind.ci_method, ind.period_kind) == ("per 100,000", "dsr", "pooled_3y")
+    assert "standardised or modelled rate" in ind.caveats
 
 
 def test_the_catalogue_id_still_matches_whatever_the_name(data_dir, tmp_path):
