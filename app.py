@@ -15,6 +15,8 @@ overview = st.Page("pages/overview.py", title="Overview", icon=":material/dashbo
                    default=True)
 outcomes = [st.Page(f"pages/{key}.py", title=title, url_path=key)
             for key, title in OUTCOME_SHORT.items()]
+# Metrics loaded from extracts that the catalogue does not list (metrics.definitions).
+outcomes.append(st.Page("pages/other.py", title="Other metrics", url_path="other"))
 pages = [
     st.Page("pages/maps.py", title="Maps: where need is", icon=":material/map:", url_path="maps"),
     st.Page("pages/continuity.py", title="Continuity of care", icon=":material/sync_alt:", url_path="continuity"),

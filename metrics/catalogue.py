@@ -232,6 +232,17 @@ OUTCOME_HEADLINE: dict[str, str] = {
 }
 
 
+# Names Fingertips gives catalogue metrics, as its exports write them. A Fingertips
+# indicator whose id is not the catalogue's (a new or re-numbered indicator) lands on the
+# catalogue metric when its name is one of these or the catalogue title.
+FINGERTIPS_NAMES: dict[str, tuple[str, ...]] = {
+    "drug_misuse_deaths": ("Deaths from drug misuse",),
+    "completions_opiate": ("Successful completion of drug treatment - opiate users",),
+    "completions_non_opiate": ("Successful completion of drug treatment - non-opiate "
+                               "users",),
+}
+
+
 def get(indicator_id: str) -> Indicator:
     try:
         return BY_ID[indicator_id]

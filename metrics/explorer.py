@@ -106,12 +106,15 @@ def _group_value(rows: pd.DataFrame, ind: Indicator) -> float | None:
 
 
 def spine_rows(values: pd.DataFrame, outcome: str, area_code: str, areas: pd.DataFrame,
-               comparators: tuple[str, ...], up_to: dt.date, threshold: int) -> pd.DataFrame:
+               comparators: tuple[str, ...], up_to: dt.date, threshold: int,
+               indicators: list[Indicator] | None = None) -> pd.DataFrame:
     """One row per metric of the outcome, positioned as a Fingertips spine chart: England
     at 0.5, the worst area at the left and the best at the right (low to high for
     metrics with no polarity); the farther extreme sits at 0 or 1."""
     out = []
-    for ind in catalogue.for_outcome(outcome):
+    # `indicators`: the page's metrics when they are not only the catalogue's (metrics
+    # loaded from extracts the catalogue does not list).
+    for ind in (catalogue.for_outcome(outcome) if indicators is None else indicators):
         period = latest_period(values, ind, up_to)
         shown, note = shown_area(ind, area_code, areas)
         row = {"indicator_id": ind.id, "title": ind.title, "unit": ind.unit,
@@ -219,8 +222,9 @@ def recent_trend(values: pd.DataFrame, ind: Indicator, area_code: str, up_to: dt
     rows = suppress(metric_rows(values, ind), ind, threshold)
     rows = rows[(rows["area_code"] == area_code)
                 & _until(rows, up_to)].sort_values("period_end")
-    if ind.ci_method == "none" or ind.ci_method == "dsr":
-        # Counts of activity and standardised rates have no Fingertips trend test here.
+    if ind.ci_method not in ("wilson", "byars"):
+        # Counts of activity, standardised rates and intervals taken as published (an
+        # unknown method) have no Fingertips trend test here.
         return {"code": "cannot_be_calculated", "words": "Cannot be calculated",
                 "reason": "no trend test for this kind of measure"}
     kind = "proportion" if ind.ci_method == "wilson" else "rate"

@@ -44,6 +44,13 @@ def all_area_values(data_dir: str, version_id: str, indicator_ids: tuple[str, ..
 
 
 @st.cache_data(**CACHE)
+def loaded_indicators(data_dir: str, version_id: str) -> tuple:
+    """Definitions of the version's metrics that the catalogue does not list."""
+    from metrics import definitions
+    return tuple(definitions.loaded_indicators(_version(data_dir, version_id)))
+
+
+@st.cache_data(**CACHE)
 def breakdown_values(data_dir: str, version_id: str, indicator_ids: tuple[str, ...],
                      area_codes: tuple[str, ...]) -> pd.DataFrame:
     return store.breakdown_values(_version(data_dir, version_id), list(indicator_ids),

@@ -12,7 +12,7 @@ import datetime as dt
 
 import streamlit as st
 
-from metrics import catalogue, charts, explorer, formatting, stats
+from metrics import catalogue, charts, definitions, explorer, formatting, stats
 from ui import cards, data, exports, frame
 
 VIEWS = ["Trend", "Process control (SPC)", "All areas", "Figures", "About this metric"]
@@ -32,14 +32,22 @@ CI_WORDS = {
     "byars": "Byar's method, exact Poisson below 10 events",
     "dsr": "Dobson method for directly standardised rates",
     "none": "none (activity count)",
+    definitions.SUPPLIED: "as published with the figures",
 }
+TITLES = {**catalogue.OUTCOMES, definitions.OTHER: definitions.OTHER_TITLE}
+NO_OTHER_METRICS = ("No other metrics are loaded. Metrics from a Fingertips export that the "
+                    "catalogue does not list appear here.")
 CACHE = dict(max_entries=256, show_spinner=False)
 
 
 def render(outcome: str) -> None:
     ctx = frame.context()
     threshold = ctx.disclosure_threshold
-    st.title(f"{catalogue.OUTCOMES[outcome]}: {ctx.area_name}")
+    st.title(f"{TITLES[outcome]}: {ctx.area_name}")
+    indicators = _indicators(ctx.data_dir, ctx.version.id, outcome)
+    if not indicators:
+        st.info(NO_OTHER_METRICS, icon=":material/info:")
+        return
 
     metric_col, group_col = st.columns([2, 1])
     with group_col:
@@ -64,12 +72,12 @@ def render(outcome: str) -> None:
                  width="stretch", column_config={"Metric": st.column_config.TextColumn(
                      width="medium", pinned=True)})
 
-    ids = [ind.id for ind in catalogue.for_outcome(outcome)]
+    by_id = {ind.id: ind for ind in indicators}
     with metric_col:
-        metric_id = frame.url_selectbox(
-            "Metric", ids, default=catalogue.OUTCOME_HEADLINE[outcome], key="metric",
-            format_func=lambda i: catalogue.get(i).title)
-    _metric_detail(catalogue.get(metric_id), ctx, group, threshold)
+        default = catalogue.OUTCOME_HEADLINE.get(outcome, indicators[0].id)
+        metric_id = frame.url_selectbox("Metric", list(by_id), default=default, key="metric",
+                                        format_func=lambda i: by_id[i].title)
+    _metric_detail(by_id[metric_id], ctx, group, threshold)
 
 
 @st.cache_data(**CACHE)
@@ -78,7 +86,7 @@ def _spine_model(data_dir: str, version_id: str, outcome: str, area_code: str,
     values = _outcome_values(data_dir, version_id, outcome)
     areas = data.areas(data_dir, version_id)
     rows = explorer.spine_rows(values, outcome, area_code, areas, group_codes, period_end,
-                               threshold)
+                               threshold, _indicators(data_dir, version_id, outcome))
     plotted = rows.dropna(subset=["pos_min"]) if "pos_min" in rows else rows.iloc[0:0]
     spec = charts.spine_chart(plotted).to_dict(validate=False) if len(plotted) else None
     table = rows.rename(columns={
@@ -92,14 +100,30 @@ def _spine_model(data_dir: str, version_id: str, outcome: str, area_code: str,
 
 
 def _outcome_values(data_dir: str, version_id: str, outcome: str):
-    ids = tuple(ind.id for ind in catalogue.for_outcome(outcome))
+    ids = tuple(ind.id for ind in _indicators(data_dir, version_id, outcome))
     return data.all_area_values(data_dir, version_id, ids)
+
+
+def _indicators(data_dir: str, version_id: str, outcome: str) -> list:
+    """The page's metrics: the outcome's catalogue metrics, then metrics loaded from
+    extracts that name this outcome (on the Other metrics page: those naming none)."""
+    loaded = [ind for ind in data.loaded_indicators(data_dir, version_id)
+              if ind.outcome == outcome]
+    return [*catalogue.for_outcome(outcome), *loaded]
+
+
+def _indicator(data_dir: str, version_id: str, metric_id: str):
+    """Any metric's definition: the catalogue's, or a loaded metric's (metrics.definitions)."""
+    if metric_id in catalogue.BY_ID:
+        return catalogue.BY_ID[metric_id]
+    return next(ind for ind in data.loaded_indicators(data_dir, version_id)
+                if ind.id == metric_id)
 
 
 @st.cache_data(**CACHE)
 def _headline(data_dir, version_id, metric_id, area_code, period_end, group_codes, threshold):
     """The chosen metric's latest figure, England, comparison and recent trend."""
-    ind = catalogue.get(metric_id)
+    ind = _indicator(data_dir, version_id, metric_id)
     values = _outcome_values(data_dir, version_id, ind.outcome)
     areas = data.areas(data_dir, version_id)
     shown, note = explorer.shown_area(ind, area_code, areas)
@@ -125,7 +149,7 @@ def _headline(data_dir, version_id, metric_id, area_code, period_end, group_code
 def _view_model(view, data_dir, version_id, metric_id, area_code, shown_name, period_end,
                 group_codes, threshold, target):
     """Numbers and chart specs for one view of one metric (only the view on screen)."""
-    ind = catalogue.get(metric_id)
+    ind = _indicator(data_dir, version_id, metric_id)
     values = _outcome_values(data_dir, version_id, ind.outcome)
     areas = data.areas(data_dir, version_id)
     shown, _ = explorer.shown_area(ind, area_code, areas)

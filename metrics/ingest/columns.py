@@ -18,6 +18,7 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "indicator_name": ("indicator_name", "indicator name", "indicator title", "measure name",
                        "metric name"),
     "unit": ("unit", "units"),
+    "outcome": ("outcome",),
     "area_code": ("area_code", "area code", "ons code", "area ons code", "la code",
                   "local authority code", "utla code", "ctyua code", "geography code",
                   "areacode", "area cd", "code"),

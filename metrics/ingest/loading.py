@@ -30,7 +30,7 @@ from metrics.ingest.model import ERROR, NOTE, FileReport, Issue, Issues, LoadRep
 from metrics.ingest.validate import Catalogue, table_to_rows
 from metrics.settings import load_settings
 
-INDICATOR_COLUMNS = ["indicator_id", "title", "unit", "source", "fingertips_id"]
+INDICATOR_COLUMNS = ["indicator_id", "title", "unit", "source", "fingertips_id", "outcome"]
 SUPPORTED = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls", ".ods", ".parquet")
 
 
@@ -81,7 +81,7 @@ def _known(base: store.Version | None) -> Catalogue:
     table = store.read_table(base, "indicators")
     if table is None or table.empty:
         return Catalogue()
-    return Catalogue({r["indicator_id"]: {k: r[k] for k in INDICATOR_COLUMNS[1:]}
+    return Catalogue({r["indicator_id"]: {k: r.get(k) for k in INDICATOR_COLUMNS[1:]}
                       for r in table.to_dict("records")})
 
 
@@ -308,7 +308,8 @@ def _publish(data_dir, base, base_values, new, indicators, superseded, files_, r
     if merged is not None:
         merged = merged.drop_duplicates("indicator_id", keep="last")
         merged["fingertips_id"] = pd.to_numeric(merged["fingertips_id"], errors="coerce")
-        tables["indicators"] = merged[INDICATOR_COLUMNS].reset_index(drop=True)
+        # reindex: versions published before the outcome column have none.
+        tables["indicators"] = merged.reindex(columns=INDICATOR_COLUMNS).reset_index(drop=True)
     if base is not None:
         lsoa = store.read_table(base, "lsoa_need")
         if lsoa is not None:

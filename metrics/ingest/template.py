@@ -12,7 +12,7 @@ import pandas as pd
 
 TEMPLATE_COLUMNS = ["indicator_id", "area_code", "period", "breakdown", "category",
                     "numerator", "denominator", "value", "lower95", "upper95", "lower998",
-                    "upper998", "value_note", "indicator_name", "unit"]
+                    "upper998", "value_note", "indicator_name", "unit", "outcome"]
 
 COLUMN_HELP = {
     "indicator_id": "Required. A catalogue id (metrics/catalogue.py), e.g. continuity_of_care. "
@@ -35,15 +35,17 @@ COLUMN_HELP = {
                   "suppressed figure.",
     "indicator_name": "Only for a new metric: its title.",
     "unit": "Only for a new metric: %, per 1,000, per 100,000 or count.",
+    "outcome": "Only for a new metric, optional: the outcome page it appears on (crime, "
+               "harm, use, supply, treatment or recovery); empty: the Other metrics page.",
 }
 
 EXAMPLE_ROWS = [
     ["continuity_of_care", "E10000013", "12 months to 2024/25 Q1", "", "", 412, 780, "", "",
-     "", "", "", "", "", ""],
+     "", "", "", "", "", "", ""],
     ["continuity_of_care", "E10000013", "2024/25 Q1", "", "", "*", 9, "*", "", "", "", "", "",
-     "", ""],
+     "", "", ""],
     ["treatment_progress", "E10000013", "12 months to 2024/25 Q1", "", "", 803, 1655, 48.5,
-     46.1, 50.9, 44.7, 52.3, "", "", ""],
+     46.1, 50.9, 44.7, 52.3, "", "", "", ""],
 ]
 
 

@@ -31,7 +31,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from metrics import catalogue, disclosure, periods, stats
+from metrics import catalogue, definitions, disclosure, periods, stats
 from metrics.ingest import columns
 from metrics.ingest.areas import AreaIndex
 from metrics.ingest.model import ERROR, NOTE, WARNING, Issues
@@ -93,6 +93,12 @@ def _norm(text: str) -> str:
 _TITLE_INDEX = {_norm(ind.title): ind.id for ind in catalogue.INDICATORS}
 _TITLE_INDEX.update({_norm(ind.id): ind.id for ind in catalogue.INDICATORS})
 _FINGERTIPS = {ind.fingertips_id: ind.id for ind in catalogue.INDICATORS if ind.fingertips_id}
+# A Fingertips indicator also matches a catalogue metric by name: the catalogue title or a
+# Fingertips name the catalogue records (compared ignoring case, punctuation and spacing).
+_FINGERTIPS_NAMES = {_norm(ind.title): ind.id for ind in catalogue.INDICATORS}
+_FINGERTIPS_NAMES.update({_norm(name): ind_id
+                          for ind_id, names in catalogue.FINGERTIPS_NAMES.items()
+                          for name in names})
 
 
 # --- cells -----------------------------------------------------------------------------
@@ -276,6 +282,7 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
             text["indicator_id"], text.get("indicator_name"), text.get("unit"), fmt, known,
             issues, rownum, keep, table.headers[mapping["indicator_id"]])
     cols["indicator_id"] = ind_ids
+    _new_metric_outcomes(text.get("outcome"), ind_ids, additional, issues, rownum, keep)
 
     # Areas.
     geography = _geographies(ind_ids)
@@ -340,6 +347,9 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
     out["_file"] = pd.Series(np.full(len(out), table.label, dtype=object), dtype=object)
     out["_unit"] = pd.Series(map_ids(ids_now, units), dtype=object)
     out = check_and_complete(out, issues, table, mapping)
+    # Metrics the catalogue does not list: values and intervals by the method their unit
+    # implies (metrics.definitions), so they are compared with England like the others.
+    out = definitions.complete_loaded(out, units)
     return TableResult(out, additional, fmt, rows_read)
 
 
@@ -375,7 +385,8 @@ def _resolve_indicators(ids: pd.Series, names: pd.Series | None, units: pd.Serie
         if fmt == columns.FINGERTIPS or digits.isdigit():
             if digits.isdigit():
                 ft = int(digits)
-                result = _FINGERTIPS.get(ft)
+                result = _FINGERTIPS.get(ft) or _fingertips_by_name(ft, name_of.get(raw),
+                                                                     issues)
                 if result is None:
                     result = f"fingertips_{ft}"
                     additional[result] = {"title": name_of.get(raw) or f"Fingertips {ft}",
@@ -405,6 +416,45 @@ def _resolve_indicators(ids: pd.Series, names: pd.Series | None, units: pd.Serie
                     "metrics/catalogue.py. A new metric needs an indicator_name column")
         issues.add_by_value(ERROR, column, ids[bad_shown], rownum[bad_shown], problem)
     return out, bad, additional
+
+
+def _new_metric_outcomes(outcomes: pd.Series | None, ind_ids, additional: dict[str, dict],
+                         issues: Issues, rownum, keep) -> None:
+    """The outcome a new metric's rows name (an `outcome` column): the metric is shown on
+    that outcome's page; without one, on the Other metrics page. Catalogue metrics keep
+    their own outcome, so the column is ignored for them."""
+    if outcomes is None:
+        return
+    words = {_norm(key): key for key in catalogue.OUTCOMES}
+    words.update({_norm(name): key for key, name in catalogue.OUTCOMES.items()})
+    words.update({_norm(name): key for key, name in catalogue.OUTCOME_SHORT.items()})
+    frame = pd.DataFrame({"id": ind_ids, "outcome": outcomes.to_numpy(dtype=object)})
+    frame = frame[frame["id"].isin(list(additional)) & keep & (frame["outcome"] != "")]
+    for ind_id, group in frame.groupby("id", sort=False):
+        named = {words.get(_norm(o)) for o in group["outcome"].unique()}
+        if None in named:
+            bad = [o for o in group["outcome"].unique() if words.get(_norm(o)) is None]
+            mask = (frame["id"] == ind_id).to_numpy() & frame["outcome"].isin(bad).to_numpy()
+            issues.add_rows(ERROR, f"unknown outcome '{bad[0]}' for the new metric "
+                                   f"'{ind_id}': use one of {', '.join(catalogue.OUTCOMES)}, "
+                                   "or leave it empty to show the metric under Other metrics",
+                            "outcome", np.asarray(rownum)[frame.index.to_numpy()[mask]])
+        elif len(named) > 1:
+            issues.add(ERROR, f"the new metric '{ind_id}' names more than one outcome "
+                              f"({', '.join(sorted(named))}): give one")
+        else:
+            additional[ind_id]["outcome"] = named.pop()
+
+
+def _fingertips_by_name(ft: int, name, issues: Issues) -> str | None:
+    """The catalogue metric a Fingertips indicator with an id the catalogue does not
+    record names exactly, if any (said in a note, since the ids differ)."""
+    found = _FINGERTIPS_NAMES.get(_norm(name)) if name else None
+    if found is not None:
+        issues.add(NOTE, f"Fingertips indicator {ft} '{name}' was read as the catalogue's "
+                         f"'{catalogue.get(found).title}' (same name; the catalogue records "
+                         f"Fingertips id {catalogue.get(found).fingertips_id or 'none'})")
+    return found
 
 
 def _geographies(ind_ids: np.ndarray) -> np.ndarray:
