@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metrics import catalogue, explorer, stats, store
+from metrics import catalogue, explorer, headlines, stats, store
 from metrics.ingest import load, validate, versions
 
 VALUES = Path(__file__).resolve().parent / "fixtures" / "real" / "values"
@@ -67,6 +67,21 @@ def test_a_value_outside_its_interval_by_more_than_rounding_is_still_an_error(da
     assert any("row 3" in e and "more than rounding explains" in e for e in errors), errors
     # The Gloucestershire row is still only a rounding warning.
     assert any("row 4: 5.13" in w for w in issues_of(report, "warning"))
+
+
+def test_proportions_read_as_percentages_keep_their_rounding(data_dir, tmp_path):
+    # 0.432 given to 3 places is 43.2% to 1 place: a lower limit of 43.24 is rounding.
+    path = tmp_path / "proportions.csv"
+    pd.DataFrame({"indicator_id": ["continuity_of_care"] * 3,
+                  "area_code": ["E10000013", "E06000023", "E06000009"],
+                  "period": ["12 months to 2023/24 Q1"] * 3,
+                  "numerator": [432, 300, 250], "denominator": [1000, 600, 500],
+                  "value": [0.432, 0.5, 0.5], "lower95": [0.4324, 0.46, 0.456],
+                  "upper95": [0.463, 0.54, 0.544]}).to_csv(path, index=False)
+    report = load([path], data_dir, dry_run=True)
+    assert report.ok, issues_of(report, "error")
+    assert any("only by the rounding" in w and "row 2: 43.2" in w
+               for w in issues_of(report, "warning"))
 
 
 def test_decimals_are_read_from_the_cells_as_written():
@@ -125,6 +140,11 @@ def test_without_a_count_the_comparison_is_made_at_95_and_says_so(data_dir, tmp_
     assert codes["E10000013"] == "similar"
     words = table.set_index("Area code")["Compared with England"]
     assert words["E06000009"] == "Worse than England (compared at 95% only)"
+    version = store.current_version(data_dir)
+    [sentence, *_] = headlines.metric_sentences(values, DEATHS, "E06000009", "Blackpool",
+                                                store.areas(version), dt.date(2026, 12, 1), 5)
+    assert "significantly worse than England" in sentence
+    assert sentence.endswith("(compared at 95% only).")
 
 
 # --- 3. Units that do not fit the metric ----------------------------------------------------

@@ -629,6 +629,7 @@ def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
                                                        "upper998")}
 
     # Percentages given as proportions (0.432 for 43.2%), as an Excel % cell holds them.
+    read_x100 = np.zeros(len(value), dtype=bool)   # their rounding is 100 times larger now
     for ind_id in pd.unique(ids[pct]):
         mask = pct & (ids == ind_id) & ~np.isnan(value)
         if mask.sum() == 0 or np.nanmax(value[mask]) > 1:
@@ -638,6 +639,7 @@ def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
             ratio = np.nanmedian(value[both] / (num[both] / den[both]))
             if abs(ratio - 1) < 0.02:
                 value[mask] *= 100
+                read_x100[mask] = True
                 for f in limits:
                     limits[f][mask & (limits[f] <= 1)] *= 100
                 issues.add_rows(NOTE, f"{catalogue.get(ind_id).title}: values are "
@@ -691,7 +693,7 @@ def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
             outside = ~reversed_ & ((value < lo - tol) | (value > hi + tol))
             if outside.any():
                 _interval_outside(outside, value, lo, hi, level, rownum, issues, table,
-                                  mapping, col)
+                                  mapping, col, np.where(read_x100, 100.0, 1.0))
 
         # A value that disagrees with its own numerator and denominator (warning).
         crude = np.isin(method, ["wilson", "byars"])
@@ -781,7 +783,8 @@ def _cell_decimals(table: RawTable, mapping: dict[str, int], field: str,
     return out
 
 
-def _interval_outside(outside, value, lo, hi, level, rownum, issues, table, mapping, col):
+def _interval_outside(outside, value, lo, hi, level, rownum, issues, table, mapping, col,
+                      scale=1.0):
     """A value outside its own interval: a warning when the publisher's rounding explains
     it (each figure may be off by half a unit in its last decimal place, so the value and
     the limit together by the sum of both halves), an error otherwise. Fingertips, for
@@ -801,7 +804,7 @@ def _interval_outside(outside, value, lo, hi, level, rownum, issues, table, mapp
 
     below = value < lo
     gap = np.where(below, lo - value, value - hi)
-    allowed = half_unit(dv) + np.where(below, half_unit(dlo), half_unit(dhi))
+    allowed = (half_unit(dv) + np.where(below, half_unit(dlo), half_unit(dhi))) * scale
     rounding = outside & (gap <= allowed * (1 + 1e-9))
     wrong = outside & ~rounding
     fingertips = columns.detect_format(table.headers) == columns.FINGERTIPS
