@@ -19,6 +19,7 @@ VALUES = Path(__file__).resolve().parent / "fixtures" / "real" / "values"
 ONS = VALUES / "ons_style_drug_misuse_deaths_95_only.csv"
 FINGERTIPS = VALUES / "fingertips_rounding.csv"
 COUNTS = VALUES / "ons_drug_poisoning_registrations_count_only.csv"
+FINGERTIPS_REAL = VALUES / "fingertips_export_95_only_excerpt.csv"
 DEATHS = catalogue.get("drug_misuse_deaths")
 
 
@@ -123,6 +124,53 @@ def test_ons_rates_with_95_limits_only_are_compared_at_both_levels(data_dir):
     assert codes["E10000013"] == "similar"
     shown = table[table["Area code"] != "E92000001"]["Compared with England"]
     assert not shown.str.startswith("Not compared").any(), shown.tolist()
+
+
+def _real_fingertips_codes(report):
+    rows = report.values[report.values["breakdown"].isna()].set_index("area_code")
+    england = rows.loc["E92000001", "value"]
+    areas = rows.drop(index=["E92000001", "E12000001"])
+    return areas, dict(zip(areas.index, stats.compare_with_benchmark(
+        areas["lower95"], areas["upper95"], areas["lower998"], areas["upper998"], england,
+        "none")))
+
+
+def test_a_real_fingertips_export_with_95_limits_only_is_compared_at_both_levels(data_dir):
+    # Campylobacter incidence, 2015: Fingertips published 95% limits only, with counts.
+    report = load([FINGERTIPS_REAL], data_dir, dry_run=True)
+    assert report.ok, issues_of(report, "error")
+    # Full-precision values inside their intervals: the rounding rule stays silent.
+    assert not [w for w in issues_of(report, "warning") if "interval" in w]
+    assert any("Campylobacter incidence rate/100,000: the published 95% limits are Byar's"
+               in n and "per 100,000" in n for n in issues_of(report, "note"))
+    areas, codes = _real_fingertips_codes(report)
+    hartlepool = areas.loc["E06000001"]
+    lower, upper = stats.rate_ci(132, 92493, confidence=0.998)
+    assert hartlepool["lower998"] == pytest.approx(lower)
+    assert hartlepool["upper998"] == pytest.approx(upper)
+    # Fingertips' own verdicts in the file: Hartlepool and Torbay "Worse", Halton and
+    # Leicester "Better", Blackpool, Rutland and Bristol "Similar" (no polarity here).
+    assert codes["E06000001"] == codes["E06000027"] == "higher_998"
+    assert codes["E06000006"] == codes["E06000016"] == "lower_998"
+    assert {codes["E06000009"], codes["E06000017"], codes["E06000023"]} == {"similar"}
+
+
+def test_the_real_export_without_its_counts_is_compared_at_95_only(data_dir, tmp_path):
+    text = FINGERTIPS_REAL.read_text(encoding="utf-8")
+    frame = pd.read_csv(FINGERTIPS_REAL, dtype=str, keep_default_na=False)
+    frame["Count"] = ""
+    frame["Denominator"] = ""
+    path = tmp_path / "fingertips_without_counts.csv"
+    frame.to_csv(path, index=False)
+    assert text.count("\n") == frame.to_csv(index=False).count("\n")
+    report = load([path], data_dir, dry_run=True)
+    assert report.ok, issues_of(report, "error")
+    assert any("compared with England at 95% only" in n for n in issues_of(report, "note"))
+    _, codes = _real_fingertips_codes(report)
+    assert codes["E06000001"] == codes["E06000027"] == "higher_95only"
+    assert codes["E06000006"] == codes["E06000016"] == "lower_95only"
+    assert stats.comparison_words(codes["E06000001"]) == \
+        "Higher than England (compared at 95% only)"
 
 
 def test_without_a_count_the_comparison_is_made_at_95_and_says_so(data_dir, tmp_path):

@@ -339,7 +339,9 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
                         for k, v in cols.items()})
     out["_file"] = pd.Series(np.full(len(out), table.label, dtype=object), dtype=object)
     out["_unit"] = pd.Series(map_ids(ids_now, units), dtype=object)
-    out = check_and_complete(out, issues, table, mapping)
+    out = check_and_complete(out, issues, table, mapping,
+                             {i: a.get("title") for i, a in {**known.additional,
+                                                              **additional}.items()})
     return TableResult(out, additional, fmt, rows_read)
 
 
@@ -608,8 +610,9 @@ def _breakdowns(text, ind_ids, fmt):
 # --- the rules on numbers -------------------------------------------------------------------
 
 def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
-                       mapping: dict[str, int]) -> pd.DataFrame:
-    """Check the numbers, then fill values and intervals the file left out."""
+                       mapping: dict[str, int], titles: dict | None = None) -> pd.DataFrame:
+    """Check the numbers, then fill values and intervals the file left out. `titles`
+    names metrics the catalogue does not know, for the messages."""
     if out.empty:
         return out
     header = {f: table.headers[i] for f, i in mapping.items()}
@@ -736,10 +739,11 @@ def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
             lower, upper = stats.dsr_ci(num[dsr], value[dsr], value[dsr] ** 2 / num[dsr],
                                         confidence=conf)
             lo[dsr], hi[dsr] = lower, upper
-    _limits_998_from_95(value, num, den, method, multiplier, limits, rownum, issues,
-                        col, out["_suppressed"].to_numpy(dtype=bool))
+    names = {i: _title(i, titles) for i in pd.unique(ids)}
+    _limits_998_from_95(ids, value, num, den, method, multiplier, limits, rownum, issues,
+                        col, out["_suppressed"].to_numpy(dtype=bool), names)
     _unit_evidence(ids, unit, method, multiplier, value, num, den, rownum, issues, col,
-                   out["_suppressed"].to_numpy(dtype=bool))
+                   out["_suppressed"].to_numpy(dtype=bool), names)
     _future_periods(out, issues, col("period"))
     out["value"] = value
     for f, arr in limits.items():
@@ -823,8 +827,50 @@ def _interval_outside(outside, value, lo, hi, level, rownum, issues, table, mapp
                                "than rounding explains)", col("value"), rownum[wrong])
 
 
-def _limits_998_from_95(value, num, den, method, multiplier, limits, rownum, issues, col,
-                        suppressed):
+RATE_MULTIPLIERS = (100, 1_000, 10_000, 100_000, 1_000_000)
+
+
+def _recognise_methods(ids, method, multiplier, value, num, den, lo95, hi95, only95,
+                       rownum, issues, col, names):
+    """For a metric the catalogue does not know (a Fingertips indicator of its own), the
+    published 95% limits show the method: if every row's value is count / denominator x
+    a power of ten and its limits are Wilson's (percentages) or Byar's/exact Poisson
+    (rates) to within 1% of the interval's width, the 99.8% limits follow from the same
+    method. Anything less than agreement on every such row leaves the method unknown."""
+    unknown = only95 & pd.isna(method) & np.isfinite(num) & (den > 0)
+    if not unknown.any():
+        return method, multiplier
+    method, multiplier = method.copy(), multiplier.copy()
+    width = hi95 - lo95
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = num / den
+    for ind in pd.unique(ids[unknown]):
+        rows = unknown & (ids == ind)
+        for m in RATE_MULTIPLIERS:
+            if not np.allclose(value[rows], ratio[rows] * m, rtol=1e-3):
+                continue
+            if m == 100:
+                lower, upper = stats.wilson_ci(num[rows], den[rows], confidence=0.95)
+                lower, upper = np.asarray(lower) * 100, np.asarray(upper) * 100
+                name, words = "wilson", "Wilson's (a percentage)"
+            else:
+                lower, upper = stats.rate_ci(num[rows], den[rows], confidence=0.95,
+                                             multiplier=m)
+                name, words = "byars", f"Byar's or exact Poisson (a rate per {m:,})"
+            close = (np.abs(lower - lo95[rows]) <= 0.01 * width[rows]) & \
+                (np.abs(upper - hi95[rows]) <= 0.01 * width[rows])
+            if close.all():
+                method[rows] = name
+                multiplier[rows] = float(m)
+                issues.add_rows(NOTE, f"{names[ind]}: the published 95% limits are "
+                                      f"{words}; the 99.8% limits were worked out the same "
+                                      "way", col("lower95"), rownum[rows])
+            break
+    return method, multiplier
+
+
+def _limits_998_from_95(ids, value, num, den, method, multiplier, limits, rownum, issues,
+                        col, suppressed, names):
     """Sources that publish 95% limits only (ONS): work out the 99.8% limits from the
     count where the method allows, so such areas are still compared with England at both
     levels; say which rows are left with 95% only."""
@@ -834,6 +880,8 @@ def _limits_998_from_95(value, num, den, method, multiplier, limits, rownum, iss
               & np.isfinite(value) & ~suppressed)
     if not only95.any():
         return
+    method, multiplier = _recognise_methods(ids, method, multiplier, value, num, den, lo95,
+                                            hi95, only95, rownum, issues, col, names)
     done = np.zeros(len(value), dtype=bool)
     wil = only95 & (method == "wilson") & np.isfinite(num) & (den > 0) & (num <= den)
     if wil.any():
@@ -862,7 +910,7 @@ def _limits_998_from_95(value, num, den, method, multiplier, limits, rownum, iss
                               "Poisson for rates, Dobson's method scaled from the published "
                               "95% limits for standardised rates)", col("lower95"),
                         rownum[done])
-    left = only95 & ~done & np.isin(method, ["wilson", "byars", "dsr"])
+    left = only95 & ~done & (np.isin(method, ["wilson", "byars", "dsr"]) | pd.isna(method))
     if left.any():
         issues.add_rows(NOTE, "the file gives 95% limits only and no count to work out "
                               "99.8% limits: these areas are compared with England at 95% "
@@ -870,7 +918,7 @@ def _limits_998_from_95(value, num, den, method, multiplier, limits, rownum, iss
 
 
 def _unit_evidence(ids, unit, method, multiplier, value, num, den, rownum, issues, col,
-                   suppressed):
+                   suppressed, names):
     """A value whose unit does not fit the metric (a warning with the evidence): counts
     loaded into a percentage or a rate, crude rates into an age-standardised metric."""
     shown_rows = 3
@@ -881,7 +929,7 @@ def _unit_evidence(ids, unit, method, multiplier, value, num, den, rownum, issue
         u, m = unit[rows][0], method[rows][0]
         v = value[rows]
         rn = rownum[rows]
-        title = _title(ind_id)
+        title = names[ind_id]
         whole = np.all(np.isclose(v, np.round(v)))
 
         def examples(mask, vals=v, rn=rn):
@@ -920,9 +968,11 @@ def _unit_evidence(ids, unit, method, multiplier, value, num, den, rownum, issue
                                     col("value"), rn)
 
 
-def _title(indicator_id) -> str:
+def _title(indicator_id, titles: dict | None = None) -> str:
     ind = catalogue.BY_ID.get(indicator_id)
-    return ind.title if ind else str(indicator_id)
+    if ind:
+        return ind.title
+    return str((titles or {}).get(indicator_id) or indicator_id)
 
 
 def _future_periods(out: pd.DataFrame, issues: Issues, column: str) -> None:
