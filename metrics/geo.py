@@ -542,11 +542,23 @@ def _read_table(path: Path) -> list[pd.DataFrame]:
         raws = [pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
                             header=None)]
     elif suffix in (".xlsx", ".xlsm", ".xls", ".ods"):
+        # calamine reads every one of these, Defra's .ods included (pandas' default for
+        # .ods, odfpy, is not installed).
         try:
-            sheets = pd.read_excel(path, sheet_name=None, dtype=str, header=None)
+            import python_calamine  # noqa: F401
+            engine = "calamine"
+        except ImportError:
+            engine = None
+        try:
+            sheets = pd.read_excel(path, sheet_name=None, dtype=str, header=None,
+                                   engine=engine)
         except ImportError as exc:
-            raise ValueError(f"{path.name}: reading spreadsheets needs python-calamine or "
-                             "openpyxl; save the sheet as CSV instead") from exc
+            raise ValueError(f"{path.name}: no reader for {suffix} files is installed "
+                             f"(python-calamine reads them all: {exc}); save the sheet as "
+                             "CSV instead") from exc
+        except Exception as exc:  # a damaged or mislabelled workbook
+            raise ValueError(f"{path.name}: could not be read as a {suffix} workbook "
+                             f"({type(exc).__name__}: {exc})") from exc
         raws = list(sheets.values())
     else:
         raise ValueError(f"{path.name}: expected a .csv or .xlsx lookup file")

@@ -15,6 +15,7 @@ from metrics import geo, store
 LOOKUPS = Path(__file__).resolve().parent / "fixtures" / "real" / "lookups"
 RUC_CSV = LOOKUPS / "RUC11_LSOA_excerpt.csv"
 RUC_XLSX = LOOKUPS / "RUC11_LSOA_defra_layout.xlsx"
+RUC_ODS = LOOKUPS / "RUC11_LSOA_defra_layout.ods"       # Defra publishes the lookup as .ods
 IMD_RANKS = LOOKUPS / "IMD_December_2019_Lookup_in_England_excerpt.csv"
 
 
@@ -48,6 +49,23 @@ def test_defra_workbook_layout_with_title_rows_and_non_breaking_spaces_loads():
     [from_book] = geo.read_lookup_file(RUC_XLSX)
     [from_csv] = geo.read_lookup_file(RUC_CSV)
     pd.testing.assert_frame_equal(from_book.frame, from_csv.frame)
+
+
+def test_defra_ods_workbook_loads_with_calamine():
+    raw = pd.read_excel(RUC_ODS, sheet_name="LSOA11", header=None, dtype=str,
+                        engine="calamine")
+    assert raw.iloc[3, 2] == "A1\u00a0"
+    [from_ods] = geo.read_lookup_file(RUC_ODS)
+    [from_csv] = geo.read_lookup_file(RUC_CSV)
+    pd.testing.assert_frame_equal(from_ods.frame, from_csv.frame)
+
+
+@pytest.mark.parametrize("name", ["broken.xlsx", "broken.ods"])
+def test_a_damaged_workbook_is_refused_with_a_message(tmp_path, name):
+    path = tmp_path / name
+    path.write_bytes(b"PK\x03\x04 not really a workbook")
+    with pytest.raises(ValueError, match=f"{name}: could not be read as a"):
+        geo.read_lookup_file(path)
 
 
 def test_title_and_note_rows_above_a_csv_header_are_skipped(tmp_path):
