@@ -470,24 +470,50 @@ def _drop_specks(geometry, min_area: float = 1e-6):
 
 LOOKUP_NAMES = ("ruc", "imd")
 
-# Published header (lower case) -> role. Headers are matched after stripping spaces.
+# Published header (lower case, spaces collapsed) -> role. Roles: "code" (LSOA code, with
+# its edition), "ruc" (class code, with its edition), "imd" (decile), "imd_rank" (rank).
 LOOKUP_COLUMNS: dict[str, tuple[str, int | None]] = {
     # LSOA code columns -> ("code", LSOA edition)
     "lsoa11cd": ("code", 2011),
     "lsoa code (2011)": ("code", 2011),
     "lsoa11_code": ("code", 2011),
+    "lower super output area 2011 code": ("code", 2011),    # Defra's RUC workbook
     "lsoa21cd": ("code", 2021),
     "lsoa code (2021)": ("code", 2021),
     "lsoa21_code": ("code", 2021),
-    # Rural-urban class codes (ONS RUC LSOA files)
+    "lower layer super output area 2021 code": ("code", 2021),
+    # Rural-urban class codes (ONS RUC LSOA files, Defra's RUC workbook)
     "ruc11cd": ("ruc", 2011),
+    "rural urban classification 2011 code": ("ruc", 2011),
     "ruc21cd": ("ruc", 2021),
     # IMD decile (MHCLG English Indices of Deprivation, File 1 and File 7)
     "index of multiple deprivation (imd) decile": ("imd", None),
     "index of multiple deprivation (imd) decile (where 1 is most deprived 10% of lsoas)":
         ("imd", None),
     "imd_decile": ("imd", None),
+    # IMD rank (1 = most deprived): ONS's "Index of Multiple Deprivation (December 2019)
+    # Lookup in England" carries only the rank, as IMD19; MHCLG's files carry both.
+    "imd19": ("imd_rank", None),
+    "index of multiple deprivation (imd) rank": ("imd_rank", None),
+    "index of multiple deprivation (imd) rank (where 1 is most deprived)": ("imd_rank", None),
+    "imd_rank": ("imd_rank", None),
 }
+# LSOAs ranked by the IMD: 32,844 English LSOAs of 2011 (IMD 2015 and 2019) and 33,755 of
+# 2021 (IMD 2025). Decile d holds ranks ceil((d - 1) x N / 10) + 1 to d x N / 10, so decile
+# 1 is ranks 1 to 3,284 of 32,844.
+IMD_LSOA_COUNT = {2011: 32_844, 2021: 33_755}
+HEADER_SEARCH_ROWS = 20   # title and note rows a publisher puts above the header
+
+
+def _header_key(text) -> str:
+    """A header as LOOKUP_COLUMNS writes it: non-breaking spaces, line breaks and runs of
+    spaces (all common in Defra's and MHCLG's workbooks) collapse to one space."""
+    return " ".join(str(text).replace("\u00a0", " ").split()).lower()
+
+
+def _clean(values: pd.Series) -> pd.Series:
+    # Defra pads class codes with spaces and non-breaking spaces ("A1\u00a0", "C1  ").
+    return values.astype(str).str.replace("\u00a0", " ", regex=False).str.strip()
 
 
 @dataclass(frozen=True)
@@ -497,34 +523,67 @@ class Lookup:
     meta: dict
 
 
+def _with_header(raw: pd.DataFrame) -> pd.DataFrame | None:
+    """The table below its header row: the first of the top rows that names an LSOA code
+    column (publishers put titles and notes above it)."""
+    for i in range(min(HEADER_SEARCH_ROWS, len(raw))):
+        cells = [_header_key(c) for c in raw.iloc[i].tolist()]
+        if any(LOOKUP_COLUMNS.get(c, ("",))[0] == "code" for c in cells):
+            header = [str(c).strip() if pd.notna(c) else "" for c in raw.iloc[i].tolist()]
+            body = raw.iloc[i + 1:].reset_index(drop=True)
+            body.columns = header
+            return body.fillna("").astype(str)
+    return None
+
+
 def _read_table(path: Path) -> list[pd.DataFrame]:
     suffix = path.suffix.lower()
     if suffix in (".csv", ".txt"):
-        return [pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")]
-    if suffix in (".xlsx", ".xlsm", ".xls", ".ods"):
+        raws = [pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
+                            header=None)]
+    elif suffix in (".xlsx", ".xlsm", ".xls", ".ods"):
+        # calamine reads every one of these, Defra's .ods included (pandas' default for
+        # .ods, odfpy, is not installed).
         try:
-            sheets = pd.read_excel(path, sheet_name=None, dtype=str)
+            import python_calamine  # noqa: F401
+            engine = "calamine"
+        except ImportError:
+            engine = None
+        try:
+            sheets = pd.read_excel(path, sheet_name=None, dtype=str, header=None,
+                                   engine=engine)
         except ImportError as exc:
-            raise ValueError(f"{path.name}: reading spreadsheets needs python-calamine or "
-                             "openpyxl; save the sheet as CSV instead") from exc
-        return list(sheets.values())
-    raise ValueError(f"{path.name}: expected a .csv or .xlsx lookup file")
+            raise ValueError(f"{path.name}: no reader for {suffix} files is installed "
+                             f"(python-calamine reads them all: {exc}); save the sheet as "
+                             "CSV instead") from exc
+        except Exception as exc:  # a damaged or mislabelled workbook
+            raise ValueError(f"{path.name}: could not be read as a {suffix} workbook "
+                             f"({type(exc).__name__}: {exc})") from exc
+        raws = list(sheets.values())
+    else:
+        raise ValueError(f"{path.name}: expected a .csv or .xlsx lookup file")
+    return [t for t in (_with_header(r) for r in raws) if t is not None]
+
+
+def deciles_from_ranks(ranks: pd.Series, lsoas: int) -> pd.Series:
+    """IMD decile from the national rank (1 = most deprived): ceil(rank x 10 / N)."""
+    return np.ceil(ranks.astype(float) * 10 / lsoas).astype(int)
 
 
 def read_lookup_file(path: Path) -> list[Lookup]:
     """Recognise an official RUC or IMD LSOA lookup and normalise it (England only)."""
     path = Path(path)
-    expected = ", ".join(sorted(LOOKUP_COLUMNS))
+    expected = ", ".join(f"'{k}'" for k in sorted(LOOKUP_COLUMNS))
     for table in _read_table(path):
         roles = {}
         for column in table.columns:
-            role = LOOKUP_COLUMNS.get(" ".join(str(column).split()).lower())
+            role = LOOKUP_COLUMNS.get(_header_key(column))
             if role and role[0] not in roles:
                 roles[role[0]] = (column, role[1])
-        if "code" not in roles or not ({"ruc", "imd"} & set(roles)):
+        if "code" not in roles or not ({"ruc", "imd", "imd_rank"} & set(roles)):
             continue
         code_column, edition = roles["code"]
-        codes = table[code_column].astype(str).str.strip()
+        codes = _clean(table[code_column])
         england = codes.str.startswith("E01")
         if not england.any():
             raise ValueError(f"{path.name}: no English LSOA codes (E01...) in {code_column}")
@@ -533,33 +592,51 @@ def read_lookup_file(path: Path) -> list[Lookup]:
         found = []
         if "ruc" in roles:
             column, ruc_edition = roles["ruc"]
-            classes = table.loc[england, column].astype(str).str.strip()
+            classes = _clean(table.loc[england, column])
             allowed = set(RUC_EDITION_CODES[ruc_edition])
             bad = sorted(set(classes) - allowed)
             if bad:
+                rows = [int(i) for i in classes.index[classes.isin(bad)][:5]]
                 raise ValueError(f"{path.name}: {column} has values {bad[:5]} that are not "
-                                 f"RUC {ruc_edition} classes ({', '.join(sorted(allowed))})")
+                                 f"RUC {ruc_edition} classes ({', '.join(sorted(allowed))})"
+                                 f" (data rows {rows} below the header)")
             frame = pd.DataFrame({"lsoa_code": codes[england], "ruc_class": classes})
             found.append(Lookup("ruc", _unique(frame, path), {
                 **base, "column": column, "edition": f"Rural-Urban Classification {ruc_edition}",
                 "rows": int(len(frame))}))
-        if "imd" in roles:
-            column = roles["imd"][0]
-            deciles = pd.to_numeric(table.loc[england, column], errors="coerce")
-            if deciles.isna().any() or not deciles.between(1, 10).all() or \
-                    (deciles % 1 != 0).any():
-                raise ValueError(f"{path.name}: {column} must hold whole numbers 1 to 10")
+        if "imd" in roles or "imd_rank" in roles:
             imd_year = 2019 if edition == 2011 else 2025
+            if "imd" in roles:
+                column = roles["imd"][0]
+                deciles = pd.to_numeric(table.loc[england, column], errors="coerce")
+                if deciles.isna().any() or not deciles.between(1, 10).all() or \
+                        (deciles % 1 != 0).any():
+                    raise ValueError(f"{path.name}: {column} must hold whole numbers 1 to 10")
+                derived = ""
+            else:
+                column = roles["imd_rank"][0]
+                lsoas = IMD_LSOA_COUNT[edition]
+                ranks = pd.to_numeric(_clean(table.loc[england, column]), errors="coerce")
+                bad = ranks.isna() | ~ranks.between(1, lsoas) | (ranks % 1 != 0)
+                if bad.any():
+                    examples = ", ".join(f"{codes[i]}: '{table.loc[i, column]}'"
+                                         for i in ranks.index[bad][:3])
+                    raise ValueError(f"{path.name}: {column} holds IMD ranks, which must be "
+                                     f"whole numbers 1 to {lsoas:,} ({int(bad.sum()):,} of "
+                                     f"{len(ranks):,} English rows are not, e.g. {examples})")
+                deciles = deciles_from_ranks(ranks, lsoas)
+                derived = (f"deciles from the ranks in {column}: ceil(rank x 10 / "
+                           f"{lsoas:,}), decile 1 = ranks 1 to {lsoas // 10:,}")
             frame = pd.DataFrame({"lsoa_code": codes[england],
                                   "imd_decile": deciles.astype(int)})
             found.append(Lookup("imd", _unique(frame, path), {
-                **base, "column": column,
+                **base, "column": column, "derived": derived,
                 "edition": f"Index of Multiple Deprivation {imd_year}",
                 "rows": int(len(frame))}))
         return found
     raise ValueError(f"{path.name}: not a recognised LSOA lookup. It needs an LSOA code "
-                     "column and a RUC class or IMD decile column; recognised headers: "
-                     f"{expected}")
+                     "column and a RUC class, IMD decile or IMD rank column in one of the "
+                     f"first {HEADER_SEARCH_ROWS} rows; recognised headers: {expected}")
 
 
 def _unique(frame: pd.DataFrame, path: Path) -> pd.DataFrame:
@@ -1070,7 +1147,8 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for item in load_lookup(data_dir, path):
                 print(f"{path.name}: loaded {item['edition']} for {item['rows']:,} English "
-                      f"LSOAs ({item['matched_lsoa11']:,} match the 2011 LSOAs of the maps)")
+                      f"LSOAs ({item['matched_lsoa11']:,} match the 2011 LSOAs of the maps)"
+                      + (f"; {item['derived']}" if item.get("derived") else ""))
         except (ValueError, OSError) as exc:
             print(f"{path.name}: {exc}", file=sys.stderr)
             status = 1

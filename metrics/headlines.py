@@ -94,8 +94,10 @@ def metric_sentences(values: pd.DataFrame, ind: Indicator, area_code: str, area_
         group = code.split("_")[0]
         relation = {"better": "better than", "worse": "worse than", "higher": "higher than",
                     "lower": "lower than"}.get(group)
-        sentence += (f", significantly {relation} England ({england_text})" if relation
-                     else f", similar to England ({england_text})")
+        # A source with 95% limits only and no count was tested at 95% alone: say so.
+        only95 = " (compared at 95% only)" if code.endswith("_95only") else ""
+        sentence += (f", significantly {relation} England ({england_text}){only95}"
+                     if relation else f", similar to England ({england_text})")
     elif shown != explorer.ENGLAND and england is not None:
         sentence += f"; England {formatting.with_unit(england['value'], ind)}"
     out = [sentence + "."]

@@ -86,7 +86,7 @@ from scipy import stats as sps
 
 __all__ = [
     "Z_95", "Z_998", "z_for_confidence",
-    "wilson_ci", "rate_ci", "directly_standardised_rate", "dsr_ci",
+    "wilson_ci", "rate_ci", "directly_standardised_rate", "dsr_ci", "limits_from_95",
     "COMPARISON_CODES", "COMPARISON_WORDS", "compare_with_benchmark", "comparison_words",
     "TREND_THRESHOLD", "TREND_WORDS", "recent_trend",
     "SPC_LIMIT_FACTOR", "SPC_SCREEN_FACTOR", "SPC_MIN_POINTS", "spc", "spc_summary",
@@ -281,6 +281,37 @@ def dsr_ci(observed_total: Any, dsr: Any, dsr_variance: Any, confidence: float =
     return _out(scalar, np.where(valid, lower, np.nan), np.where(valid, upper, np.nan))
 
 
+def limits_from_95(count: Any, value: Any, lower95: Any, upper95: Any,
+                   confidence: float = 0.998) -> tuple:
+    """Limits at another level for a rate (crude or directly standardised) whose source
+    published its count and 95% limits only (ONS publishes no 99.8% limits).
+
+    Dobson's method writes each limit as value + sqrt(var / O) x (O_limit - O), with O the
+    count and O_limit its Byar's/exact Poisson limit; for a crude rate sqrt(var / O) is
+    value / O, so the same form gives Byar's limits. The published 95% limits fix the
+    spread on each side, (value - lower95) / (O - O_lower95) and
+    (upper95 - value) / (O_upper95 - O), and the spread gives the limits at
+    ``confidence``. Where the published limits are Dobson's (or Byar's) this returns
+    exactly what the publisher would have published; otherwise it scales their own
+    interval. NaN where the count is missing or 0, or a limit is missing.
+    """
+    confidence = _check_confidence(confidence)
+    scalar, (o, rate, lo95, up95) = _broadcast(count, value, lower95, upper95)
+    valid = (np.isfinite(o) & (o > 0) & np.isfinite(rate) & np.isfinite(lo95)
+             & np.isfinite(up95))
+    o_safe = np.where(valid, o, 1.0)
+    o_lo95, o_up95 = _count_limits(o_safe, 0.95)
+    o_lo, o_up = _count_limits(o_safe, confidence)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        spread_lo = (rate - lo95) / (o_safe - o_lo95)
+        spread_up = (up95 - rate) / (o_up95 - o_safe)
+        lower = rate - spread_lo * (o_safe - o_lo)
+        upper = rate + spread_up * (o_up - o_safe)
+    lower = np.where(valid, np.maximum(lower, 0.0), np.nan)
+    upper = np.where(valid, upper, np.nan)
+    return _out(scalar, lower, upper)
+
+
 # ---------------------------------------------------------------------------------------
 # Comparison with a benchmark (Fingertips)
 # ---------------------------------------------------------------------------------------
@@ -297,6 +328,12 @@ COMPARISON_WORDS = {
     "higher_95": "Higher (95%)",
     "lower_95": "Lower (95%)",
     "lower_998": "Significantly lower (99.8%)",
+    # The source published 95% limits only and the 99.8% limits could not be worked out
+    # (no count): the 95% verdict stands, and says it was the only test made.
+    "better_95only": "Better (compared at 95% only)",
+    "worse_95only": "Worse (compared at 95% only)",
+    "higher_95only": "Higher (compared at 95% only)",
+    "lower_95only": "Lower (compared at 95% only)",
     "not_compared": "Not compared",
 }
 COMPARISON_CODES = tuple(COMPARISON_WORDS)
@@ -318,7 +355,10 @@ def compare_with_benchmark(lower95: Any, upper95: Any, lower998: Any, upper998: 
     Benchmark inside the area's 95% interval (limits included): "similar". Otherwise the
     area is better/worse (polarity "high" or "low") or higher/lower (polarity "none"),
     at the 99.8% level if the benchmark is also outside the 99.8% interval, else at 95%.
-    "not_compared" when a limit the decision needs, or the benchmark, is missing.
+    When the 95% interval excludes the benchmark but the 99.8% limit on that side is
+    missing (sources such as ONS publish 95% limits only), the code ends in "_95only"
+    ("better_95only" ...): the 95% verdict, saying no 99.8% test was possible.
+    "not_compared" when a 95% limit or the benchmark is missing.
     Scalars give a str; arrays or Series give a numpy array of str. ``polarity`` may be
     one value or one per item.
     """
@@ -339,16 +379,18 @@ def compare_with_benchmark(lower95: Any, upper95: Any, lower998: Any, upper998: 
     below = known & (up95 < bench)
     above_998 = np.isfinite(lo998) & (lo998 > bench)
     below_998 = np.isfinite(up998) & (up998 < bench)
-    # The 99.8% limit on the benchmark's side is only needed once the 95% test has failed.
+    # The 99.8% limit on the benchmark's side is only needed once the 95% test has failed;
+    # without it the 95% verdict is kept and marked as the only test made.
     level_known = np.where(above, np.isfinite(lo998), np.where(below, np.isfinite(up998), True))
 
     codes = np.full(shape, "not_compared", dtype=object)
     codes[similar] = "similar"
     for pol, (up_word, down_word) in _DIRECTION_WORDS.items():
-        this = (polarity_array == pol) & level_known
-        codes[this & above] = np.where(above_998[this & above], f"{up_word}_998", f"{up_word}_95")
-        codes[this & below] = np.where(below_998[this & below], f"{down_word}_998",
-                                       f"{down_word}_95")
+        this = polarity_array == pol
+        for side, word, beyond in ((above, up_word, above_998), (below, down_word, below_998)):
+            sel = this & side
+            codes[sel] = np.where(~level_known[sel], f"{word}_95only",
+                                  np.where(beyond[sel], f"{word}_998", f"{word}_95"))
     if scalar:
         return str(codes.reshape(()).item())
     return codes.astype(str)
@@ -363,6 +405,8 @@ def comparison_words(code: str, benchmark_name: str = "England") -> str:
     if code == "not_compared":
         return f"Not compared with {benchmark_name}"
     direction, level = code.split("_")
+    if level == "95only":
+        return f"{direction.capitalize()} than {benchmark_name} (compared at 95% only)"
     confidence = "99.8%" if level == "998" else "95%"
     return f"{direction.capitalize()} than {benchmark_name} ({confidence} confidence)"
 

@@ -486,11 +486,13 @@ def indicator_summary(version: Version) -> pd.DataFrame:
 
 
 def coverage_counts(version: Version, kind: str) -> pd.DataFrame:
-    """Areas with a figure (a value or a note) per indicator and period of one kind."""
+    """Areas with a figure (a value, a count or a note) per indicator and period of one
+    kind. A count with no denominator or value (ONS's ':' rate on fewer than 10 deaths) is
+    still a figure the source published."""
     return query(version, """
         SELECT indicator_id, period, MAX(period_end) AS period_end,
                COUNT(DISTINCT area_code) AS areas
         FROM "values"
         WHERE period_kind = ? AND breakdown IS NULL
-          AND (value IS NOT NULL OR value_note IS NOT NULL)
+          AND (value IS NOT NULL OR numerator IS NOT NULL OR value_note IS NOT NULL)
         GROUP BY indicator_id, period ORDER BY indicator_id, period_end""", [kind])

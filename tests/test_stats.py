@@ -236,10 +236,26 @@ def test_fingertips_comparison_codes(benchmark, polarity, expected):
 def test_comparison_is_not_made_when_a_needed_input_is_missing():
     assert stats.compare_with_benchmark(np.nan, 14, 9, 15, 12, "high") == "not_compared"
     assert stats.compare_with_benchmark(10, 14, 9, 15, None, "high") == "not_compared"
-    # The 99.8% limit is needed once the benchmark is outside the 95% interval...
-    assert stats.compare_with_benchmark(10, 14, np.nan, 15, 8, "high") == "not_compared"
-    # ...but not when the 95% interval already contains the benchmark.
+    # The 95% interval alone decides "similar".
     assert stats.compare_with_benchmark(10, 14, np.nan, np.nan, 12, "high") == "similar"
+
+
+@pytest.mark.parametrize("benchmark, polarity, expected", [
+    (8.0, "high", "better_95only"),
+    (16.0, "high", "worse_95only"),
+    (8.0, "low", "worse_95only"),
+    (16.0, "low", "better_95only"),
+    (8.0, "none", "higher_95only"),
+    (16.0, "none", "lower_95only"),
+])
+def test_95_only_sources_are_compared_at_95_and_say_so(benchmark, polarity, expected):
+    # ONS publishes 95% limits only: a significant difference used to read "Not compared".
+    code = stats.compare_with_benchmark(10, 14, np.nan, np.nan, benchmark, polarity)
+    assert code == expected
+    assert stats.comparison_words(code).endswith("(compared at 95% only)")
+    # The 99.8% limit on the far side does not matter; the near side's does.
+    assert stats.compare_with_benchmark(10, 14, 9, np.nan, 8, "high") == "better_998"
+    assert stats.compare_with_benchmark(10, 14, np.nan, 15, 8, "high") == "better_95only"
 
 
 def test_comparison_of_arrays_returns_array_of_codes():
@@ -257,7 +273,8 @@ def test_comparison_refuses_unknown_polarity():
 def test_every_comparison_code_has_board_words():
     assert set(stats.COMPARISON_WORDS) == {
         "better_998", "better_95", "similar", "worse_95", "worse_998", "higher_998",
-        "higher_95", "lower_95", "lower_998", "not_compared"}
+        "higher_95", "lower_95", "lower_998", "not_compared", "better_95only",
+        "worse_95only", "higher_95only", "lower_95only"}
     assert stats.COMPARISON_WORDS["better_998"] == "Significantly better (99.8%)"
     assert stats.COMPARISON_WORDS["lower_95"] == "Lower (95%)"
 
@@ -268,6 +285,7 @@ def test_every_comparison_code_has_board_words():
     ("higher_95", "Higher than England (95% confidence)"),
     ("similar", "Similar to England"),
     ("not_compared", "Not compared with England"),
+    ("worse_95only", "Worse than England (compared at 95% only)"),
 ])
 def test_comparison_words_name_the_benchmark(code, words):
     assert stats.comparison_words(code) == words

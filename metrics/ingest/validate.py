@@ -346,7 +346,9 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
                         for k, v in cols.items()})
     out["_file"] = pd.Series(np.full(len(out), table.label, dtype=object), dtype=object)
     out["_unit"] = pd.Series(map_ids(ids_now, units), dtype=object)
-    out = check_and_complete(out, issues, table, mapping)
+    out = check_and_complete(out, issues, table, mapping,
+                             {i: a.get("title") for i, a in {**known.additional,
+                                                              **additional}.items()})
     # Metrics the catalogue does not list: values and intervals by the method their unit
     # implies (metrics.definitions), so they are compared with England like the others.
     out = definitions.complete_loaded(out, units)
@@ -658,8 +660,9 @@ def _breakdowns(text, ind_ids, fmt):
 # --- the rules on numbers -------------------------------------------------------------------
 
 def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
-                       mapping: dict[str, int]) -> pd.DataFrame:
-    """Check the numbers, then fill values and intervals the file left out."""
+                       mapping: dict[str, int], titles: dict | None = None) -> pd.DataFrame:
+    """Check the numbers, then fill values and intervals the file left out. `titles`
+    names metrics the catalogue does not know, for the messages."""
     if out.empty:
         return out
     header = {f: table.headers[i] for f, i in mapping.items()}
@@ -679,6 +682,7 @@ def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
                                                        "upper998")}
 
     # Percentages given as proportions (0.432 for 43.2%), as an Excel % cell holds them.
+    read_x100 = np.zeros(len(value), dtype=bool)   # their rounding is 100 times larger now
     for ind_id in pd.unique(ids[pct]):
         mask = pct & (ids == ind_id) & ~np.isnan(value)
         if mask.sum() == 0 or np.nanmax(value[mask]) > 1:
@@ -688,6 +692,7 @@ def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
             ratio = np.nanmedian(value[both] / (num[both] / den[both]))
             if abs(ratio - 1) < 0.02:
                 value[mask] *= 100
+                read_x100[mask] = True
                 for f in limits:
                     limits[f][mask & (limits[f] <= 1)] *= 100
                 issues.add_rows(NOTE, f"{catalogue.get(ind_id).title}: values are "
@@ -740,10 +745,8 @@ def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
                                 rownum[reversed_])
             outside = ~reversed_ & ((value < lo - tol) | (value > hi + tol))
             if outside.any():
-                i = np.flatnonzero(outside)[0]
-                issues.add_rows(ERROR, f"{words} interval does not contain the value "
-                                       f"({value[i]:g} is outside {lo[i]:g} to {hi[i]:g})",
-                                col("value"), rownum[outside])
+                _interval_outside(outside, value, lo, hi, level, rownum, issues, table,
+                                  mapping, col, np.where(read_x100, 100.0, 1.0))
 
         # A value that disagrees with its own numerator and denominator (warning).
         crude = np.isin(method, ["wilson", "byars"])
@@ -786,7 +789,266 @@ def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
             lower, upper = stats.dsr_ci(num[dsr], value[dsr], value[dsr] ** 2 / num[dsr],
                                         confidence=conf)
             lo[dsr], hi[dsr] = lower, upper
+    # Indicators as integer codes: comparing a million-row object array once per indicator
+    # would cost a fifth of a second each time.
+    id_codes, id_uniques = pd.factorize(pd.Series(ids, dtype=object))
+    id_codes = np.asarray(id_codes)
+    names = {i: _title(i, titles) for i in id_uniques}
+    by_id = (id_codes, id_uniques)
+    suppressed = out["_suppressed"].to_numpy(dtype=bool)
+    _limits_998_from_95(by_id, value, num, den, method, multiplier, limits, rownum, issues,
+                        col, suppressed, names)
+    _unit_evidence(by_id, unit, method, multiplier, value, num, den, rownum, issues, col,
+                   suppressed, names)
+    _future_periods(out, issues, col("period"))
     out["value"] = value
     for f, arr in limits.items():
         out[f] = arr
     return out
+
+
+# --- rounding, 99.8% limits, units and future periods (warnings and notes) -----------------
+
+def today() -> dt.date:
+    """Today's date; a function so tests can fix it."""
+    return dt.date.today()
+
+
+def _decimals(text: pd.Series) -> np.ndarray:
+    """Decimal places each cell was written with (0 for whole numbers): the rounding the
+    publisher applied. Cells from workbooks carry the float's shortest repr."""
+    cleaned = text.astype(str).str.replace(",", "", regex=False).str.replace(
+        "%", "", regex=False).str.strip().str.lower()
+    mantissa = cleaned.str.split("e", n=1).str[0]
+    frac = mantissa.str.split(".", n=1).str[1].fillna("")
+    places = frac.str.len().to_numpy(dtype=float)
+    # A number in scientific notation: shift by its exponent.
+    exponent = pd.to_numeric(cleaned.str.split("e", n=1).str[1], errors="coerce")
+    places = places - np.nan_to_num(exponent.to_numpy(dtype=float), nan=0.0)
+    return np.maximum(places, 0)
+
+
+def _cell_decimals(table: RawTable, mapping: dict[str, int], field: str,
+                   rownum: np.ndarray) -> np.ndarray | None:
+    """Decimal places of one field's cells for the rows in `rownum` (None if the file has
+    no such column)."""
+    if field not in mapping:
+        return None
+    raw = text_column(table.data[mapping[field]])
+    places = _decimals(raw)
+    where = pd.Index(table.row_numbers).get_indexer(rownum)
+    found = where >= 0
+    out = np.full(len(rownum), np.nan)
+    out[found] = places[where[found]]
+    return out
+
+
+def _interval_outside(outside, value, lo, hi, level, rownum, issues, table, mapping, col,
+                      scale=1.0):
+    """A value outside its own interval: a warning when the publisher's rounding explains
+    it (each figure may be off by half a unit in its last decimal place, so the value and
+    the limit together by the sum of both halves), an error otherwise. Fingertips, for
+    one, rounds some limits differently from the value; the analyst cannot correct
+    OHID's file, so that is never an error."""
+    words = "95%" if level == "95" else "99.8%"
+    lo_field, hi_field = f"lower{level}", f"upper{level}"
+    dv = _cell_decimals(table, mapping, "value", rownum)
+    dlo = _cell_decimals(table, mapping, lo_field, rownum)
+    dhi = _cell_decimals(table, mapping, hi_field, rownum)
+
+    def half_unit(places):
+        # A figure worked out here (no column) is exact.
+        if places is None:
+            return np.zeros(len(rownum))
+        return np.where(np.isnan(places), 0.0, 0.5 * 10.0 ** -np.nan_to_num(places))
+
+    below = value < lo
+    gap = np.where(below, lo - value, value - hi)
+    allowed = (half_unit(dv) + np.where(below, half_unit(dlo), half_unit(dhi))) * scale
+    rounding = outside & (gap <= allowed * (1 + 1e-9))
+    wrong = outside & ~rounding
+    fingertips = columns.detect_format(table.headers) == columns.FINGERTIPS
+    if rounding.any():
+        idx = np.flatnonzero(rounding)
+        shown = "; ".join(f"row {rownum[i]}: {value[i]:g} outside {lo[i]:g} to {hi[i]:g}"
+                          for i in idx[:3])
+        who = "Fingertips' rounding" if fingertips else "the rounding of the published figures"
+        issues.add_rows(WARNING, f"{words} interval does not contain the value only by "
+                                 f"{who} ({len(idx):,} row(s), e.g. {shown}); loaded as "
+                                 "published", col("value"), rownum[rounding])
+    if wrong.any():
+        i = np.flatnonzero(wrong)[0]
+        issues.add_rows(ERROR, f"{words} interval does not contain the value "
+                               f"({value[i]:g} is outside {lo[i]:g} to {hi[i]:g}, more "
+                               "than rounding explains)", col("value"), rownum[wrong])
+
+
+RATE_MULTIPLIERS = (100, 1_000, 10_000, 100_000, 1_000_000)
+
+
+def _recognise_methods(by_id, method, multiplier, value, num, den, lo95, hi95, only95,
+                       rownum, issues, col, names):
+    """For a metric the catalogue does not know (a Fingertips indicator of its own), the
+    published 95% limits show the method: if every row's value is count / denominator x
+    a power of ten and its limits are Wilson's (percentages) or Byar's/exact Poisson
+    (rates) to within 1% of the interval's width, the 99.8% limits follow from the same
+    method. Anything less than agreement on every such row leaves the method unknown."""
+    unknown = only95 & pd.isna(method) & np.isfinite(num) & (den > 0)
+    if not unknown.any():
+        return method, multiplier
+    method, multiplier = method.copy(), multiplier.copy()
+    width = hi95 - lo95
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = num / den
+    id_codes, id_uniques = by_id
+    for k in np.unique(id_codes[unknown]):
+        ind = id_uniques[k]
+        rows = unknown & (id_codes == k)
+        for m in RATE_MULTIPLIERS:
+            if not np.allclose(value[rows], ratio[rows] * m, rtol=1e-3):
+                continue
+            if m == 100:
+                lower, upper = stats.wilson_ci(num[rows], den[rows], confidence=0.95)
+                lower, upper = np.asarray(lower) * 100, np.asarray(upper) * 100
+                name, words = "wilson", "Wilson's (a percentage)"
+            else:
+                lower, upper = stats.rate_ci(num[rows], den[rows], confidence=0.95,
+                                             multiplier=m)
+                name, words = "byars", f"Byar's or exact Poisson (a rate per {m:,})"
+            close = (np.abs(lower - lo95[rows]) <= 0.01 * width[rows]) & \
+                (np.abs(upper - hi95[rows]) <= 0.01 * width[rows])
+            if close.all():
+                method[rows] = name
+                multiplier[rows] = float(m)
+                issues.add_rows(NOTE, f"{names[ind]}: the published 95% limits are "
+                                      f"{words}; the 99.8% limits were worked out the same "
+                                      "way", col("lower95"), rownum[rows])
+            break
+    return method, multiplier
+
+
+def _limits_998_from_95(by_id, value, num, den, method, multiplier, limits, rownum, issues,
+                        col, suppressed, names):
+    """Sources that publish 95% limits only (ONS): work out the 99.8% limits from the
+    count where the method allows, so such areas are still compared with England at both
+    levels; say which rows are left with 95% only."""
+    lo95, hi95 = limits["lower95"], limits["upper95"]
+    lo998, hi998 = limits["lower998"], limits["upper998"]
+    only95 = (np.isfinite(lo95) & np.isfinite(hi95) & np.isnan(lo998) & np.isnan(hi998)
+              & np.isfinite(value) & ~suppressed)
+    if not only95.any():
+        return
+    method, multiplier = _recognise_methods(by_id, method, multiplier, value, num, den, lo95,
+                                            hi95, only95, rownum, issues, col, names)
+    done = np.zeros(len(value), dtype=bool)
+    wil = only95 & (method == "wilson") & np.isfinite(num) & (den > 0) & (num <= den)
+    if wil.any():
+        lower, upper = stats.wilson_ci(num[wil], den[wil], confidence=0.998)
+        lo998[wil], hi998[wil] = np.asarray(lower) * 100, np.asarray(upper) * 100
+        done |= wil
+    byr = only95 & (method == "byars") & np.isfinite(num) & (den > 0)
+    if byr.any():
+        for m in np.unique(multiplier[byr]):
+            sel = byr & (multiplier == m)
+            lower, upper = stats.rate_ci(num[sel], den[sel], confidence=0.998,
+                                         multiplier=float(m))
+            lo998[sel], hi998[sel] = lower, upper
+        done |= byr
+    # Standardised rates, and crude rates given without their population: scale the
+    # published 95% interval by the count's limits (Dobson; Byar's for a crude rate).
+    scaled = only95 & ~done & np.isin(method, ["dsr", "byars"]) & np.isfinite(num) & (num > 0)
+    if scaled.any():
+        lower, upper = stats.limits_from_95(num[scaled], value[scaled], lo95[scaled],
+                                            hi95[scaled], confidence=0.998)
+        lo998[scaled], hi998[scaled] = lower, upper
+        done |= scaled & np.isfinite(lo998) & np.isfinite(hi998)
+    if done.any():
+        issues.add_rows(NOTE, "the file gives 95% limits only: 99.8% limits were worked "
+                              "out from the count (Wilson for percentages, Byar's or exact "
+                              "Poisson for rates, Dobson's method scaled from the published "
+                              "95% limits for standardised rates)", col("lower95"),
+                        rownum[done])
+    left = only95 & ~done & (np.isin(method, ["wilson", "byars", "dsr"]) | pd.isna(method))
+    if left.any():
+        issues.add_rows(NOTE, "the file gives 95% limits only and no count to work out "
+                              "99.8% limits: these areas are compared with England at 95% "
+                              "only, and say so", col("lower95"), rownum[left])
+
+
+def _unit_evidence(by_id, unit, method, multiplier, value, num, den, rownum, issues, col,
+                   suppressed, names):
+    """A value whose unit does not fit the metric (a warning with the evidence): counts
+    loaded into a percentage or a rate, crude rates into an age-standardised metric."""
+    shown_rows = 3
+    id_codes, id_uniques = by_id
+    usable = np.isfinite(value) & ~suppressed
+    for k, ind_id in enumerate(id_uniques):
+        rows = (id_codes == k) & usable
+        if rows.sum() < 3:
+            continue
+        u, m = unit[rows][0], method[rows][0]
+        v = value[rows]
+        rn = rownum[rows]
+        title = names[ind_id]
+
+        def examples(mask, vals=v, rn=rn):
+            idx = np.flatnonzero(mask)[:shown_rows]
+            return ", ".join(f"row {rn[i]}: {vals[i]:g}" for i in idx)
+
+        big = v > 100
+        # Whole numbers compare exactly: they were parsed from text or integer cells.
+        if u == "%" and big.any() and np.array_equal(v, np.round(v)):
+            issues.add_rows(WARNING, f"{title} is a percentage, but every value is a whole "
+                                     f"number and {int(big.sum()):,} of {len(v):,} are "
+                                     f"above 100 ({examples(big)}): these look like counts; "
+                                     "put counts in a numerator (Count) column",
+                            col("value"), rn)
+            continue
+        n = num[rows]
+        has_n = np.isfinite(n)
+        # Counts copied into the value column compare exactly.
+        same = has_n & (v == n)
+        if u != "count" and u is not None and has_n.sum() >= 3 and \
+                same.sum() == has_n.sum() and (v > 1).any():
+            issues.add_rows(WARNING, f"{title} is measured as {u}, but every value equals "
+                                     f"its count ({examples(same)}): the value column "
+                                     "seems to hold counts", col("value"), rn)
+            continue
+        if m == "dsr":
+            d = den[rows]
+            mult = multiplier[rows]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                crude = n / d * mult
+            check = np.isfinite(crude) & (d > 0)
+            if check.sum() >= 3:
+                equal = check & np.isclose(v, crude, rtol=0.005, atol=0.051)
+                if equal.sum() == check.sum():
+                    ex = "; ".join(f"row {rn[i]}: {v[i]:g} = {n[i]:g} / {d[i]:g} x "
+                                   f"{mult[i]:,.0f}" for i in np.flatnonzero(equal)[:3])
+                    issues.add_rows(WARNING, f"{title} is age-standardised, but every value "
+                                             "equals the crude rate, count / population "
+                                             f"({ex}): these look like crude rates",
+                                    col("value"), rn)
+
+
+def _title(indicator_id, titles: dict | None = None) -> str:
+    ind = catalogue.BY_ID.get(indicator_id)
+    if ind:
+        return ind.title
+    return str((titles or {}).get(indicator_id) or indicator_id)
+
+
+def _future_periods(out: pd.DataFrame, issues: Issues, column: str) -> None:
+    """Figures for a period that has not ended yet (quarters up to 2029/30 Q4 were
+    once accepted without a word): a warning naming the periods and rows."""
+    ends = pd.to_datetime(out["period_end"], errors="coerce")
+    now = pd.Timestamp(today())
+    future = (ends > now).to_numpy()
+    if not future.any():
+        return
+    frame = pd.DataFrame({"period": out["period"].to_numpy()[future], "end": ends[future]})
+    labels = frame.drop_duplicates("period").sort_values("end")["period"].tolist()
+    listed = ", ".join(labels[:6]) + (f" and {len(labels) - 6} more" if len(labels) > 6 else "")
+    issues.add_rows(WARNING, f"period(s) {listed} end after today ({now:%d %B %Y}): figures "
+                             "for a period that has not ended yet; check the period column",
+                    column, out["_row"].to_numpy()[future])

@@ -155,7 +155,7 @@ def _expected(kind: str, first: periods.Period, last: periods.Period) -> list[pe
 
 def coverage(version: store.Version, kind: str) -> pd.DataFrame:
     """Metric x period grid for one kind of period: the number of areas with a figure
-    (a value or a suppression note) in each period, NaN for a gap inside the series, and
+    (a value, a count on its own, or a suppression note) in each period, NaN for a gap inside the series, and
     the column order chronological. Indicators with no data of this kind are left out."""
     counts = store.coverage_counts(version, kind)
     if counts.empty:
