@@ -18,22 +18,24 @@ SYNONYMS: dict[str, tuple[str, ...]] = {
     "indicator_name": ("indicator_name", "indicator name", "indicator title", "measure name",
                        "metric name"),
     "unit": ("unit", "units"),
-    "area_code": ("area_code", "area code", "ons code", "area ons code", "la code",
+    "area_code": ("area_code", "area code", "area codes", "ons code", "area ons code", "la code",
                   "local authority code", "utla code", "ctyua code", "geography code",
                   "areacode", "area cd", "code"),
     "dat_code": ("dat_code", "dat code", "dat", "partnership code", "dat id"),
-    "area_name": ("area_name", "area name", "area", "dat name", "partnership",
+    "area_name": ("area_name", "area name", "area names", "area", "dat name", "partnership",
                   "partnership name", "local authority", "local authority name", "la name",
                   "utla name", "ctyua name", "geography", "geography name", "name",
                   "police force area", "force", "force name", "pfa name"),
     "area_type": ("area_type", "area type"),
     "period": ("period", "time period", "time_period", "reporting period", "quarter",
-               "financial year", "year", "time"),
+               "financial year", "year", "time", "survey year", "year ending", "years",
+               "data year", "reporting year"),
     "breakdown": ("breakdown", "category type"),
     "category": ("category",),
     "sex": ("sex",),
     "age": ("age",),
-    "numerator": ("numerator", "count", "count numerator", "numerator count", "n"),
+    "numerator": ("numerator", "count", "count numerator", "numerator count", "n", "deaths",
+                  "number of deaths"),
     "denominator": ("denominator", "denominator count", "denom", "population", "base"),
     "value": ("value", "percentage", "percent", "%", "value %", "rate", "proportion",
               "indicator value"),
@@ -64,6 +66,8 @@ FINGERTIPS_IGNORED = re.compile(
 
 def normalise_header(text) -> str:
     text = "" if text is None else str(text)
+    # Footnote markers are not part of the name: "Rate [note 4]", "Deaths (note 2)".
+    text = re.sub(r"\[[^\]]*\]|\((?:note|notes|footnote)[^)]*\)", " ", text, flags=re.I)
     return re.sub(r"[^a-z0-9%]+", " ", text.lower()).strip()
 
 
@@ -82,10 +86,31 @@ def recognised(cells) -> set[str]:
     return {f for f in (field_for(c) for c in cells if isinstance(c, str)) if f}
 
 
+_PERIOD_LIKE = re.compile(
+    r"^((19|20)\d\d(\s*[-/\u2013]\s*\d{2,4})?|(year ending|ye|fy)\b.*|q[1-4]\s.*|"
+    r"(19|20)\d\d\s*q[1-4]|\d{4}/\d{2}\s*q[1-4])$", re.I)
+
+
+def period_like(cell) -> bool:
+    """A header cell that names a period (a wide table's column): 2020, 2019/20, 2019-21..."""
+    text = re.sub(r"\[[^\]]*\]", "", str(cell or "")).strip()
+    return bool(text) and bool(_PERIOD_LIKE.match(text))
+
+
 def looks_like_header(cells) -> bool:
     fields = recognised(cells)
     has_area = bool(fields & set(AREA_FIELDS))
-    return len(fields) >= 2 and (has_area or "period" in fields)
+    if len(fields) >= 2 and (has_area or "period" in fields):
+        return True
+    # Wide tables name one axis in a column and the other in the headers: an area column
+    # beside period columns ("Area name | 2019 | 2020"), or a period column beside area
+    # or measure columns ("Year | England | North East", "Survey year | Any drug | ...").
+    texts = [c for c in cells if isinstance(c, str) and c.strip()]
+    if has_area and sum(period_like(c) for c in cells if isinstance(c, str)) >= 1:
+        return True
+    if "period" in fields and len(texts) >= 3 and not any(period_like(c) for c in texts):
+        return True
+    return False
 
 
 def find_header(rows: list[list], limit: int = 40) -> int | None:
@@ -94,6 +119,20 @@ def find_header(rows: list[list], limit: int = 40) -> int | None:
         if looks_like_header(cells):
             return i
     return None
+
+
+SKIPPED_SHEETS = re.compile(r"^(contents?|table of contents|notes?|footnotes|definitions?|"
+                            r"glossary|cover( sheet)?|title|information|info|about|"
+                            r"metadata|read me|readme|front page|introduction|"
+                            r"terms and conditions|quality|revisions?|methodology)$")
+
+
+def sheet_skip_reason(sheet_name: str, rows) -> str:
+    """Why a sheet without a table was passed over, in words for the report."""
+    norm = normalise_header(sheet_name)
+    if SKIPPED_SHEETS.match(norm):
+        return f"it is the workbook's {norm} sheet, not a table"
+    return "it has no table with area and period columns"
 
 
 def detect_format(headers: list[str]) -> str:
