@@ -108,9 +108,14 @@ def looks_like_header(cells) -> bool:
     texts = [c for c in cells if isinstance(c, str) and c.strip()]
     if has_area and sum(period_like(c) for c in cells if isinstance(c, str)) >= 1:
         return True
-    if "period" in fields and len(texts) >= 3 and not any(period_like(c) for c in texts):
+    if (fields & ({"period"} | set(AREA_FIELDS))) and len(texts) >= 3 and \
+            not any(period_like(c) for c in texts):
         return True
-    return False
+    # A row of periods beside a label ("Measure | 2019 | 2020"): wide, even with no area
+    # column (the layouts module then says what is missing).
+    n_periods = sum(period_like(c) for c in texts)
+    return n_periods >= 2 and len(texts) > n_periods and bool(texts) and \
+        not period_like(texts[0])
 
 
 def find_header(rows: list[list], limit: int = 40) -> int | None:

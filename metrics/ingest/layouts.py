@@ -144,16 +144,22 @@ def _numeric_share(col: pd.Series) -> float:
     return float(ok.sum() / filled.sum())
 
 
-def _replace(table: RawTable, headers, data, row_numbers=None) -> RawTable:
+def _replace(table: RawTable, headers, data, row_numbers=None, above=None) -> RawTable:
     data = data.copy()
     data.columns = range(len(headers))
     return RawTable(table.label, table.sheet, list(headers), data,
                     table.row_numbers if row_numbers is None else row_numbers, table.title,
-                    table.encoding, table.header_row, table.above)
+                    table.encoding, table.header_row,
+                    table.above if above is None else above)
 
 
 def _where(table: RawTable) -> str:
     return f"sheet '{table.sheet}'" if table.sheet else "the file"
+
+
+def _at(table: RawTable) -> str:
+    """Prefix of a note about one sheet ("" for a CSV: the file is named already)."""
+    return f"sheet '{table.sheet}': " if table.sheet else ""
 
 
 def _fields(table: RawTable) -> dict[str, list[int]]:
@@ -199,9 +205,11 @@ def names_by_level(table: RawTable, issues: Issues) -> RawTable:
     data[first] = names.to_numpy()
     headers = [h for i, h in enumerate(table.headers) if i not in spread[1:]]
     letters = f"{_letter(spread[0])} to {_letter(spread[-1])}"
-    issues.add(NOTE, f"{_where(table)}: area names spread over columns {letters} by level "
+    issues.add(NOTE, f"{_at(table)}area names spread over columns {letters} by level "
                      f"(country, region, county or district) were read as one name")
-    return _replace(table, headers, data.reindex(columns=sorted(data.columns)))
+    # The rows above the header lose the same columns, so a period row stays aligned.
+    above = [[c for i, c in enumerate(r) if i not in spread[1:]] for r in table.above]
+    return _replace(table, headers, data.reindex(columns=sorted(data.columns)), above=above)
 
 
 def _letter(i: int) -> str:
@@ -248,6 +256,7 @@ def two_row_header(table: RawTable, issues: Issues) -> RawTable | None:
             names[key] = _clean_label(table.headers[j])
     blocks, row_blocks = [], []
     n = len(table.data)
+    anywhere = np.zeros(n, dtype=bool)
     for label in found:
         cols = [j for j in measure_cols if labels[j] == label]
         block = {}
@@ -259,14 +268,19 @@ def two_row_header(table: RawTable, issues: Issues) -> RawTable | None:
             block.setdefault(f"m:{key}", table.data[j].to_numpy())
         for key in order:
             block.setdefault(f"m:{key}", np.full(n, None, dtype=object))
-        blocks.append(pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in block.items()}))
-        row_blocks.append(table.row_numbers)
+        # Footnote, source and blank rows have no figure in the group: not rows of it.
+        filled = _filled(table.data, cols)
+        anywhere |= filled
+        frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in block.items()})
+        blocks.append(frame[filled])
+        row_blocks.append(table.row_numbers[filled])
+    _note_figureless(table, anywhere, issues)
     data = pd.concat(blocks, ignore_index=True)
     headers = [table.headers[j] for j in id_cols] + ["Period"] + [names[k] for k in order]
     data = data[[f"id{p}" for p in range(len(id_cols))] + ["period"]
                 + [f"m:{k}" for k in order]]
     labels_shown = [found[k].label for k in found]
-    issues.add(NOTE, f"{_where(table)}: read as a period row (row {table.header_row - 1}) "
+    issues.add(NOTE, f"{_at(table)}read as a period row (row {table.header_row - 1}) "
                      f"above a measure row (row {table.header_row}): {len(found)} period(s) "
                      f"({', '.join(labels_shown[:6])}{' ...' if len(found) > 6 else ''}) "
                      f"of {', '.join(names[k] for k in order)}")
@@ -274,18 +288,42 @@ def two_row_header(table: RawTable, issues: Issues) -> RawTable | None:
 
 
 def _melt(table: RawTable, keep_cols: list[int], melt_cols: list[int], header_name: str,
-          header_values: list[str]) -> RawTable:
+          header_values: list[str], issues: Issues) -> RawTable:
     """One row per (row, melted column): the melted column's header goes to header_name."""
     n = len(table.data)
-    blocks = []
+    blocks, numbers = [], []
+    anywhere = np.zeros(n, dtype=bool)
     for j, value in zip(melt_cols, header_values):
         block = {f"k{p}": table.data[c].to_numpy() for p, c in enumerate(keep_cols)}
         block["axis"] = np.full(n, value, dtype=object)
         block["value"] = table.data[j].to_numpy()
-        blocks.append(pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in block.items()}))
+        filled = _filled(table.data, [j])
+        anywhere |= filled
+        frame = pd.DataFrame({k: pd.Series(v, dtype=object) for k, v in block.items()})
+        blocks.append(frame[filled])
+        numbers.append(table.row_numbers[filled])
+    _note_figureless(table, anywhere, issues)
     data = pd.concat(blocks, ignore_index=True)
     headers = [table.headers[c] for c in keep_cols] + [header_name, "Value"]
-    return _replace(table, headers, data, np.tile(table.row_numbers, len(melt_cols)))
+    return _replace(table, headers, data, np.concatenate(numbers))
+
+
+def _filled(data: pd.DataFrame, cols: list[int]) -> np.ndarray:
+    """Rows with something in any of the columns (a figure or a marker such as ':')."""
+    out = np.zeros(len(data), dtype=bool)
+    for j in cols:
+        out |= (data[j].map(_text) != "").to_numpy()
+    return out
+
+
+def _note_figureless(table: RawTable, anywhere: np.ndarray, issues: Issues) -> None:
+    texty = np.zeros(len(table.data), dtype=bool)
+    for j in table.data.columns:
+        texty |= (table.data[j].map(_text) != "").to_numpy()
+    gone = texty & ~anywhere
+    if gone.any():
+        issues.add_rows(NOTE, f"{_at(table)}rows with no figures (titles, footnotes, "
+                              "sources) were not read as data", None, table.row_numbers[gone])
 
 
 def _area_header(header: str, areas: AreaIndex) -> str | None:
@@ -334,9 +372,9 @@ def wide(table: RawTable, options: LoadOptions, areas: AreaIndex,
         keep = [j for j in range(len(table.headers)) if j not in period_cols
                 and j in used]
         labels = [_clean_label(table.headers[j]) for j in period_cols]
-        melted = _melt(table, keep, period_cols, "Period", labels)
+        melted = _melt(table, keep, period_cols, "Period", labels, issues)
         ignored = [table.headers[j] for j in other if j not in period_cols]
-        issues.add(NOTE, f"{where}: a wide table (an area per row and a period per column: "
+        issues.add(NOTE, f"{_at(table)}a wide table (an area per row and a period per column: "
                          f"{', '.join(labels[:6])}{' ...' if len(labels) > 6 else ''}) was "
                          "read as one row per area and period"
                          + (f"; columns not used: {', '.join(ignored[:10])}" if ignored
@@ -351,9 +389,9 @@ def wide(table: RawTable, options: LoadOptions, areas: AreaIndex,
                 "period of the whole table with --period PERIOD")
         keep = [j for j in range(len(table.headers)) if j in used]
         labels = [_clean_label(table.headers[j]) for j in area_cols]
-        melted = _melt(table, keep, area_cols, "Area", labels)
+        melted = _melt(table, keep, area_cols, "Area", labels, issues)
         ignored = [table.headers[j] for j in other if j not in area_cols]
-        issues.add(NOTE, f"{where}: a wide table (a period per row and an area per column: "
+        issues.add(NOTE, f"{_at(table)}a wide table (a period per row and an area per column: "
                          f"{', '.join(labels[:6])}{' ...' if len(labels) > 6 else ''}) was "
                          "read as one row per area and period"
                          + (f"; columns not used: {', '.join(ignored[:10])}" if ignored
@@ -382,7 +420,7 @@ def value_column(table: RawTable, options: LoadOptions, issues: Issues) -> RawTa
         keep = [j for j in range(len(headers)) if j not in drop]
         new_headers = ["Value" if j == chosen else headers[j] for j in keep]
         data = table.data[keep]
-        issues.add(NOTE, f"{_where(table)}: the figure was read from column "
+        issues.add(NOTE, f"{_at(table)}the figure was read from column "
                          f"'{headers[chosen]}' (--value-column)"
                          + (f"; not used: {', '.join(headers[j] for j in sorted(drop))}"
                             if drop else ""))
@@ -393,7 +431,7 @@ def value_column(table: RawTable, options: LoadOptions, issues: Issues) -> RawTa
                   and _numeric_share(table.data[j]) >= 0.8]
     if len(candidates) == 1:
         j = candidates[0]
-        issues.add(NOTE, f"{_where(table)}: the figure was read from column '{headers[j]}' "
+        issues.add(NOTE, f"{_at(table)}the figure was read from column '{headers[j]}' "
                          "(the only column of numbers)")
         return _replace(table, ["Value" if i == j else h for i, h in enumerate(headers)],
                         table.data)
@@ -469,13 +507,13 @@ def declared(table: RawTable, options: LoadOptions, file_name: str, areas: AreaI
     if "period" not in fields:
         if options.period:
             add("Period", options.period)
-            issues.add(NOTE, f"{where}: every row read as period "
+            issues.add(NOTE, f"{_at(table)}every row read as period "
                              f"{periods.parse_period(options.period).label} (--period)")
         else:
             guess = _period_from_name(file_name)
             if guess is not None and (has_area or national):
                 add("Period", guess.label)
-                issues.add(NOTE, f"{where}: no period column: every row read as period "
+                issues.add(NOTE, f"{_at(table)}no period column: every row read as period "
                                  f"{guess.label}, found in the file name (give --period to "
                                  "say otherwise)")
             elif (has_area or national) and options.any():
@@ -485,7 +523,7 @@ def declared(table: RawTable, options: LoadOptions, file_name: str, areas: AreaI
                     "--period 2023/24), or add a 'Period' column")
     if national and not has_area:
         add("Area", "England")
-        issues.add(NOTE, f"{where}: no area column: every row read as England (E92000001), "
+        issues.add(NOTE, f"{_at(table)}no area column: every row read as England (E92000001), "
                          "the only area this metric is published for")
     out = _replace(table, headers, data)
     if national:

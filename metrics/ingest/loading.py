@@ -112,7 +112,9 @@ def check_files(sources: list[Source], data_dir, base: store.Version | None = No
         formats, mine = [], []
         # Publishers' layouts (two-row headers, wide tables) and the analyst's declarations
         # (--indicator, --period, ...) reshape the tables before they are checked.
-        for table in layouts.apply(read, source.name, options, index, file_issues):
+        tables = layouts.apply(read, source.name, options, index, file_issues)
+        report.sheets = [t.sheet for t in tables if t.sheet]
+        for table in tables:
             table_issues = issues.setdefault(table.label, Issues(table.label)) \
                 if table.label != source.name else file_issues
             try:

@@ -368,6 +368,14 @@ def sheet_extents(data: bytes) -> dict[str, tuple[int, str]]:
                             "(.ods) workbook")
 
 
+def _is_ods(data: bytes) -> bool:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            return "content.xml" in z.namelist() and "xl/workbook.xml" not in z.namelist()
+    except zipfile.BadZipFile:
+        return False
+
+
 def _header_text(cell) -> str:
     """A header cell as text: a year typed as a number reads '2020', not '2020.0'."""
     if cell is None:
@@ -396,6 +404,15 @@ def _read_excel(data: bytes, name: str, issues: Issues) -> ReadResult:
         issues.add(ERROR, f"cannot be read as an {kind_word}: the file is damaged or not a "
                           f"workbook ({type(exc).__name__}: {str(exc)[:160]})")
         return ReadResult(kind="excel")
+    if _is_ods(data):
+        # calamine reads every sheet of an .ods when it opens it: refuse before opening.
+        for sheet_name, (cells, last) in extents.items():
+            if cells > MAX_SHEET_CELLS:
+                issues.add(ERROR, f"cannot be read: sheet '{sheet_name}' spans {cells:,} "
+                                  f"cells (its last cell is {last}), more than the "
+                                  f"{MAX_SHEET_CELLS:,} a workbook sheet may have here; "
+                                  "delete the stray cells or save the table as CSV")
+                return ReadResult(kind="excel")
     try:
         workbook = calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
     except Exception as exc:  # noqa: BLE001 - calamine's own error names the problem
