@@ -283,3 +283,54 @@ def test_command_line_options(data_dir, capsys):
     code = cli.main(["load", str(ONS_XLSX), "--sheet", "Table 6", "--dry-run"])
     out = capsys.readouterr()
     assert code == 0 and "sheet 'Table 6' was read" in out.err
+
+
+# --- the Data page offers the same choices ---------------------------------------------------
+
+def test_data_page_choices_match_the_command_line_options():
+    from metrics.ingest import layouts
+    same = layouts.options_from_choices(layouts.NEW_METRIC, "drug_poisoning_deaths",
+                                        "Deaths related to drug poisoning", "count", "",
+                                        layouts.FROM_FILE, "Table 1")
+    assert same.as_dict() == {"indicator": "drug_poisoning_deaths",
+                              "indicator_name": "Deaths related to drug poisoning",
+                              "unit": "count", "sheet": "Table 1"}
+    assert layouts.options_from_choices(layouts.FROM_FILE).as_dict() == {}
+    found = layouts.describe_sources([type("S", (), {"name": CSEW_16_59.name,
+                                                     "data": CSEW_16_59.read_bytes()})])
+    assert found["value_columns"] == ["Any drug", "Cannabis", "Any Class A drug"]
+    found = layouts.describe_sources([type("S", (), {"name": ONS_XLSX.name,
+                                                     "data": ONS_XLSX.read_bytes()})])
+    assert found["sheets"] == ["Table 1", "Table 6"]
+
+
+def test_data_page_upload_with_declared_metric_and_column(tmp_path, monkeypatch):
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    class Upload:
+        name = CSEW_16_59.name
+
+        def getvalue(self):
+            return CSEW_16_59.read_bytes()
+
+    config = tmp_path / "config.toml"
+    config.write_text((ROOT / "config.toml").read_text().replace("allow_upload = false",
+                                                                 "allow_upload = true"))
+    monkeypatch.setenv("CDP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CDP_CONFIG", str(config))
+    monkeypatch.chdir(ROOT)
+    # AppTest cannot drop a file on the uploader: hand the page one as Streamlit would.
+    monkeypatch.setattr(st, "file_uploader", lambda *a, **k: [Upload()])
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.run()
+    at.switch_page("pages/data.py")
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    words = "\n".join(str(m.value) for m in at.markdown)
+    assert "could hold the figure" in words and "Column holding the figure" in words
+    at.selectbox(key="opt_indicator").set_value("drug_use_16_59")
+    at.selectbox(key="opt_value").set_value("Any drug")
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("No errors: 3 rows are ready to publish" in str(s.value) for s in at.success)

@@ -651,6 +651,40 @@ def _sheets_naming_indicators(tables, file_name, options, issues):
     return named
 
 
+FROM_FILE = "(as the file says)"
+NEW_METRIC = "New metric..."
+
+
+def options_from_choices(indicator: str | None = None, new_id: str = "",
+                         new_name: str = "", unit: str = "", period: str = "",
+                         value_column: str | None = None,
+                         sheet: str | None = None) -> LoadOptions:
+    """The Data page's choices as LoadOptions ("as the file says" means no option)."""
+    def chosen(value):
+        return None if value in (None, "", FROM_FILE) else value
+
+    if indicator == NEW_METRIC:
+        return LoadOptions(chosen(new_id), chosen(period), chosen(new_name) or "",
+                           chosen(unit), chosen(value_column), chosen(sheet))
+    return LoadOptions(chosen(indicator), chosen(period), None, None, chosen(value_column),
+                       chosen(sheet))
+
+
+def describe_sources(sources) -> dict:
+    """Sheets with a table and columns that could hold the figure, over several files
+    (sources with .name and .data), for the Data page's choices."""
+    from metrics.ingest import readers
+    out = {"sheets": [], "value_columns": []}
+    for source in sources:
+        if not source.data:
+            continue
+        read = readers.read_bytes(source.data, source.name, Issues(source.name))
+        found = describe(read)
+        for key in out:
+            out[key] += [v for v in found[key] if v not in out[key]]
+    return out
+
+
 def describe(read: ReadResult) -> dict:
     """What the Data page offers to choose from: sheets with a table, and per table the
     columns that could hold the figure."""
