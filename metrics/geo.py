@@ -502,11 +502,27 @@ def _read_table(path: Path) -> list[pd.DataFrame]:
     if suffix in (".csv", ".txt"):
         return [pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")]
     if suffix in (".xlsx", ".xlsm", ".xls", ".ods"):
+        from metrics.ingest import readers
+        # Measured first: a hostile sheet (a cell at XFD1048576) would abort the process.
         try:
-            sheets = pd.read_excel(path, sheet_name=None, dtype=str)
+            too_big = [f"'{name}' ({cells:,} cells, last cell {last})" for name, (cells, last)
+                       in readers.sheet_extents(path.read_bytes()).items()
+                       if cells > readers.MAX_SHEET_CELLS]
+        except readers.SheetTooLarge as exc:
+            raise ValueError(f"{path.name}: {exc}") from exc
+        if too_big:
+            raise ValueError(f"{path.name}: sheet {', '.join(too_big)} is larger than "
+                             f"{readers.MAX_SHEET_CELLS:,} cells; save the table as CSV")
+        try:
+            # calamine reads .xlsx, .xls and .ods alike (pandas' default for .ods needs
+            # odfpy, which is not installed: the old message blamed python-calamine).
+            sheets = pd.read_excel(path, sheet_name=None, dtype=str, engine="calamine")
         except ImportError as exc:
-            raise ValueError(f"{path.name}: reading spreadsheets needs python-calamine or "
-                             "openpyxl; save the sheet as CSV instead") from exc
+            raise ValueError(f"{path.name}: cannot read the spreadsheet here: {exc}; save "
+                             "the sheet as CSV instead") from exc
+        except Exception as exc:  # noqa: BLE001 - the reader's own words name the problem
+            raise ValueError(f"{path.name}: cannot be read as a spreadsheet: the reader "
+                             f"(python-calamine) failed: {str(exc)[:200]}") from exc
         return list(sheets.values())
     raise ValueError(f"{path.name}: expected a .csv or .xlsx lookup file")
 

@@ -334,3 +334,14 @@ def test_data_page_upload_with_declared_metric_and_column(tmp_path, monkeypatch)
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     assert any("No errors: 3 rows are ready to publish" in str(s.value) for s in at.success)
+
+
+def test_map_lookup_spreadsheets_use_the_installed_reader_and_refuse_hostile_sheets(tmp_path):
+    from metrics import geo
+    path = tmp_path / "ruc.ods"
+    from tests.fixtures.real.layouts.make_layouts import _ods_table, write_ods
+    write_ods(path, [_ods_table("RUC", [["LSOA11CD", "RUC11CD"], ["E01000001", "A1"]])])
+    frame = geo._read_table(path)[0]          # pandas' own .ods engine (odfpy) is not needed
+    assert frame.iloc[0].tolist() == ["E01000001", "A1"]
+    with pytest.raises(ValueError, match="XFD1048576"):
+        geo._read_table(LAYOUTS / "hostile_xfd1048576.xlsx")
