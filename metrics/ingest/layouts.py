@@ -145,8 +145,7 @@ def _numeric_share(col: pd.Series) -> float:
 
 
 def _replace(table: RawTable, headers, data, row_numbers=None, above=None) -> RawTable:
-    data = data.copy()
-    data.columns = range(len(headers))
+    data = data.set_axis(range(len(headers)), axis=1)   # no copy of the cells (copy on write)
     return RawTable(table.label, table.sheet, list(headers), data,
                     table.row_numbers if row_numbers is None else row_numbers, table.title,
                     table.encoding, table.header_row,
@@ -239,7 +238,11 @@ def two_row_header(table: RawTable, issues: Issues) -> RawTable | None:
                 current = cell
                 found[cell] = parsed
         labels[j] = current
-    if len(found) < 1:
+    if len(found) < 1 or "period" in _fields(table):
+        return None
+    first = next(j for j in range(width) if labels[j])
+    if first == 0 or not any(table.headers[j].strip() for j in range(first)):
+        # A period over the first column is a title ("2023/24 Q1"), not a column group.
         return None
     measure_cols = [j for j in range(width) if labels[j] and table.headers[j].strip()]
     fields_of = {j: columns.field_for(table.headers[j]) for j in measure_cols}
@@ -481,12 +484,13 @@ def declared(table: RawTable, options: LoadOptions, file_name: str, areas: AreaI
     metric, England as the area."""
     fields = _fields(table)
     headers = list(table.headers)
-    data = table.data.copy()
-    n = len(data)
+    added: dict[int, pd.Series] = {}
+    n = len(table.data)
     where = _where(table)
 
     def add(header, value):
-        data[len(headers)] = pd.Series(np.full(n, value, dtype=object), index=data.index)
+        added[len(headers)] = pd.Series(np.full(n, value, dtype=object),
+                                        index=table.data.index)
         headers.append(header)
 
     indicator = _indicator_of(table, options, file_name)
@@ -525,7 +529,9 @@ def declared(table: RawTable, options: LoadOptions, file_name: str, areas: AreaI
         add("Area", "England")
         issues.add(NOTE, f"{_at(table)}no area column: every row read as England (E92000001), "
                          "the only area this metric is published for")
-    out = _replace(table, headers, data)
+    # Only a table that gains columns is copied (a million-row extract usually gains none).
+    out = _replace(table, headers, pd.concat([table.data, pd.DataFrame(added)], axis=1)) \
+        if added else table
     if national:
         out = _england_and_wales(out, issues)
     return out
@@ -611,6 +617,10 @@ def apply(read: ReadResult, file_name: str, options: LoadOptions | None, areas: 
             out.append(_one(table, file_name, options, areas, issues))
         except LayoutError as exc:
             issues.add(ERROR, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a bug must not pass as a clean file
+            where = f"sheet '{table.sheet}'" if table.sheet else "the table"
+            issues.add(ERROR, f"{where} cannot be reshaped ({type(exc).__name__}: "
+                              f"{str(exc)[:200]}); please report this file")
     for table in out:
         if table.sheet:
             issues.add(NOTE, f"sheet '{table.sheet}' was read (header on row "
