@@ -345,3 +345,40 @@ def test_map_lookup_spreadsheets_use_the_installed_reader_and_refuse_hostile_she
     assert frame.iloc[0].tolist() == ["E01000001", "A1"]
     with pytest.raises(ValueError, match="XFD1048576"):
         geo._read_table(LAYOUTS / "hostile_xfd1048576.xlsx")
+
+
+# --- nothing a publisher lays out crashes the loader ---------------------------------------------
+
+CELLS = ["", "Area Codes", "Area Names", "Area code", "Period", "Year", "Value", "Rate",
+         "Deaths", "Lower Confidence Limit", "2019–21", "2020", "2019/20", "England",
+         "England and Wales", "Gloucestershire", "E10000013", "E92000001", "K04000001",
+         ":", "[x]", "[c]", "..", "12", "3.5", "-1", "Any drug", "Table 6: Deaths related "
+         "to drug misuse", "Source: ONS", "Total"]
+
+
+def test_random_layouts_are_reported_never_raised(data_dir, tmp_path):
+    from hypothesis import HealthCheck, given, settings
+    from hypothesis import strategies as st
+
+    grid = st.lists(st.lists(st.sampled_from(CELLS), min_size=1, max_size=7),
+                    min_size=1, max_size=9)
+    options = st.sampled_from([LoadOptions(), LoadOptions(indicator="drug_use_16_59"),
+                               LoadOptions(indicator="drug_misuse_deaths", period="2020"),
+                               LoadOptions(value_column="Rate"),
+                               LoadOptions(**NEW_METRIC)])
+
+    @settings(max_examples=40, deadline=None,
+              suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(rows=grid, above=grid, opts=options)
+    def check(rows, above, opts):
+        path = tmp_path / "random_2020.csv"
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            import csv
+            csv.writer(handle).writerows(above + rows)
+        report = load([path], data_dir, dry_run=True, options=opts)
+        # Either rows were read or the report says why; never an unexplained failure.
+        assert report.ok or report.errors
+        assert not any("cannot be reshaped" in str(i) or "cannot be checked" in str(i)
+                       for i in report.errors), errors(report)
+
+    check()
