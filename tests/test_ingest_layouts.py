@@ -241,6 +241,11 @@ def test_period_comes_from_the_file_name_or_the_option(data_dir, tmp_path):
                   options=LoadOptions(indicator="drug_seizures", period="2022/23",
                                       value_column="Seizures"))
     assert set(report.values["period"]) == {"2022/23"}
+    # Unasked, a year in the name of an ordinary extract is not taken as its period.
+    named = tmp_path / "drug_seizures_2023-24.csv"
+    named.write_text("Force name,Value\nGloucestershire,1234\n")
+    text = errors(load([named], data_dir, dry_run=True))
+    assert "missing required columns: period" in text and "--period PERIOD" in text
     bare = tmp_path / "seizures.csv"
     bare.write_bytes(path.read_bytes())
     text = errors(load([bare], data_dir, dry_run=True,

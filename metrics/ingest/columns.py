@@ -108,8 +108,10 @@ def looks_like_header(cells) -> bool:
     texts = [c for c in cells if isinstance(c, str) and c.strip()]
     if has_area and sum(period_like(c) for c in cells if isinstance(c, str)) >= 1:
         return True
+    # (A metadata row such as "Area: | Gloucestershire | ..." is not a header.)
     if (fields & ({"period"} | set(AREA_FIELDS))) and len(texts) >= 3 and \
-            not any(period_like(c) for c in texts):
+            not any(period_like(c) for c in texts) and \
+            not any(c.strip().endswith(":") for c in texts):
         return True
     # A row of periods beside a label ("Measure | 2019 | 2020"): wide, even with no area
     # column (the layouts module then says what is missing).

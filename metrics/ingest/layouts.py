@@ -514,7 +514,9 @@ def declared(table: RawTable, options: LoadOptions, file_name: str, areas: AreaI
             issues.add(NOTE, f"{_at(table)}every row read as period "
                              f"{periods.parse_period(options.period).label} (--period)")
         else:
-            guess = _period_from_name(file_name)
+            # Only for a file the analyst declares (--indicator): a year in the name of
+            # an ordinary extract is not taken as its period unasked.
+            guess = _period_from_name(file_name) if options.indicator else None
             if guess is not None and (has_area or national):
                 add("Period", guess.label)
                 issues.add(NOTE, f"{_at(table)}no period column: every row read as period "
@@ -596,6 +598,8 @@ def apply(read: ReadResult, file_name: str, options: LoadOptions | None, areas: 
     issues on `issues`; a table that cannot be read is left out with an error."""
     options = options or LoadOptions()
     tables = list(read.tables)
+    if options.sheet and read.kind != "excel":
+        issues.add(NOTE, f"--sheet '{options.sheet}' was not used: the file is not a workbook")
     if options.sheet and read.kind == "excel":
         wanted = options.sheet.strip().lower()
         chosen = [t for t in tables if (t.sheet or "").strip().lower() == wanted]
