@@ -191,6 +191,11 @@ def test_ambiguous_wide_table_is_refused_with_how_to_declare_it(data_dir, tmp_pa
     text = errors(report)
     assert "looks wide (columns '2019', '2020', '2021' are periods)" in text
     assert "'Area code' or 'Area name'" in text
+    path = tmp_path / "by_area.csv"
+    path.write_text("Measure,England,North East,South West\nDrug seizures,100,120,130\n")
+    text = errors(load([path], data_dir, dry_run=True))
+    assert "looks wide (columns 'England', 'North East', 'South West' are areas)" in text
+    assert "--period PERIOD" in text
     path = tmp_path / "both.csv"
     path.write_text("Area name,Rate,2019,2020\nGloucestershire,5,6,7\n")
     text = errors(load([path], data_dir, dry_run=True,

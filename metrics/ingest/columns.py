@@ -104,6 +104,22 @@ def period_like(cell) -> bool:
     return bool(text) and bool(_PERIOD_LIKE.match(text))
 
 
+_AREA_NAMES: set[str] | None = None
+
+
+def _is_area_name(cell) -> bool:
+    """An England, region, upper-tier or police force area name or code (reference areas)."""
+    global _AREA_NAMES
+    if _AREA_NAMES is None:
+        from metrics.ingest import areas
+        index, _ = areas.load_index(None)
+        _AREA_NAMES = set(index.names) | {c.lower() for c in index.codes}
+    from metrics.ingest.areas import normalise_name
+    text = str(cell or "").strip()
+    key = normalise_name(text).replace(",", "").replace("  ", " ")
+    return bool(text) and (key in _AREA_NAMES or text.lower() in _AREA_NAMES)
+
+
 def looks_like_header(cells) -> bool:
     fields = recognised(cells)
     has_area = bool(fields & set(AREA_FIELDS))
@@ -119,6 +135,10 @@ def looks_like_header(cells) -> bool:
     if (fields & ({"period"} | set(AREA_FIELDS))) and len(texts) >= 3 and \
             not any(period_like(c) for c in texts) and \
             not any(c.strip().endswith(":") for c in texts):
+        return True
+    # Areas across ("Measure | England | North East"): wide, even with no period column.
+    areas_across = sum(_is_area_name(c) for c in texts)
+    if areas_across >= 2 and len(texts) > areas_across:
         return True
     # A row of periods beside a label ("Measure | 2019 | 2020"): wide, even with no area
     # column (the layouts module then says what is missing).
