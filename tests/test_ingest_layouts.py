@@ -290,6 +290,10 @@ def test_command_line_options(data_dir, capsys):
     out = capsys.readouterr()
     assert code == 0, out.err
     assert "the figure was read from column 'Any Class A drug'" in out.err
+    code = cli.main(["load", str(ONS_XLSX), "--sheet", "Table 9", "--dry-run"])
+    out = capsys.readouterr()
+    assert code == 1 and "--sheet 'Table 9': no sheet of that name holds a table " \
+        "(sheets with a table: 'Table 1', 'Table 6')" in out.err
     code = cli.main(["load", str(ONS_XLSX), "--sheet", "Table 6", "--dry-run"])
     out = capsys.readouterr()
     assert code == 0 and "sheet 'Table 6' was read" in out.err
