@@ -542,23 +542,28 @@ def _read_table(path: Path) -> list[pd.DataFrame]:
         raws = [pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig",
                             header=None)]
     elif suffix in (".xlsx", ".xlsm", ".xls", ".ods"):
-        # calamine reads every one of these, Defra's .ods included (pandas' default for
-        # .ods, odfpy, is not installed).
+        from metrics.ingest import readers
+        # Measured first: a hostile sheet (a cell at XFD1048576) would abort the process.
         try:
-            import python_calamine  # noqa: F401
-            engine = "calamine"
-        except ImportError:
-            engine = None
+            too_big = [f"'{name}' ({cells:,} cells, last cell {last})" for name, (cells, last)
+                       in readers.sheet_extents(path.read_bytes()).items()
+                       if cells > readers.MAX_SHEET_CELLS]
+        except readers.SheetTooLarge as exc:
+            raise ValueError(f"{path.name}: {exc}") from exc
+        if too_big:
+            raise ValueError(f"{path.name}: sheet {', '.join(too_big)} is larger than "
+                             f"{readers.MAX_SHEET_CELLS:,} cells; save the table as CSV")
         try:
+            # calamine reads .xlsx, .xls and .ods alike, Defra's .ods included (pandas'
+            # default for .ods needs odfpy, which is not installed).
             sheets = pd.read_excel(path, sheet_name=None, dtype=str, header=None,
-                                   engine=engine)
+                                   engine="calamine")
         except ImportError as exc:
-            raise ValueError(f"{path.name}: no reader for {suffix} files is installed "
-                             f"(python-calamine reads them all: {exc}); save the sheet as "
-                             "CSV instead") from exc
-        except Exception as exc:  # a damaged or mislabelled workbook
-            raise ValueError(f"{path.name}: could not be read as a {suffix} workbook "
-                             f"({type(exc).__name__}: {exc})") from exc
+            raise ValueError(f"{path.name}: cannot read the spreadsheet here: {exc}; save "
+                             "the sheet as CSV instead") from exc
+        except Exception as exc:  # noqa: BLE001 - the reader's own words name the problem
+            raise ValueError(f"{path.name}: cannot be read as a spreadsheet: the reader "
+                             f"(python-calamine) failed: {str(exc)[:200]}") from exc
         raws = list(sheets.values())
     else:
         raise ValueError(f"{path.name}: expected a .csv or .xlsx lookup file")

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from metrics import catalogue, periods
-from metrics.ingest import drop, loading, template, versions
+from metrics.ingest import drop, layouts, loading, template, versions
 from metrics.ingest.model import LoadReport
 from ui import data, frame
 
@@ -96,6 +96,48 @@ def show_report(report: LoadReport) -> None:
             st.dataframe(report.values.head(200), hide_index=True, width="stretch")
 
 
+def declared_options(sources) -> layouts.LoadOptions:
+    """What the files do not say, chosen here (the command line's --indicator, --period,
+    --indicator-name, --unit, --value-column and --sheet)."""
+    found = layouts.describe_sources(sources)
+    state = st.session_state
+    needs = any(state.get(k) not in (None, "", layouts.FROM_FILE)
+                for k in ("opt_indicator", "opt_period", "opt_value", "opt_sheet"))
+    report = state.get("upload_report")
+    with st.expander("What the files do not say: metric, period, column, sheet",
+                     expanded=needs or bool(report is not None and report.errors)):
+        st.caption("For a file that does not name its metric or period (a year only in "
+                   "its file name), has one column per drug, or a workbook with several "
+                   "tables. The choices apply to every file uploaded together.")
+        ids = [i.id for i in catalogue.INDICATORS]
+        titles = {i.id: f"{i.title} ({i.unit})" for i in catalogue.INDICATORS}
+        left, right = st.columns(2)
+        indicator = left.selectbox(
+            "Metric", [layouts.FROM_FILE, *ids, layouts.NEW_METRIC], key="opt_indicator",
+            format_func=lambda v: titles.get(v, v))
+        new_id = new_name = unit = ""
+        if indicator == layouts.NEW_METRIC:
+            new_id = left.text_input("New metric id (lower case, such as "
+                                     "drug_poisoning_deaths)", key="opt_new_id")
+            new_name = left.text_input("New metric name", key="opt_new_name")
+            unit = left.selectbox("Unit", layouts.UNITS, key="opt_unit")
+        period = right.text_input("Period of the whole table (such as 2023/24)",
+                                  key="opt_period",
+                                  help="Leave empty when the file has a period column or "
+                                       "names its period in the file name.")
+        value_column = right.selectbox("Column holding the figure",
+                                       [layouts.FROM_FILE, *found["value_columns"]],
+                                       key="opt_value")
+        sheet = right.selectbox("Sheet", [layouts.FROM_FILE, *found["sheets"]],
+                                key="opt_sheet")
+    options = layouts.options_from_choices(indicator, new_id, new_name, unit, period,
+                                           value_column, sheet)
+    if indicator == layouts.NEW_METRIC and not new_id:
+        return layouts.options_from_choices(None, period=period, value_column=value_column,
+                                            sheet=sheet)
+    return options
+
+
 # --- page --------------------------------------------------------------------------------
 
 st.title("Data: load, check and publish extracts")
@@ -147,12 +189,13 @@ with tab_load:
             accept_multiple_files=True, key=f"uploads_{counter}")
         if uploads:
             sources = [loading.Source(u.name, u.getvalue()) for u in uploads]
+            options = declared_options(sources)
             key = (tuple((s.name, hashlib.sha256(s.data).hexdigest()) for s in sources),
-                   ctx.version.id)
+                   ctx.version.id, tuple(sorted(options.as_dict().items())))
             if st.session_state.get("upload_key") != key:
                 with st.spinner("Checking the files..."):
                     st.session_state["upload_report"] = loading.load(
-                        sources, ctx.data_dir, dry_run=True)
+                        sources, ctx.data_dir, dry_run=True, options=options)
                 st.session_state["upload_key"] = key
             report = st.session_state["upload_report"]
             st.markdown("#### Validation report")
@@ -165,7 +208,8 @@ with tab_load:
                 if st.button("Publish", type="primary", icon=":material/publish:"):
                     with st.spinner("Publishing..."):
                         result = loading.load(sources, ctx.data_dir, user=user_name(),
-                                              expect_base=report.base_version)
+                                              expect_base=report.base_version,
+                                              options=options)
                     if result.published:
                         flash(result.message)
                         st.session_state["upload_counter"] = counter + 1
@@ -244,6 +288,15 @@ Parquet):
   "Bristol, City of" or "Stockton-On-Tees" are matched); DAT codes need an area lookup file.
   The indicator comes from an indicator column or from the title.
 - **The long format** below: one row per indicator, area and period.
+
+- **ONS workbooks as published** (such as the drug poisoning deaths by local authority
+  workbook): contents, notes and definitions sheets are passed over, a period row above a
+  measure row ("2019–21" over "Deaths, Rate, ...") is read period by period, names spread
+  over several columns by level are read as one, and `:` or `[x]` mean not calculated.
+- **Wide tables**: an area per row and a period per column, or a period per row and an area
+  per column. **National survey tables** (CSEW) load into the England-only metrics.
+- Files that do not say their metric or period, or that have one column per drug: choose
+  them under "What the files do not say" after uploading.
 
 Periods may be written in any common style (2024/25 Q1, 2024-25 Q1, Apr-Jun 2024,
 12 months to 2024/25 Q1, 2024/25, 2021 - 23) and are shown in one.

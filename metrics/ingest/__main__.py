@@ -14,7 +14,7 @@ import traceback
 
 import pandas as pd
 
-from metrics.ingest import drop, loading, model, template, versions
+from metrics.ingest import drop, layouts, loading, model, template, versions
 from metrics.settings import SettingsError, load_settings
 
 
@@ -44,11 +44,30 @@ def print_report(report: model.LoadReport) -> None:
 
 
 def cmd_load(args) -> int:
-    report = loading.load(args.files, args.data_dir, dry_run=args.dry_run, user=args.user)
+    options = layouts.LoadOptions(args.indicator, args.period, args.indicator_name, args.unit,
+                                  args.value_column, args.sheet)
+    problems = options.problems(_published_metrics(args.data_dir))
+    if problems:
+        for problem in problems:
+            _err(f"refused: {problem}")
+        return 2
+    report = loading.load(args.files, args.data_dir, dry_run=args.dry_run, user=args.user,
+                          options=options)
     print_report(report)
     if report.published:
         print(report.version)
     return 0 if report.ok and not report.message.startswith("not published") else 1
+
+
+def _published_metrics(data_dir) -> dict:
+    """Additional metrics already published (an --indicator may name one of them)."""
+    try:
+        version = versions.store.current_version(versions._data_dir(data_dir))
+    except versions.store.NoPublishedData:
+        return {}
+    if version.is_demo:
+        return {}
+    return loading._known(version).additional
 
 
 def cmd_status(args) -> int:
@@ -112,6 +131,19 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("load", help="check files and publish them as one new version")
     p.add_argument("files", nargs="+")
     p.add_argument("--dry-run", action="store_true", help="check only; publish nothing")
+    g = p.add_argument_group("what the file does not say (applies to every file named)")
+    g.add_argument("--indicator", metavar="ID",
+                   help="the metric every row is (a catalogue id, or a new metric's id)")
+    g.add_argument("--period", metavar="PERIOD",
+                   help="the period of the whole table, such as 2023/24 or '2021 - 23' "
+                        "(default: a period in the file name)")
+    g.add_argument("--indicator-name", metavar="TEXT", help="a new metric's title")
+    g.add_argument("--unit", metavar="UNIT",
+                   help=f"a new metric's unit: {', '.join(layouts.UNITS)}")
+    g.add_argument("--value-column", metavar="NAME",
+                   help="the column holding the figure, where several could "
+                        "(one column per drug)")
+    g.add_argument("--sheet", metavar="NAME", help="the workbook sheet to read")
     p.set_defaults(func=cmd_load)
     sub.add_parser("status", help="what is loaded").set_defaults(func=cmd_status)
     sub.add_parser("history", help="every published version").set_defaults(func=cmd_history)

@@ -25,7 +25,7 @@ import pyarrow as pa
 
 from metrics import store
 from metrics.ingest import areas as areas_mod
-from metrics.ingest import checks, readers
+from metrics.ingest import checks, layouts, readers
 from metrics.ingest.model import ERROR, NOTE, FileReport, Issue, Issues, LoadReport
 from metrics.ingest.validate import Catalogue, table_to_rows
 from metrics.settings import load_settings
@@ -86,7 +86,7 @@ def _known(base: store.Version | None) -> Catalogue:
 
 
 def check_files(sources: list[Source], data_dir, base: store.Version | None = None,
-                area_lookup: Path | None = None):
+                area_lookup: Path | None = None, options: layouts.LoadOptions | None = None):
     """Read and check every file. Returns (report, issues by label, rows)."""
     index, lookup_problems = areas_mod.load_index(area_lookup)
     known = _known(_real_base(base))
@@ -110,7 +110,11 @@ def check_files(sources: list[Source], data_dir, base: store.Version | None = No
         read = readers.read_bytes(data, source.name, file_issues)
         report.encoding, report.sheets = read.encoding, read.sheets
         formats, mine = [], []
-        for table in read.tables:
+        # Publishers' layouts (two-row headers, wide tables) and the analyst's declarations
+        # (--indicator, --period, ...) reshape the tables before they are checked.
+        tables = layouts.apply(read, source.name, options, index, file_issues)
+        report.sheets = [t.sheet for t in tables if t.sheet]
+        for table in tables:
             table_issues = issues.setdefault(table.label, Issues(table.label)) \
                 if table.label != source.name else file_issues
             try:
@@ -190,7 +194,7 @@ def _typed(rows: pd.DataFrame) -> pd.DataFrame:
 
 def load(files, data_dir=None, *, dry_run: bool = False, user: str | None = None,
          expect_base: str | None = None, area_lookup: Path | None = None,
-         action: str = "load") -> LoadReport:
+         action: str = "load", options: layouts.LoadOptions | None = None) -> LoadReport:
     """Check `files` (paths, or `Source`s) and, unless dry_run or any error, publish."""
     settings = load_settings()
     data_dir = Path(data_dir or settings.data_dir)
@@ -205,8 +209,14 @@ def load(files, data_dir=None, *, dry_run: bool = False, user: str | None = None
                           pd.DataFrame(), pd.DataFrame(), message="nothing to load")
 
     current = _current(data_dir)
+    if options is not None and options.problems(_known(_real_base(current)).additional):
+        return LoadReport([], [Issue(ERROR, "(options)", p) for p in
+                               options.problems(_known(_real_base(current)).additional)],
+                          pd.DataFrame(), pd.DataFrame(),
+                          message="refused: the options given are not usable; nothing was "
+                                  "published")
     files_, issues, rows, additional, known = check_files(sources, data_dir, current,
-                                                          area_lookup)
+                                                          area_lookup, options)
     if dry_run or any(i.level == ERROR for bag in issues.values() for i in bag.items):
         return _finish(files_, issues, rows, additional, current, None, dry_run=dry_run)
 
@@ -222,7 +232,7 @@ def load(files, data_dir=None, *, dry_run: bool = False, user: str | None = None
         if latest is not None and current is not None and latest.id != current.id:
             # Someone published while we were checking: check again against the new base.
             files_, issues, rows, additional, known = check_files(sources, data_dir, latest,
-                                                                  area_lookup)
+                                                                  area_lookup, options)
             if any(i.level == ERROR for bag in issues.values() for i in bag.items):
                 return _finish(files_, issues, rows, additional, latest, None)
         return _finish(files_, issues, rows, additional, latest, None, publish=True,

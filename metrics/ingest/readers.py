@@ -2,9 +2,17 @@
 
 - CSV in UTF-8 (with or without a byte-order mark), UTF-16 (Excel's "Unicode text") or
   Windows-1252 as Excel saves it; comma, tab, semicolon or pipe separated.
-- Excel workbooks (.xlsx, .xlsm, .xls, .ods) through python-calamine: every visible sheet
-  that holds a table is read; title rows above the header are kept as the table's title.
+- Excel workbooks (.xlsx, .xlsm, .xls) and OpenDocument spreadsheets (.ods) through
+  python-calamine: every visible sheet that holds a table is read; title rows above the
+  header are kept as the table's title (and the last few as cells, for two-row headers).
 - Parquet.
+
+A workbook is measured before any sheet is loaded: calamine allocates a sheet's whole
+rectangle, so a tiny hostile .xlsx with one cell at XFD1048576 would ask for 17 billion
+cells and abort the process (no exception to catch). The cell references in an .xlsx
+sheet and the repeated rows and columns of an .ods are counted first, and a sheet larger
+than MAX_SHEET_CELLS is refused with a message (.xls is bounded by its own format,
+65,536 x 256 cells, and is checked after loading, before it is turned into Python objects).
 
 What a file *is* is decided by its first bytes, not its name, so a workbook saved with a
 .csv name is still read. Cells stay raw (text in CSV, typed in workbooks); turning them
@@ -16,7 +24,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import zipfile
 from dataclasses import dataclass, field
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -28,6 +39,10 @@ from metrics.ingest.model import ERROR, NOTE, Issues
 
 HEAD_CHARS = 256_000
 DELIMITERS = (",", "\t", ";", "|")
+# A sheet of more cells than this is refused (10 million: 500,000 rows of 20 columns, far
+# beyond a workbook an analyst receives; bigger extracts come as CSV or Parquet).
+MAX_SHEET_CELLS = 10_000_000
+ABOVE_ROWS = 3                      # rows above a header kept as cells (two-row headers)
 
 
 @dataclass
@@ -40,6 +55,7 @@ class RawTable:
     title: str = ""                # text of the rows above the header
     encoding: str = ""
     header_row: int = 0
+    above: list = field(default_factory=list)   # the last rows above the header, as cells
 
 
 @dataclass
@@ -144,8 +160,10 @@ def _read_csv(data: bytes, name: str, issues: Issues) -> ReadResult:
     if table is None:
         table = _slow_csv(text, delimiter, headers, index, issues)
     frame, row_numbers = table
+    above = [r + [""] * (len(headers) - len(r)) for r in rows[max(0, index - ABOVE_ROWS):index]]
     return ReadResult([RawTable(name, None, headers, frame, row_numbers, title, encoding,
-                                header_line)], encoding, [], "csv")
+                                header_line, [r[:len(headers)] for r in above])],
+                      encoding, [], "csv")
 
 
 def _fast_csv(text: str, delimiter: str, headers: list[str], header_index: int,
@@ -213,12 +231,194 @@ def _slow_csv(text: str, delimiter: str, headers: list[str], header_index: int,
     return frame, np.asarray(numbers, dtype=int)
 
 
-# --- Excel -----------------------------------------------------------------------------
+# --- Excel and OpenDocument ------------------------------------------------------------
+
+_CELL_REF = re.compile(rb"<(?:\w+:)?c\b[^>]*?\br=\"([A-Z]{1,3})([0-9]{1,7})\"")
+_ROW_REF = re.compile(rb"<(?:\w+:)?row\b[^>]*?\br=\"([0-9]{1,7})\"")
+_CELL_TAG = re.compile(rb"<(?:\w+:)?c[\s>/]")
+
+
+class SheetTooLarge(Exception):
+    pass
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ch - 64
+    return n
+
+
+def _column_letters(n: int) -> str:
+    out = ""
+    while n:
+        n, r = divmod(n - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+def _xlsx_sheet_paths(z: zipfile.ZipFile) -> dict[str, str]:
+    """Sheet name -> the part holding it, from the workbook and its relationships."""
+    ns = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
+          "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
+          "p": "http://schemas.openxmlformats.org/package/2006/relationships"}
+    book = ElementTree.fromstring(z.read("xl/workbook.xml"))
+    rels = ElementTree.fromstring(z.read("xl/_rels/workbook.xml.rels"))
+    target = {r.get("Id"): r.get("Target", "") for r in rels.findall("p:Relationship", ns)}
+    out = {}
+    for sheet in book.iter(f"{{{ns['m']}}}sheet"):
+        rid = sheet.get(f"{{{ns['r']}}}id")
+        path = target.get(rid, "")
+        path = path.lstrip("/") if path.startswith("/") else "xl/" + path
+        out[sheet.get("name")] = path
+    return out
+
+
+def _xlsx_extent(z: zipfile.ZipFile, part: str) -> tuple[int, str]:
+    """Cells in the rectangle calamine would allocate for one sheet, and its last cell:
+    the span of the cell references, read as a stream (a sheet part can be large)."""
+    min_r = min_c = None
+    max_r = max_c = 0
+    tags = 0
+    tail = b""
+    with z.open(part) as handle:
+        while True:
+            chunk = handle.read(1 << 20)
+            if not chunk:
+                break
+            text = tail + chunk
+            # Keep the last tag for the next round: the chunk may cut it in two.
+            cut = text.rfind(b"<")
+            body, tail = (text[:cut], text[cut:]) if cut > 0 else (text, b"")
+            for col, row in _CELL_REF.findall(body):
+                c, r = _column_number(col), int(row)
+                max_c, max_r = max(max_c, c), max(max_r, r)
+                min_c = c if min_c is None else min(min_c, c)
+                min_r = r if min_r is None else min(min_r, r)
+            tags += len(_CELL_TAG.findall(body))
+    for col, row in _CELL_REF.findall(tail):
+        c, r = _column_number(col), int(row)
+        max_c, max_r = max(max_c, c), max(max_r, r)
+        min_c = c if min_c is None else min(min_c, c)
+        min_r = r if min_r is None else min(min_r, r)
+    if min_r is None:
+        # Cells without references sit one after another: at most one per tag.
+        return tags, ""
+    cells = (max_r - min_r + 1) * (max_c - min_c + 1)
+    return cells, f"{_column_letters(max_c)}{max_r}"
+
+
+_ODS = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+_ODS_OFFICE = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+
+
+def _ods_extents(z: zipfile.ZipFile) -> dict[str, tuple[int, str]]:
+    """Per table: the rectangle up to its last cell holding something, counting repeated
+    rows and columns (number-rows-repeated / number-columns-repeated) as calamine does."""
+    out: dict[str, tuple[int, str]] = {}
+    name, row, max_r, max_c = None, 0, 0, 0
+    row_start, col, row_has, row_repeat = 0, 0, 0, 1
+    with z.open("content.xml") as handle:
+        for event, el in ElementTree.iterparse(handle, events=("start", "end")):
+            tag = el.tag
+            if event == "start":
+                if tag == f"{{{_ODS}}}table":
+                    name, row, max_r, max_c = el.get(f"{{{_ODS}}}name"), 0, 0, 0
+                elif tag == f"{{{_ODS}}}table-row":
+                    row_repeat = int(el.get(f"{{{_ODS}}}number-rows-repeated", "1") or 1)
+                    col, row_has = 0, 0
+                continue
+            if tag in (f"{{{_ODS}}}table-cell", f"{{{_ODS}}}covered-table-cell"):
+                repeat = int(el.get(f"{{{_ODS}}}number-columns-repeated", "1") or 1)
+                filled = el.get(f"{{{_ODS_OFFICE}}}value-type") is not None or len(el)
+                col += repeat
+                if filled:
+                    row_has = col
+                el.clear()
+            elif tag == f"{{{_ODS}}}table-row":
+                if row_has:
+                    max_r = row + row_repeat
+                    max_c = max(max_c, row_has)
+                row += row_repeat
+                el.clear()
+            elif tag == f"{{{_ODS}}}table":
+                out[name] = (max_r * max_c, f"{_column_letters(max_c)}{max_r}" if max_r else "")
+                el.clear()
+    return out
+
+
+def sheet_extents(data: bytes) -> dict[str, tuple[int, str]]:
+    """Sheet name -> (cells calamine would allocate, last cell), without loading a sheet.
+    Empty for .xls (an OLE2 file; bounded by its format) and unrecognised zips."""
+    if data[:4] != b"PK\x03\x04":
+        return {}
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = set(z.namelist())
+        if "xl/workbook.xml" in names:
+            out = {}
+            for sheet, part in _xlsx_sheet_paths(z).items():
+                out[sheet] = _xlsx_extent(z, part) if part in names else (0, "")
+            return out
+        if "content.xml" in names:
+            return _ods_extents(z)
+        if "xl/workbook.bin" in names:
+            raise SheetTooLarge("this is a binary Excel workbook (.xlsb), which is not read: "
+                                "save it as .xlsx or CSV")
+        raise SheetTooLarge("this zip file is neither an Excel (.xlsx) nor an OpenDocument "
+                            "(.ods) workbook")
+
+
+def _is_ods(data: bytes) -> bool:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as z:
+            return "content.xml" in z.namelist() and "xl/workbook.xml" not in z.namelist()
+    except zipfile.BadZipFile:
+        return False
+
+
+def _header_text(cell) -> str:
+    """A header cell as text: a year typed as a number reads '2020', not '2020.0'."""
+    if cell is None:
+        return ""
+    if isinstance(cell, float) and cell.is_integer():
+        return str(int(cell))
+    return str(cell).strip()
+
 
 def _read_excel(data: bytes, name: str, issues: Issues) -> ReadResult:
-    import python_calamine as calamine
-
-    workbook = calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    kind_word = "OpenDocument spreadsheet" if name.lower().endswith(".ods") else \
+        "Excel workbook"
+    try:
+        import python_calamine as calamine
+    except ImportError as exc:
+        issues.add(ERROR, f"cannot read {kind_word}s here: the python-calamine package is "
+                          f"not installed in this Python ({exc}); install the pinned "
+                          "requirements (requirements.txt) or save the file as CSV")
+        return ReadResult(kind="excel")
+    try:
+        extents = sheet_extents(data)
+    except SheetTooLarge as exc:
+        issues.add(ERROR, f"cannot be read: {exc}")
+        return ReadResult(kind="excel")
+    except (zipfile.BadZipFile, ElementTree.ParseError, KeyError, ValueError) as exc:
+        issues.add(ERROR, f"cannot be read as an {kind_word}: the file is damaged or not a "
+                          f"workbook ({type(exc).__name__}: {str(exc)[:160]})")
+        return ReadResult(kind="excel")
+    if _is_ods(data):
+        # calamine reads every sheet of an .ods when it opens it: refuse before opening.
+        for sheet_name, (cells, last) in extents.items():
+            if cells > MAX_SHEET_CELLS:
+                issues.add(ERROR, f"cannot be read: sheet '{sheet_name}' spans {cells:,} "
+                                  f"cells (its last cell is {last}), more than the "
+                                  f"{MAX_SHEET_CELLS:,} a workbook sheet may have here; "
+                                  "delete the stray cells or save the table as CSV")
+                return ReadResult(kind="excel")
+    try:
+        workbook = calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except Exception as exc:  # noqa: BLE001 - calamine's own error names the problem
+        issues.add(ERROR, f"cannot be read as an {kind_word}: the reader (python-calamine) "
+                          f"failed: {str(exc)[:200] or type(exc).__name__}")
+        return ReadResult(kind="excel")
     result = ReadResult(encoding="", kind="excel")
     visible = {}
     for meta in workbook.sheets_metadata:
@@ -228,15 +428,34 @@ def _read_excel(data: bytes, name: str, issues: Issues) -> ReadResult:
         if not visible.get(sheet_name, True):
             issues.add(NOTE, f"sheet '{sheet_name}' is hidden and was not read")
             continue
-        rows = workbook.get_sheet_by_name(sheet_name).to_python(skip_empty_area=False)
+        cells, last = extents.get(sheet_name, (0, ""))
+        if cells > MAX_SHEET_CELLS:
+            issues.add(ERROR, f"sheet '{sheet_name}' was not read: it spans {cells:,} cells "
+                              f"(its last cell is {last}), more than the "
+                              f"{MAX_SHEET_CELLS:,} a workbook sheet may have here; delete "
+                              "the stray cells or save the table as CSV")
+            continue
+        try:
+            sheet = workbook.get_sheet_by_name(sheet_name)
+            if sheet.height * sheet.width > MAX_SHEET_CELLS:
+                issues.add(ERROR, f"sheet '{sheet_name}' was not read: it spans "
+                                  f"{sheet.height * sheet.width:,} cells, more than the "
+                                  f"{MAX_SHEET_CELLS:,} a workbook sheet may have here; "
+                                  "save the table as CSV")
+                continue
+            rows = sheet.to_python(skip_empty_area=False)
+        except Exception as exc:  # noqa: BLE001 - one bad sheet is named, not a crash
+            issues.add(ERROR, f"sheet '{sheet_name}' cannot be read: the reader "
+                              f"(python-calamine) failed: {str(exc)[:200] or type(exc).__name__}")
+            continue
         text_rows = [[c if isinstance(c, str) else "" for c in r] for r in rows[:40]]
         index = columns.find_header(text_rows)
         if index is None:
             if any(any(str(c).strip() for c in r) for r in rows):
-                issues.add(NOTE, f"sheet '{sheet_name}' has no table with area and period "
-                                 "columns and was not read")
+                issues.add(NOTE, f"sheet '{sheet_name}' was not read: "
+                                 + columns.sheet_skip_reason(sheet_name, rows[:40]))
             continue
-        headers = [str(c).strip() if c is not None else "" for c in rows[index]]
+        headers = [_header_text(c) for c in rows[index]]
         width = len(headers)
         body = [list(r[:width]) + [""] * (width - len(r)) for r in rows[index + 1:]]
         extra = [(i, r) for i, r in enumerate(rows[index + 1:], start=index + 2)
@@ -245,14 +464,17 @@ def _read_excel(data: bytes, name: str, issues: Issues) -> ReadResult:
         frame = pd.DataFrame(body, columns=range(width), dtype=object) if body else \
             pd.DataFrame({i: pd.Series(dtype=object) for i in range(width)})
         title = " ".join(" ".join(str(c) for c in r if str(c).strip()) for r in rows[:index])
+        above = [list(r[:width]) + [""] * (width - len(r[:width]))
+                 for r in rows[max(0, index - ABOVE_ROWS):index]]
         table = RawTable(label, sheet_name, headers, frame,
-                         np.arange(index + 2, index + 2 + len(body)), title, "", index + 1)
+                         np.arange(index + 2, index + 2 + len(body)), title, "", index + 1,
+                         above)
         result.tables.append(table)
         result.sheets.append(sheet_name)
         for row_number, _ in extra[:5]:
             issues.add_rows(NOTE, "cells to the right of the table were not read", None,
                             [row_number])
-    if not result.tables:
+    if not result.tables and not any(i.level == ERROR for i in issues.items):
         issues.add(ERROR, "missing required columns: no sheet has a header row naming the "
                           "area and period columns (see the template)")
     return result

@@ -214,7 +214,8 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
     if not set(columns.AREA_FIELDS) & set(mapping):
         missing.append("area (a column named area_code, Area Code, DAT code or Area name)")
     if "period" not in mapping:
-        missing.append("period (a column named period, Time period, Quarter or Year)")
+        missing.append("period (a column named period, Time period, Quarter or Year; or "
+                       "declare it with --period PERIOD)")
     if not {"value", "numerator", "value_note"} & set(mapping):
         missing.append("value (a column named value, Value, Percentage, Rate, Count or "
                        "numerator)")
@@ -224,7 +225,8 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
             " ".join([table.title, table.sheet or "", file_name]))
         if indicator_from_title is None:
             missing.append("indicator (an indicator_id or Indicator ID column, or a title "
-                           "row naming one catalogue indicator)")
+                           "row naming one catalogue indicator; or declare it with "
+                           "--indicator ID)")
     if missing:
         found = ", ".join(f"'{h}'" for h in table.headers if h) or "none"
         issues.add(ERROR, f"missing required columns: {'; '.join(missing)}. Columns found "
