@@ -550,6 +550,9 @@ def _read_table(path: Path) -> list[pd.DataFrame]:
                        if cells > readers.MAX_SHEET_CELLS]
         except readers.SheetTooLarge as exc:
             raise ValueError(f"{path.name}: {exc}") from exc
+        except Exception as exc:  # noqa: BLE001 - a damaged or mislabelled workbook
+            raise ValueError(f"{path.name}: could not be read as a {suffix} workbook "
+                             f"({type(exc).__name__}: {str(exc)[:200]})") from exc
         if too_big:
             raise ValueError(f"{path.name}: sheet {', '.join(too_big)} is larger than "
                              f"{readers.MAX_SHEET_CELLS:,} cells; save the table as CSV")
@@ -562,8 +565,8 @@ def _read_table(path: Path) -> list[pd.DataFrame]:
             raise ValueError(f"{path.name}: cannot read the spreadsheet here: {exc}; save "
                              "the sheet as CSV instead") from exc
         except Exception as exc:  # noqa: BLE001 - the reader's own words name the problem
-            raise ValueError(f"{path.name}: cannot be read as a spreadsheet: the reader "
-                             f"(python-calamine) failed: {str(exc)[:200]}") from exc
+            raise ValueError(f"{path.name}: could not be read as a {suffix} workbook: the "
+                             f"reader (python-calamine) failed: {str(exc)[:200]}") from exc
         raws = list(sheets.values())
     else:
         raise ValueError(f"{path.name}: expected a .csv or .xlsx lookup file")
