@@ -38,6 +38,7 @@ _SUFFIXES = re.compile(
     r"\s+(ua|u a|unitary authority|county council|city council|borough council|"
     r"metropolitan borough council|council|dat|partnership|lb|mbc|constabulary|"
     r"police service|police force|police)$")
+_POLICE_SUFFIX = re.compile(r"\s(constabulary|police|police service|police force)$", re.I)
 # Short forms NDTMS and police extracts use for areas whose reference name is longer.
 ALIASES = {
     "hull": "E06000010",
@@ -227,6 +228,8 @@ class AreaIndex:
 
     def resolve_name(self, name, geography: str = "utla") -> Outcome:
         key = _key(name)
+        if _POLICE_SUFFIX.search(str(name).strip()):
+            geography = "pfa"   # "Gloucestershire Constabulary" is the force, whatever the file
         preference = PREFERENCE.get(geography, PREFERENCE["utla"])
         if key in NOT_AREAS:
             return Outcome(SKIPPED, None, NOT_AREAS[key])

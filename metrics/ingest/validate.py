@@ -275,6 +275,11 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
 
     # Areas.
     geography = _geographies(ind_ids)
+    if "area_name" in mapping and _FORCE_HEADER.search(table.headers[mapping["area_name"]]):
+        # A metric the catalogue does not know, in a table whose area column is a police
+        # force: its names are forces ("Gloucestershire" the force, not the county).
+        known_ids = np.isin(ind_ids.astype(str), list(catalogue.BY_ID))
+        geography = np.where(known_ids, geography, "pfa")
     names = {f: table.headers[i] for f, i in mapping.items()}
     cols["area_code"], bad_area, skip_area, by_name, area_src = _resolve_areas(
         text, geography, areas, issues, rownum, keep, names)
@@ -416,6 +421,7 @@ def _geographies(ind_ids: np.ndarray) -> np.ndarray:
     return np.array(geo + ["utla"], dtype=object)[codes]
 
 
+_FORCE_HEADER = re.compile(r"\bforce\b|\bpfa\b", re.I)
 # Fingertips "Area Type" values naming lower-tier lists, where unitary authorities appear a
 # second time next to the districts ("Districts & UAs (from Apr 2023)").
 _LOWER_TIER_TYPE = re.compile(r"district|lower tier|ltla", re.I)
