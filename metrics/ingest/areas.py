@@ -192,14 +192,14 @@ class AreaIndex:
         raw = str(code).strip().upper()
         if raw in self.codes:
             return Outcome(PLACED, raw)
+        kind = unused_kind(raw)   # first: a former district is still a district
+        if kind is not None:
+            return Outcome(SKIPPED, None, kind)
         successor = (self.successors or {}).get(raw)
         if successor is not None:
             if successor.same_footprint and successor.new_codes[0] in self.codes:
                 return Outcome(RECODED, successor.new_codes[0], successor.story())
             return Outcome(GONE, None, successor.story())
-        kind = unused_kind(raw)
-        if kind is not None:
-            return Outcome(SKIPPED, None, kind)
         if raw in self.lookup:  # an area_code column holding DAT codes the analyst mapped
             return Outcome(PLACED, self.lookup[raw])
         if raw in (self.dats or {}):
@@ -312,7 +312,9 @@ def _read_successors(names):
                               row["same_footprint"].strip().lower() == "yes")
         successors[successor.old_code] = successor
         key = _key(successor.old_name)
-        if key not in names:
+        if not any(t == "utla" for _, t in names.get(key, [])):
+            # No council has the name today ("Northamptonshire" is only a police force
+            # area now): for a council indicator the name means the former area.
             gone_names[key] = successor
         elif not successor.same_footprint:
             # The name lives on for an area with another footprint (Dorset): a row named

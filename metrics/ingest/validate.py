@@ -497,8 +497,10 @@ def _resolve_areas(text, geography, areas: AreaIndex, issues: Issues, rownum, ke
         if lower.any() and upper.any():
             again = lower & np.isin(outcome_kind, ["placed", "recoded"])
             outcome_kind = np.where(again, "skipped", outcome_kind)
-            detail = np.where(again, types, detail)
             result = np.where(again, None, result)
+        # Skipped rows are counted by the file's own area types where it gives them.
+        named = (outcome_kind == "skipped") & (types != "") & (column_used != "area_name")
+        detail = np.where(named, types, detail)
 
     def label(mask) -> list[str]:
         """'code (name in the file)' per distinct value, first rows first."""
