@@ -455,6 +455,11 @@ def _resolve_areas(text, geography, areas: AreaIndex, issues: Issues, rownum, ke
         outs = [resolve(u) for u in uniques]
         pick = lambda attr, empty: np.array(  # noqa: E731
             [getattr(o, attr) for o in outs] + [empty], dtype=object)[codes]
+        if todo.all():   # one code column for every row: no merging needed
+            result, outcome_kind = pick("area_code", None), pick("kind", "")
+            detail, source = pick("detail", ""), values.to_numpy(dtype=object)
+            column_used = np.full(len(todo), column, dtype=object)
+            return
         result = np.where(todo, pick("area_code", None), result)
         outcome_kind = np.where(todo, pick("kind", ""), outcome_kind)
         detail = np.where(todo, pick("detail", ""), detail)
@@ -502,6 +507,13 @@ def _resolve_areas(text, geography, areas: AreaIndex, issues: Issues, rownum, ke
         named = (outcome_kind == "skipped") & (types != "") & (column_used != "area_name")
         detail = np.where(named, types, detail)
 
+    kind_ids, kind_names = pd.factorize(pd.Series(outcome_kind, dtype=object))
+    kind_names = list(kind_names)
+
+    def kind_is(*kinds) -> np.ndarray:
+        wanted = [kind_names.index(k) for k in kinds if k in kind_names]
+        return np.isin(kind_ids, wanted) if wanted else np.zeros(n, dtype=bool)
+
     def label(mask) -> list[str]:
         """'code (name in the file)' per distinct value, first rows first."""
         frame = pd.DataFrame({"v": source[mask], "c": column_used[mask]})
@@ -512,14 +524,14 @@ def _resolve_areas(text, geography, areas: AreaIndex, issues: Issues, rownum, ke
 
     shown_rows = keep.copy()
     # Recoded: today's code for an area whose footprint did not change.
-    recoded = (outcome_kind == "recoded") & shown_rows
+    recoded = kind_is("recoded") & shown_rows
     if recoded.any():
         stories = pd.unique(detail[recoded])
         issues.add_rows(NOTE, f"{int(recoded.sum()):,} rows recoded to today's area codes "
                               f"(same area, new code): {_quote(list(stories), len(stories))}",
                         None, rownum[recoded])
     # Skipped on purpose: kinds of area not shown, and rows that are not areas.
-    skipped = (outcome_kind == "skipped") & shown_rows
+    skipped = kind_is("skipped") & shown_rows
     if skipped.any():
         frame = pd.DataFrame({"kind": detail[skipped]})
         counts = frame["kind"].value_counts(sort=False)
@@ -531,14 +543,14 @@ def _resolve_areas(text, geography, areas: AreaIndex, issues: Issues, rownum, ke
         issues.add_rows(NOTE, f"{int(skipped.sum()):,} rows skipped: areas of kinds the "
                               f"dashboard does not show, or not areas of England. "
                               + "; ".join(parts), None, rownum[skipped])
-    gone = (outcome_kind == "gone") & shown_rows
+    gone = kind_is("gone") & shown_rows
     if gone.any():
         stories = list(pd.unique(detail[gone]))
         issues.add_rows(NOTE, f"{int(gone.sum()):,} rows skipped for areas that no longer "
                               "exist and whose footprint changed, so their figures cannot be "
                               "shown on today's areas: " + "; ".join(stories), None,
                         rownum[gone])
-    joint = (outcome_kind == "joint") & shown_rows
+    joint = kind_is("joint") & shown_rows
     if joint.any():
         stories = list(pd.unique(detail[joint]))
         columns_ = sorted({names.get(c, c) for c in column_used[joint]})
@@ -547,7 +559,7 @@ def _resolve_areas(text, geography, areas: AreaIndex, issues: Issues, rownum, ke
                                "for each council, or place the footprint with an area lookup "
                                "(setting ingest.area_lookup, columns code, name, area_code)",
                         ", ".join(columns_), rownum[joint])
-    failed = ((outcome_kind == "failed") | (outcome_kind == "")) & shown_rows
+    failed = kind_is("failed", "") & shown_rows
     empty = failed & (column_used == "")
     if empty.any():
         issues.add_rows(ERROR, "the area is empty", None, rownum[empty])
@@ -577,8 +589,8 @@ def _resolve_areas(text, geography, areas: AreaIndex, issues: Issues, rownum, ke
                     "needs an area lookup file (setting ingest.area_lookup)")
         issues.add_rows(ERROR, f"{what}: {_quote(values, len(values))}{hint}",
                         names.get(col, col), rownum[mask])
-    bad = (outcome_kind == "failed") | (outcome_kind == "joint") | (outcome_kind == "")
-    skip = np.isin(outcome_kind, ["skipped", "gone"])
+    bad = kind_is("failed", "joint", "")
+    skip = kind_is("skipped", "gone")
     by_name = column_used == "area_name"
     return result, bad, skip, np.where(by_name, source, ""), source
 
@@ -614,6 +626,15 @@ def _two_codes_one_area(out: pd.DataFrame, sources: np.ndarray, areas: AreaIndex
     same indicator, period and breakdown: one error naming both codes and the area, and
     one row kept so the duplicate check does not say it again."""
     if out.empty:
+        return out
+    # Fast ways out (the usual case): every row placed by its own ONS code, or no area
+    # reached from two different texts.
+    if (np.asarray(sources, dtype=object) == out["area_code"].to_numpy(dtype=object)).all():
+        return out
+    area_ids, _ = pd.factorize(out["area_code"])
+    src_ids, src_uniques = pd.factorize(pd.Series(sources, dtype=object))
+    pairs = np.unique(area_ids.astype(np.int64) * (len(src_uniques) + 1) + src_ids)
+    if len(np.unique(pairs // (len(src_uniques) + 1))) == len(pairs):
         return out
     keys = ["indicator_id", "area_code", "period", "breakdown", "category"]
     frame = out[keys].astype(object).where(out[keys].notna(), "")
