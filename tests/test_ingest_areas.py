@@ -275,9 +275,9 @@ def test_an_all_areas_download_keeps_counties_and_skips_the_rest_with_one_note(d
     assert ("Districts & UAs (from Apr 2023): 151 rows ('E06000023' (Bristol), "
             "'E07000001' (District 1)") in skipped[0]
     assert "and 146 more" in skipped[0]
-    for kind in ("ICB: 1 rows ('E54000008' (NHS Cheshire and Merseyside ICB))",
-                 "Sub-ICB: 1 rows", "Welsh UA: 1 rows", "Met county: 1 rows",
-                 "London: 1 rows", "Combined authorities: 1 rows"):
+    for kind in ("ICB: 1 row ('E54000008' (NHS Cheshire and Merseyside ICB))",
+                 "Sub-ICB: 1 row", "Welsh UA: 1 row", "Met county: 1 row",
+                 "London: 1 row", "Combined authorities: 1 row"):
         assert kind in skipped[0], skipped
 
 

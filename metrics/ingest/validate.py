@@ -429,6 +429,11 @@ _UPPER_TIER_TYPE = re.compile(r"count|upper tier|utla|cty", re.I)
 SHOWN = 5   # values quoted in one message about many
 
 
+def _rows(count) -> str:
+    count = int(count)
+    return f"{count:,} row" + ("" if count == 1 else "s")
+
+
 def _quote(values: list[str], total: int) -> str:
     shown = ", ".join(values[:SHOWN])
     return shown + (f" and {total - SHOWN:,} more" if total > SHOWN else "")
@@ -527,7 +532,7 @@ def _resolve_areas(text, geography, areas: AreaIndex, issues: Issues, rownum, ke
     recoded = kind_is("recoded") & shown_rows
     if recoded.any():
         stories = pd.unique(detail[recoded])
-        issues.add_rows(NOTE, f"{int(recoded.sum()):,} rows recoded to today's area codes "
+        issues.add_rows(NOTE, f"{_rows(recoded.sum())} recoded to today's area codes "
                               f"(same area, new code): {_quote(list(stories), len(stories))}",
                         None, rownum[recoded])
     # Skipped on purpose: kinds of area not shown, and rows that are not areas.
@@ -539,14 +544,14 @@ def _resolve_areas(text, geography, areas: AreaIndex, issues: Issues, rownum, ke
         for kind, count in counts.items():
             mask = skipped & (detail == kind)
             values = label(mask)
-            parts.append(f"{kind}: {count:,} rows ({_quote(values, len(values))})")
-        issues.add_rows(NOTE, f"{int(skipped.sum()):,} rows skipped: areas of kinds the "
+            parts.append(f"{kind}: {_rows(count)} ({_quote(values, len(values))})")
+        issues.add_rows(NOTE, f"{_rows(skipped.sum())} skipped: areas of kinds the "
                               f"dashboard does not show, or not areas of England. "
                               + "; ".join(parts), None, rownum[skipped])
     gone = kind_is("gone") & shown_rows
     if gone.any():
         stories = list(pd.unique(detail[gone]))
-        issues.add_rows(NOTE, f"{int(gone.sum()):,} rows skipped for areas that no longer "
+        issues.add_rows(NOTE, f"{_rows(gone.sum())} skipped for areas that no longer "
                               "exist and whose footprint changed, so their figures cannot be "
                               "shown on today's areas: " + "; ".join(stories), None,
                         rownum[gone])
@@ -612,7 +617,7 @@ def _renamed_over(areas: AreaIndex, area_codes, by_name, starts, issues: Issues,
         mask &= before
         out |= mask
         if (mask & keep).any():
-            issues.add_rows(NOTE, f"{int((mask & keep).sum()):,} rows skipped: the name "
+            issues.add_rows(NOTE, f"{_rows((mask & keep).sum())} skipped: the name "
                                   f"'{by_name[mask][0]}' for a period before "
                                   f"{cut:%B %Y} means the former area ({story}), not "
                                   f"today's {areas.name_of(code)} ({code})", None,
