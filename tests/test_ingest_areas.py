@@ -311,3 +311,33 @@ def test_police_force_area_codes_have_no_successors():
     for codes in successors["new_code"]:
         assert set(codes.split(";")) <= current, codes
     assert not set(successors["old_code"]) & current
+
+
+def test_a_real_fingertips_export_lands_every_row_on_its_area(data_dir):
+    """OHID's own export: older area type names ('County', 'UA'); nothing skipped."""
+    report = load([REAL / "unmet_opiates.csv"], data_dir, dry_run=True)
+    assert report.ok, messages(report)
+    assert len(report.values) == 13
+    assert not [m for m in messages(report, "notes") if "skipped" in m]
+    assert set(report.values["area_code"].astype(str)) == {
+        "E92000001", "E10000031", "E10000032", "E10000034", "E06000001", "E06000002",
+        "E06000003", "E06000004"}
+
+
+def test_a_unitary_authority_listed_again_under_districts_is_not_a_duplicate(data_dir):
+    """The real export with Hartlepool's rows repeated under a district area type, as
+    Fingertips 'all areas' downloads list unitary authorities in both lists."""
+    lines = (REAL / "unmet_opiates.csv").read_text().splitlines()
+    again = [line.replace(",Hartlepool,UA,", ",Hartlepool,Districts & UAs (from Apr 2023),")
+             for line in lines if ",Hartlepool,UA," in line]
+    data = "\n".join(lines + again + [
+        lines[4].replace("E06000001,Hartlepool,UA", "E07000223,Adur,Districts & UAs "
+                         "(from Apr 2023)")]) + "\n"
+    report = load([Source("unmet_opiates_all_areas.csv", data.encode())], data_dir,
+                  dry_run=True)
+    assert report.ok, messages(report)
+    assert len(report.values) == 13
+    skipped = [m for m in messages(report, "notes") if "rows skipped" in m]
+    assert len(skipped) == 1
+    assert "Districts & UAs (from Apr 2023): 3 rows ('E06000001' (Hartlepool), " \
+           "'E07000223' (Adur))" in skipped[0]

@@ -425,7 +425,7 @@ _FORCE_HEADER = re.compile(r"\bforce\b|\bpfa\b", re.I)
 # Fingertips "Area Type" values naming lower-tier lists, where unitary authorities appear a
 # second time next to the districts ("Districts & UAs (from Apr 2023)").
 _LOWER_TIER_TYPE = re.compile(r"district|lower tier|ltla", re.I)
-_UPPER_TIER_TYPE = re.compile(r"count|upper tier|utla|cty", re.I)
+_UPPER_TIER_TYPE = re.compile(r"count|upper tier|utla|cty|\bua\b|unitary", re.I)
 SHOWN = 5   # values quoted in one message about many
 
 
