@@ -341,3 +341,25 @@ def test_a_unitary_authority_listed_again_under_districts_is_not_a_duplicate(dat
     assert len(skipped) == 1
     assert "Districts & UAs (from Apr 2023): 3 rows ('E06000001' (Hartlepool), " \
            "'E07000223' (Adur))" in skipped[0]
+
+
+def test_every_row_of_a_home_office_force_table_is_placed_or_skipped_by_name():
+    """The Home Office police workforce table by force (real, as a CSV): regions between the
+    forces ('Eastern' for the East of England), 'Metropolitan', the Welsh forces, 'Total 43
+    forces', 'Central Service Secondments' and British Transport Police."""
+    index, _ = areas.load_index(None)
+    table = pd.read_csv(REAL / "police_workforce_officer_fte_2019.csv", dtype=str)
+    outcomes = [index.resolve_name(name, "pfa") for name in table["Force/Region"]]
+    assert not [o for o in outcomes if o.kind == areas.FAILED]
+    placed = [o.area_code for o in outcomes if o.kind == areas.PLACED]
+    forces = {c for c in placed if c.startswith("E23")}
+    regions = {c for c in placed if c.startswith("E12")}
+    assert len(forces) == 39
+    # The region and the force are both 'West Midlands' in this table: a police force
+    # indicator reads the name as the force (a load then reports the pair as duplicates).
+    assert len(regions) == 8 and "E12000006" in regions and "E12000005" not in regions
+    skipped = [o.detail for o in outcomes if o.kind == areas.SKIPPED]
+    assert sorted(skipped) == sorted(
+        ["Wales (W)"] + ["Welsh police force area"] * 4 + ["totals row",
+         "officers on central service secondment (no area)",
+         "British Transport Police (no area)"])

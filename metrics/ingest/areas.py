@@ -49,6 +49,7 @@ ALIASES = {
     "brighton": "E06000043",
     "st helens": "E08000013",
     "england total": "E92000001",
+    "eastern": "E12000006",   # Home Office tables' name for the East of England region
 }
 # Which kinds of area a name may mean, by the indicator's geography, best first.
 PREFERENCE = {
@@ -92,6 +93,7 @@ NOT_AREAS = {
     "north wales": "Welsh police force area",
     "south wales": "Welsh police force area",
     "psni": "Northern Ireland (N)",
+    "central service secondments": "officers on central service secondment (no area)",
     "police service of northern ireland": "Northern Ireland (N)",
 }
 
@@ -233,6 +235,8 @@ class AreaIndex:
         preference = PREFERENCE.get(geography, PREFERENCE["utla"])
         if key in NOT_AREAS:
             return Outcome(SKIPPED, None, NOT_AREAS[key])
+        if key.startswith("total "):   # "Total 43 forces": a sum, not an area
+            return Outcome(SKIPPED, None, "totals row")
         # The analyst's lookup places a name only on the kind of area the indicator is
         # published for: a lookup written for NDTMS (Gloucestershire -> the county) must
         # not pull a police force area's rows onto a county.
