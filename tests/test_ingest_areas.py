@@ -363,3 +363,13 @@ def test_every_row_of_a_home_office_force_table_is_placed_or_skipped_by_name():
         ["Wales (W)"] + ["Welsh police force area"] * 4 + ["totals row",
          "officers on central service secondment (no area)",
          "British Transport Police (no area)"])
+
+
+def test_a_lookup_may_still_name_england_or_a_region(tmp_path):
+    lookup = lookup_file(tmp_path, "code,name,area_code\n,All England,E92000001\n"
+                                   ",Gloucestershire,E10000013\n")
+    index, _ = areas.load_index(lookup)
+    assert index.resolve_name("All England", "pfa").area_code == "E92000001"
+    assert index.resolve_name("All England", "utla").area_code == "E92000001"
+    assert index.resolve_name("Gloucestershire", "utla").area_code == "E10000013"
+    assert index.resolve_name("Gloucestershire", "pfa").area_code == "E23000037"

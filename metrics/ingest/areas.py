@@ -241,7 +241,8 @@ class AreaIndex:
         # published for: a lookup written for NDTMS (Gloucestershire -> the county) must
         # not pull a police force area's rows onto a county.
         target = self.lookup.get(key)
-        if target is not None and self.codes.get(target) == preference[0]:
+        if target is not None and self.codes.get(target) in (preference[0], "country",
+                                                              "region"):
             return Outcome(PLACED, target)
         candidates = self.names.get(key, [])
         for kind in preference:
