@@ -373,3 +373,11 @@ def test_a_lookup_may_still_name_england_or_a_region(tmp_path):
     assert index.resolve_name("All England", "utla").area_code == "E92000001"
     assert index.resolve_name("Gloucestershire", "utla").area_code == "E10000013"
     assert index.resolve_name("Gloucestershire", "pfa").area_code == "E23000037"
+
+
+def test_a_region_named_as_such_is_never_the_force_of_the_same_name():
+    index, _ = areas.load_index(None)
+    assert index.resolve_name("West Midlands region", "pfa").area_code == "E12000005"
+    assert index.resolve_name("West Midlands", "pfa").area_code == "E23000014"
+    assert index.resolve_name("South West region (statistical)", "utla").area_code == \
+        "E12000009"

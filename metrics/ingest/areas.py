@@ -237,6 +237,11 @@ class AreaIndex:
             return Outcome(SKIPPED, None, NOT_AREAS[key])
         if key.startswith("total "):   # "Total 43 forces": a sum, not an area
             return Outcome(SKIPPED, None, "totals row")
+        region = re.match(r"^(.*) region( statistical)?$", key)
+        if region:   # Fingertips' "South West region (statistical)"; never the police force
+            found = sorted({c for c, t in self.names.get(region.group(1), []) if t == "region"})
+            if len(found) == 1:
+                return Outcome(PLACED, found[0])
         # The analyst's lookup places a name only on the kind of area the indicator is
         # published for: a lookup written for NDTMS (Gloucestershire -> the county) must
         # not pull a police force area's rows onto a county.
