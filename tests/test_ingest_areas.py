@@ -17,7 +17,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from metrics import store
 from metrics.ingest import areas, load
 from metrics.ingest.loading import Source
 
