@@ -54,7 +54,8 @@ SETTINGS: tuple[Setting, ...] = (
             "button; relative to the data directory."),
     Setting("ingest.area_lookup", "",
             "Optional CSV (columns code, name, area_code) that maps NDTMS DAT codes or other "
-            "area names to ONS codes; relative to config.toml. Empty: match names only."),
+            "area names to ONS codes, winning over data/reference/dat_codes.csv; relative to "
+            "config.toml. Empty: the shipped DAT codes and names only."),
 )
 
 

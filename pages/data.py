@@ -285,7 +285,8 @@ Parquet):
   as suppressed.
 - **NDTMS and police tables**: one row per area and period, with title rows above the
   header, totals rows and `*` cells. Areas by ONS code, or by name (spelling variants such as
-  "Bristol, City of" or "Stockton-On-Tees" are matched); DAT codes need an area lookup file.
+  "Bristol, City of" or "Stockton-On-Tees" are matched); DAT codes from the shipped table or
+  an area lookup file. Former codes are recoded, and districts, ICBs and Wales skipped, with a note.
   The indicator comes from an indicator column or from the title.
 - **The long format** below: one row per indicator, area and period.
 

@@ -139,7 +139,7 @@ def test_the_downloadable_template_loads(data_dir, tmp_path):
 # --- every validation rule ----------------------------------------------------------------
 
 @pytest.mark.parametrize("name, where, words", [
-    ("unknown_area_code.csv", "row 2, column 'area_code'", "unknown area code 'E07000078'"),
+    ("unknown_area_code.csv", "row 2, column 'area_code'", "did not match (not an England"),
     ("unknown_period.csv", "row 2, column 'period'", "unknown period: '2024 Q5'"),
     ("ambiguous_period.csv", "row 2, column 'period'", "ambiguous period '2024/25 Q1'"),
     ("ndtms_date_period.xlsx", "[Continuity], row 6, column 'Period'", "ambiguous period"),
@@ -159,7 +159,7 @@ def test_the_downloadable_template_loads(data_dir, tmp_path):
     ("unknown_indicator.csv", "row 2, column 'indicator_id'",
      "unknown indicator 'continuity_of_cares' (did you mean continuity_of_care?)"),
     ("ndtms_unknown_areas.xlsx", "row 13, column 'DAT name'",
-     "'Leicestershire and Rutland' does not match"),
+     "'Leicestershire and Rutland' spans Leicestershire (E10000018) and Rutland (E06000017)"),
 ])
 def test_each_rule_refuses_the_file_and_says_where(data_dir, name, where, words):
     before = publish_fake_demo(data_dir)
@@ -176,7 +176,9 @@ def test_each_rule_refuses_the_file_and_says_where(data_dir, name, where, words)
 def test_unmatched_areas_are_listed_together(data_dir):
     report = load([BROKEN / "ndtms_unknown_areas.xlsx"], data_dir, dry_run=True)
     summary = [str(i) for i in report.errors if "did not match:" in str(i)]
-    assert summary and "Leicestershire and Rutland, Cornwall & Isles of Scilly" in summary[0]
+    assert len(summary) == 1 and "'Cornwall & Isles of Scilly': no area of that name" in summary[0]
+    joint = [str(i) for i in report.errors if "joint DAT footprints" in str(i)]
+    assert len(joint) == 1 and "Leicestershire and Rutland" in joint[0]
 
 
 def test_a_good_file_is_not_published_with_a_broken_one(data_dir):

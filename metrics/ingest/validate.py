@@ -236,10 +236,6 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
         return empty
 
     data, rownum = table.data, table.row_numbers
-    if "dat_code" in mapping and not areas.lookup:
-        issues.add(NOTE, "DAT codes were not used (no area lookup is set: setting "
-                         "ingest.area_lookup); areas were matched by name",
-                   table.headers[mapping["dat_code"]])
     text = {f: text_column(data[i]) for f, i in mapping.items()
             if f not in columns.NUMERIC_FIELDS}
     numbers = {f: number_column(data[i]) for f, i in mapping.items()
@@ -288,14 +284,25 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
 
     # Areas.
     geography = _geographies(ind_ids)
+    if "area_name" in mapping and _FORCE_HEADER.search(table.headers[mapping["area_name"]]):
+        # A metric the catalogue does not know, in a table whose area column is a police
+        # force: its names are forces ("Gloucestershire" the force, not the county).
+        known_ids = np.isin(ind_ids.astype(str), list(catalogue.BY_ID))
+        geography = np.where(known_ids, geography, "pfa")
     names = {f: table.headers[i] for f, i in mapping.items()}
-    cols["area_code"], bad_area = _resolve_areas(text, geography, areas, issues, rownum, keep,
-                                                 names)
+    cols["area_code"], bad_area, skip_area, by_name, area_src = _resolve_areas(
+        text, geography, areas, issues, rownum, keep, names)
+    had_rows = keep.any()
+    keep &= ~skip_area
+    if had_rows and not keep.any():
+        issues.add(ERROR, "nothing usable is left: every row is for an area the dashboard "
+                          "does not show (see the note on skipped rows)")
 
     # Periods.
     labels, kinds, starts, ends, bad_period = _resolve_periods(
         text["period"], ind_ids, issues, rownum, keep & ~bad_indicator, names["period"])
     cols.update(period=labels, period_kind=kinds, period_start=starts, period_end=ends)
+    keep &= ~_renamed_over(areas, cols["area_code"], by_name, starts, issues, rownum, keep)
 
     # Breakdowns.
     breakdown, category = _breakdowns(text, ind_ids, fmt)
@@ -348,6 +355,7 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
                         for k, v in cols.items()})
     out["_file"] = pd.Series(np.full(len(out), table.label, dtype=object), dtype=object)
     out["_unit"] = pd.Series(map_ids(ids_now, units), dtype=object)
+    out = _two_codes_one_area(out, area_src[sel], areas, issues)
     out = check_and_complete(out, issues, table, mapping,
                              {i: a.get("title") for i, a in {**known.additional,
                                                               **additional}.items()})
@@ -467,85 +475,245 @@ def _geographies(ind_ids: np.ndarray) -> np.ndarray:
     return np.array(geo + ["utla"], dtype=object)[codes]
 
 
+_FORCE_HEADER = re.compile(r"\bforce\b|\bpfa\b", re.I)
+# Fingertips "Area Type" values naming lower-tier lists, where unitary authorities appear a
+# second time next to the districts ("Districts & UAs (from Apr 2023)").
+_LOWER_TIER_TYPE = re.compile(r"district|lower tier|ltla", re.I)
+_UPPER_TIER_TYPE = re.compile(r"count|upper tier|utla|cty|\bua\b|unitary", re.I)
+SHOWN = 5   # values quoted in one message about many
+
+
+def _rows(count) -> str:
+    count = int(count)
+    return f"{count:,} row" + ("" if count == 1 else "s")
+
+
+def _quote(values: list[str], total: int) -> str:
+    shown = ", ".join(values[:SHOWN])
+    return shown + (f" and {total - SHOWN:,} more" if total > SHOWN else "")
+
+
 def _resolve_areas(text, geography, areas: AreaIndex, issues: Issues, rownum, keep,
                    names: dict[str, str]):
+    """(ONS code per row, rows that failed, rows skipped on purpose, the text each row was
+    placed by). Every cause is one message with a count and the first few values, quoting
+    the codes and the names the file gives."""
     n = len(rownum)
     result = np.full(n, None, dtype=object)
-    reason = np.full(n, "", dtype=object)
+    outcome_kind = np.full(n, "", dtype=object)
+    detail = np.full(n, "", dtype=object)
+    source = np.full(n, "", dtype=object)
     column_used = np.full(n, "", dtype=object)
     code_col = text.get("area_code")
     dat_col = text.get("dat_code")
     name_col = text.get("area_name")
+
+    def apply(todo, column: str, values: pd.Series, resolve):
+        nonlocal result, outcome_kind, detail, source, column_used
+        codes, uniques = pd.factorize(values)
+        outs = [resolve(u) for u in uniques]
+        pick = lambda attr, empty: np.array(  # noqa: E731
+            [getattr(o, attr) for o in outs] + [empty], dtype=object)[codes]
+        if todo.all():   # one code column for every row: no merging needed
+            result, outcome_kind = pick("area_code", None), pick("kind", "")
+            detail, source = pick("detail", ""), values.to_numpy(dtype=object)
+            column_used = np.full(len(todo), column, dtype=object)
+            return
+        result = np.where(todo, pick("area_code", None), result)
+        outcome_kind = np.where(todo, pick("kind", ""), outcome_kind)
+        detail = np.where(todo, pick("detail", ""), detail)
+        source = np.where(todo, values.to_numpy(dtype=object), source)
+        column_used = np.where(todo, column, column_used)
+
     if code_col is not None:
         has = (code_col != "").to_numpy()
-        codes, uniques = pd.factorize(code_col)
-        found = np.array([areas.by_code(u) for u in uniques] + [None], dtype=object)[codes]
-        result = np.where(has, found, result)
-        unknown = has & pd.isna(found)
-        # An area_code column holding DAT codes or names: try those before refusing.
-        reason = np.where(unknown, "unknown area code", reason)
-        column_used = np.where(has, "area_code", column_used)
+        if has.any():
+            apply(has, "area_code", code_col, areas.resolve_code)
     if dat_col is not None:
-        todo = pd.isna(result) & (dat_col != "").to_numpy()
+        # A DAT code not in the table may still be placed by the name beside it.
+        todo = (outcome_kind == "") & (dat_col != "").to_numpy()
         if todo.any():
-            codes, uniques = pd.factorize(dat_col)
-            found = np.array([areas.by_dat(u) for u in uniques] + [None], dtype=object)[codes]
-            result = np.where(todo, found, result)
-            reason = np.where(todo & pd.isna(found),
-                              "DAT code not in the area lookup" if areas.lookup else
-                              "DAT code cannot be matched: no area lookup is set "
-                              "(ingest.area_lookup); DAT codes are never guessed", reason)
-            column_used = np.where(todo, "dat_code", column_used)
+            apply(todo, "dat_code", dat_col, areas.resolve_dat)
     if name_col is not None:
-        # Names are the fallback when there is no code (an unknown ONS code is an error;
-        # a DAT code missing from the lookup may still be matched by its name).
-        todo = pd.isna(result) & (name_col != "").to_numpy() & (column_used != "area_code")
+        # Names are the fallback when there is no code (an unknown ONS code is an error).
+        todo = ((outcome_kind == "") | ((outcome_kind == "failed") &
+                                        (column_used == "dat_code")))
+        todo &= (name_col != "").to_numpy()
         if todo.any():
             pairs = pd.DataFrame({"name": name_col.to_numpy(), "geo": geography})
             codes, uniques = pd.factorize(pd.MultiIndex.from_frame(pairs))
-            answers = [areas.by_name(nm, g) for nm, g in uniques]
-            found = np.array([a[0] for a in answers] + [None], dtype=object)[codes]
-            why = np.array([a[1] for a in answers] + [""], dtype=object)[codes]
-            result = np.where(todo, found, result)
-            reason = np.where(todo & pd.isna(found), why, reason)
+            outs = [areas.resolve_name(nm, g) for nm, g in uniques]
+            pick = lambda attr, empty: np.array(  # noqa: E731
+                [getattr(o, attr) for o in outs] + [empty], dtype=object)[codes]
+            result = np.where(todo, pick("area_code", None), result)
+            outcome_kind = np.where(todo, pick("kind", ""), outcome_kind)
+            detail = np.where(todo, pick("detail", ""), detail)
+            source = np.where(todo, name_col.to_numpy(dtype=object), source)
             column_used = np.where(todo, "area_name", column_used)
-    empty = pd.isna(result) & (column_used == "")
-    bad = pd.isna(result)
-    shown = bad & keep
-    if shown.any():
-        header = {f: names.get(f, f) for f in ("area_code", "dat_code", "area_name")}
-        unmatched = []
-        for col in ("area_code", "dat_code", "area_name"):
-            mask = shown & (column_used == col)
-            if not mask.any():
-                continue
-            values = text[col if col != "area_code" else "area_code"][mask]
-            why = reason[mask]
-            frame = pd.DataFrame({"v": values.to_numpy(), "why": why})
-            for (value, problem), group in frame.groupby(["v", "why"], sort=False):
-                unmatched.append(value)
-                if col == "area_code":
-                    message = (f"unknown area code '{value}' (not an England, region, "
-                               "upper-tier or police force area code in "
-                               "data/reference/areas.csv)")
-                elif col == "dat_code":
-                    message = f"{problem}: '{value}'"
-                else:
-                    message = f"area name '{value}' does not match an area: {problem}"
-                issues.add_rows(ERROR, message, header[col],
-                                rownum[mask][frame["v"].to_numpy() == value])
-        if (empty & keep).any():
-            issues.add_rows(ERROR, "the area is empty", None, rownum[empty & keep])
-        if unmatched:
-            by_name = (shown & (column_used != "area_code")).any()
-            hint = (". Names are matched ignoring case, '&'/'and', ', City of' and a 'UA' "
-                    "suffix; joint footprints (such as 'Leicestershire and Rutland') and "
-                    "DAT codes need an area lookup file (setting ingest.area_lookup)"
-                    if by_name else "")
-            issues.add(ERROR, f"{len(unmatched)} area(s) did not match: "
-                              f"{', '.join(unmatched[:40])}"
-                              + (" ..." if len(unmatched) > 40 else "") + hint)
-    return result, bad
+
+    # Fingertips "all areas" downloads list unitary authorities twice, under counties and
+    # under districts: keep the county list, skip the district list's copy.
+    area_type = text.get("area_type")
+    if area_type is not None:
+        types = area_type.to_numpy(dtype=object)
+        lower = area_type.str.contains(_LOWER_TIER_TYPE).to_numpy()
+        upper = area_type.str.contains(_UPPER_TIER_TYPE).to_numpy() & ~lower
+        if lower.any() and upper.any():
+            again = lower & np.isin(outcome_kind, ["placed", "recoded"])
+            outcome_kind = np.where(again, "skipped", outcome_kind)
+            result = np.where(again, None, result)
+        # Skipped rows are counted by the file's own area types where it gives them.
+        named = (outcome_kind == "skipped") & (types != "") & (column_used != "area_name")
+        detail = np.where(named, types, detail)
+
+    kind_ids, kind_names = pd.factorize(pd.Series(outcome_kind, dtype=object))
+    kind_names = list(kind_names)
+
+    def kind_is(*kinds) -> np.ndarray:
+        wanted = [kind_names.index(k) for k in kinds if k in kind_names]
+        return np.isin(kind_ids, wanted) if wanted else np.zeros(n, dtype=bool)
+
+    def label(mask) -> list[str]:
+        """'code (name in the file)' per distinct value, first rows first."""
+        frame = pd.DataFrame({"v": source[mask], "c": column_used[mask]})
+        frame["n"] = name_col.to_numpy(dtype=object)[mask] if name_col is not None else ""
+        first = frame.drop_duplicates("v")
+        return [f"'{v}' ({nm})" if c != "area_name" and nm and nm != v else f"'{v}'"
+                for v, c, nm in zip(first["v"], first["c"], first["n"])]
+
+    shown_rows = keep.copy()
+    # Recoded: today's code for an area whose footprint did not change.
+    recoded = kind_is("recoded") & shown_rows
+    if recoded.any():
+        stories = pd.unique(detail[recoded])
+        issues.add_rows(NOTE, f"{_rows(recoded.sum())} recoded to today's area codes "
+                              f"(same area, new code): {_quote(list(stories), len(stories))}",
+                        None, rownum[recoded])
+    # Skipped on purpose: kinds of area not shown, and rows that are not areas.
+    skipped = kind_is("skipped") & shown_rows
+    if skipped.any():
+        frame = pd.DataFrame({"kind": detail[skipped]})
+        counts = frame["kind"].value_counts(sort=False)
+        parts = []
+        for kind, count in counts.items():
+            mask = skipped & (detail == kind)
+            values = label(mask)
+            parts.append(f"{kind}: {_rows(count)} ({_quote(values, len(values))})")
+        issues.add_rows(NOTE, f"{_rows(skipped.sum())} skipped: areas of kinds the "
+                              f"dashboard does not show, or not areas of England. "
+                              + "; ".join(parts), None, rownum[skipped])
+    gone = kind_is("gone") & shown_rows
+    if gone.any():
+        stories = list(pd.unique(detail[gone]))
+        issues.add_rows(NOTE, f"{_rows(gone.sum())} skipped for areas that no longer "
+                              "exist and whose footprint changed, so their figures cannot be "
+                              "shown on today's areas: " + "; ".join(stories), None,
+                        rownum[gone])
+    joint = kind_is("joint") & shown_rows
+    if joint.any():
+        stories = list(pd.unique(detail[joint]))
+        columns_ = sorted({names.get(c, c) for c in column_used[joint]})
+        issues.add_rows(ERROR, "joint DAT footprints cannot be placed on one area: "
+                               + "; ".join(stories) + ". Give the partnership's own figures "
+                               "for each council, or place the footprint with an area lookup "
+                               "(setting ingest.area_lookup, columns code, name, area_code)",
+                        ", ".join(columns_), rownum[joint])
+    failed = kind_is("failed", "") & shown_rows
+    empty = failed & (column_used == "")
+    if empty.any():
+        issues.add_rows(ERROR, "the area is empty", None, rownum[empty])
+    for col in ("area_code", "dat_code", "area_name"):
+        mask = failed & (column_used == col)
+        if not mask.any():
+            continue
+        frame = pd.DataFrame({"v": source[mask], "why": detail[mask]})
+        first = frame.drop_duplicates("v")
+        values = label(mask)
+        whys = sorted(set(first["why"]))
+        if col == "area_code":
+            what = (f"{len(values):,} area code(s) did not match (not an England, region, "
+                    "upper-tier or police force area code in data/reference/areas.csv, nor a "
+                    "former code in area_successors.csv)")
+        elif col == "dat_code":
+            what = (f"{len(values):,} DAT code(s) did not match ({'; '.join(whys)}) and had "
+                    "no area name that matched")
+        else:
+            reasons = [f"'{v}': {w}" for v, w in zip(first["v"], first["why"])]
+            what = f"{len(values):,} area name(s) did not match"
+            values = reasons
+        hint = ""
+        if col != "area_code":
+            hint = (". Names are matched ignoring case, '&'/'and', ', City of' and a 'UA' or "
+                    "police suffix; a name or DAT code the reference tables do not know "
+                    "needs an area lookup file (setting ingest.area_lookup)")
+        issues.add_rows(ERROR, f"{what}: {_quote(values, len(values))}{hint}",
+                        names.get(col, col), rownum[mask])
+    bad = kind_is("failed", "joint", "")
+    skip = kind_is("skipped", "gone")
+    by_name = column_used == "area_name"
+    return result, bad, skip, np.where(by_name, source, ""), source
+
+
+def _renamed_over(areas: AreaIndex, area_codes, by_name, starts, issues: Issues, rownum,
+                  keep) -> np.ndarray:
+    """Rows placed by a name that today's area shares with a former area of another
+    footprint ('Dorset' before April 2019 was the county with Christchurch): skipped."""
+    over = areas.renamed_over or {}
+    out = np.zeros(len(rownum), dtype=bool)
+    if not over:
+        return out
+    for code, (changed_on, story) in over.items():
+        cut = dt.date.fromisoformat(changed_on)
+        mask = (area_codes == code) & (by_name != "")
+        if not mask.any():
+            continue
+        before = np.array([s is not None and s < cut for s in starts], dtype=bool)
+        mask &= before
+        out |= mask
+        if (mask & keep).any():
+            issues.add_rows(NOTE, f"{_rows((mask & keep).sum())} skipped: the name "
+                                  f"'{by_name[mask][0]}' for a period before "
+                                  f"{cut:%B %Y} means the former area ({story}), not "
+                                  f"today's {areas.name_of(code)} ({code})", None,
+                            rownum[mask & keep])
+    return out
+
+
+def _two_codes_one_area(out: pd.DataFrame, sources: np.ndarray, areas: AreaIndex,
+                        issues: Issues) -> pd.DataFrame:
+    """Rows that two different codes (or names) of the file place on the same area for the
+    same indicator, period and breakdown: one error naming both codes and the area, and
+    one row kept so the duplicate check does not say it again."""
+    if out.empty:
+        return out
+    # Fast ways out (the usual case): every row placed by its own ONS code, or no area
+    # reached from two different texts.
+    if (np.asarray(sources, dtype=object) == out["area_code"].to_numpy(dtype=object)).all():
+        return out
+    area_ids, _ = pd.factorize(out["area_code"])
+    src_ids, src_uniques = pd.factorize(pd.Series(sources, dtype=object))
+    pairs = np.unique(area_ids.astype(np.int64) * (len(src_uniques) + 1) + src_ids)
+    if len(np.unique(pairs // (len(src_uniques) + 1))) == len(pairs):
+        return out
+    keys = ["indicator_id", "area_code", "period", "breakdown", "category"]
+    frame = out[keys].astype(object).where(out[keys].notna(), "")
+    frame["src"] = sources
+    per_key = frame.groupby(keys, sort=False)["src"].nunique()
+    clash = per_key[per_key > 1]
+    if clash.empty:
+        return out
+    marked = frame.set_index(keys).index.isin(clash.index)
+    sub = frame[marked]
+    parts = []
+    for area, group in sub.groupby("area_code", sort=False):
+        srcs = list(pd.unique(group["src"]))
+        parts.append(f"{' and '.join(repr(s) for s in srcs)} both land on "
+                     f"{areas.name_of(area)} ({area})")
+    issues.add_rows(ERROR, "two codes in the file land on one area (a former code and "
+                           "today's, or a code given twice): " + "; ".join(parts[:SHOWN])
+                    + (f" and {len(parts) - SHOWN} more" if len(parts) > SHOWN else "")
+                    + ". Keep one of them", None, out["_row"].to_numpy()[marked])
+    return out[~frame.duplicated(keys).to_numpy()].reset_index(drop=True)
 
 
 def _resolve_periods(period_text: pd.Series, ind_ids, issues: Issues, rownum, keep,
