@@ -1108,8 +1108,11 @@ def _limits_998_from_95(by_id, value, num, den, method, multiplier, limits, rown
               & np.isfinite(value) & ~suppressed)
     if not only95.any():
         return
+    unknown_before = pd.isna(method)
     method, multiplier = _recognise_methods(by_id, method, multiplier, value, num, den, lo95,
                                             hi95, only95, rownum, issues, col, names)
+    # Rows whose method was just recognised already have a note saying so.
+    recognised = unknown_before & ~pd.isna(method)
     done = np.zeros(len(value), dtype=bool)
     wil = only95 & (method == "wilson") & np.isfinite(num) & (den > 0) & (num <= den)
     if wil.any():
@@ -1132,12 +1135,12 @@ def _limits_998_from_95(by_id, value, num, den, method, multiplier, limits, rown
                                             hi95[scaled], confidence=0.998)
         lo998[scaled], hi998[scaled] = lower, upper
         done |= scaled & np.isfinite(lo998) & np.isfinite(hi998)
-    if done.any():
+    if (done & ~recognised).any():
         issues.add_rows(NOTE, "the file gives 95% limits only: 99.8% limits were worked "
                               "out from the count (Wilson for percentages, Byar's or exact "
                               "Poisson for rates, Dobson's method scaled from the published "
                               "95% limits for standardised rates)", col("lower95"),
-                        rownum[done])
+                        rownum[done & ~recognised])
     left = only95 & ~done & (np.isin(method, ["wilson", "byars", "dsr"]) | pd.isna(method))
     if left.any():
         issues.add_rows(NOTE, "the file gives 95% limits only and no count to work out "
