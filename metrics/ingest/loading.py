@@ -28,10 +28,10 @@ import pyarrow as pa
 
 from metrics import store
 from metrics.ingest import areas as areas_mod
-from metrics.ingest import checks, readers
+from metrics.ingest import checks, columns, readers
 from metrics.ingest.model import (ERROR, NOTE, FileReport, Issue, Issues, LoadReport,
                                    merge_issues)
-from metrics.ingest.validate import Catalogue, table_to_rows
+from metrics.ingest.validate import Catalogue, breakdown_totals, table_to_rows
 from metrics.settings import load_settings
 
 INDICATOR_COLUMNS = ["indicator_id", "title", "unit", "source", "fingertips_id"]
@@ -258,10 +258,16 @@ def _check_streamed(source: Source, spool: store.Spool, index, known, file_issue
     found: dict[str, None] = {}
     periods_seen: dict[str, object] = {}
     seen_additional: dict[str, dict] = {}
-    stream = io.BytesIO(source.data) if source.data is not None else source.path
+
+    def stream():
+        return io.BytesIO(source.data) if source.data is not None else source.path
+
     try:
+        totals = _file_breakdown_totals(stream(), layout)
         for number, chunk in enumerate(readers.iter_csv_chunks(
-                stream, layout, source.name, lines, STREAM_CHUNK_BYTES)):
+                stream(), layout, source.name, lines, STREAM_CHUNK_BYTES)):
+            if totals is not None:
+                chunk.breakdown_totals = _chunk_totals(chunk, *totals)
             part = Issues(source.name)
             try:
                 result = table_to_rows(chunk, source.name, index, known, part)
@@ -298,6 +304,40 @@ def _check_streamed(source: Source, spool: store.Spool, index, known, file_issue
     if report.rows_loaded == 0 and not _has_errors(issues, source.name):
         file_issues.add(ERROR, "the file is empty: no data rows under the header")
     return report
+
+
+def _file_breakdown_totals(stream, layout: readers.CsvLayout):
+    """Whether a sex or age column is a breakdown, and which value is the total, is
+    decided per indicator on the whole table (validate._breakdowns); for a file read in
+    chunks, a first pass over just those columns decides it for every chunk. Returns
+    (indicator column or None, {field: {indicator cell: total}}), or None without such
+    columns."""
+    fmt = columns.detect_format(layout.headers)
+    mapping, _, _ = columns.map_columns(layout.headers, fmt)
+    fields = [f for f in ("sex", "age") if f in mapping]
+    if not fields:
+        return None
+    ind_col = mapping.get("indicator_id")
+    positions = ([ind_col] if ind_col is not None else []) + [mapping[f] for f in fields]
+    counts = readers.csv_value_counts(stream, layout, positions, STREAM_CHUNK_BYTES)
+    decided = {}
+    for k, fld in enumerate(fields):
+        by_ind: dict[str, dict[str, int]] = {}
+        for combo, n in counts.items():
+            ind = combo[0].strip() if ind_col is not None else ""
+            value = combo[k + (1 if ind_col is not None else 0)].strip()
+            bucket = by_ind.setdefault(ind, {})
+            bucket[value] = bucket.get(value, 0) + n
+        decided[fld] = breakdown_totals(by_ind, fld)
+    return ind_col, decided
+
+
+def _chunk_totals(chunk: readers.RawTable, ind_col, decided) -> dict:
+    if ind_col is None:
+        keys = pd.Series(np.full(len(chunk.data), "", dtype=object))
+    else:
+        keys = chunk.data[ind_col].astype(object).fillna("").str.strip()
+    return {fld: keys.map(totals).to_numpy(dtype=object) for fld, totals in decided.items()}
 
 
 def _has_errors(issues: dict[str, Issues], name: str) -> bool:

@@ -40,6 +40,9 @@ class RawTable:
     title: str = ""                # text of the rows above the header
     encoding: str = ""
     header_row: int = 0
+    # A chunk of a large CSV: per field ("sex", "age"), each row's total value as the whole
+    # file decides it (validate.breakdown_totals); None for a table read whole.
+    breakdown_totals: dict | None = None
 
 
 @dataclass
@@ -364,5 +367,40 @@ def iter_csv_chunks(source, layout: CsvLayout, name: str, lines: int,
         seen += batch.num_rows
         yield RawTable(name, None, layout.headers, frame, numbers, layout.title,
                        layout.encoding, layout.header_line)
+    if seen == 0:                  # a header and nothing under it: one empty table
+        empty = pd.DataFrame({i: pd.Series(dtype=object) for i in range(len(layout.headers))})
+        yield RawTable(name, None, layout.headers, empty, np.zeros(0, dtype=int),
+                       layout.title, layout.encoding, layout.header_line)
     if seen != lines - layout.header_line:
         raise StreamFallback(f"{seen} rows for {lines - layout.header_line} lines")
+
+
+def csv_value_counts(source, layout: CsvLayout, positions: list[int], block_bytes: int
+                     ) -> dict[tuple, int]:
+    """Rows per distinct combination of the cells in columns `positions` (in order of first
+    appearance), a block at a time: a first pass over a large CSV for what must be decided
+    on the whole file. Raises StreamFallback where iter_csv_chunks would."""
+    names = [f"c{i}" for i in range(len(layout.headers))]
+    wanted = [names[i] for i in positions]
+    try:
+        reader = pacsv.open_csv(
+            source,
+            read_options=pacsv.ReadOptions(skip_rows=layout.header_index + 1,
+                                           column_names=names, block_size=block_bytes),
+            parse_options=pacsv.ParseOptions(delimiter=layout.delimiter,
+                                             ignore_empty_lines=False,
+                                             newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, include_columns=wanted,
+                strings_can_be_null=False, quoted_strings_can_be_null=False))
+        counts: dict[tuple, int] = {}
+        for batch in reader:
+            table = pa.Table.from_batches([batch])
+            grouped = table.group_by(wanted, use_threads=False).aggregate(
+                [(wanted[0], "count")])
+            keys = [grouped.column(w).to_pylist() for w in wanted]
+            for combo, n in zip(zip(*keys), grouped.column(f"{wanted[0]}_count").to_pylist()):
+                counts[combo] = counts.get(combo, 0) + n
+    except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError, OSError) as exc:
+        raise StreamFallback(str(exc)) from exc
+    return counts
