@@ -199,15 +199,33 @@ def test_a_spool_left_by_a_killed_load_is_removed(data_dir):
     assert not left.exists() and live.exists()       # a running load's folder is kept
 
 
+def _good_rows(path: Path, rows: int) -> None:
+    codes = pd.read_csv(store.REFERENCE_DIR / "areas.csv", dtype=str)
+    codes = codes.loc[codes["area_type"] == "utla", "area_code"].to_numpy()[::-1]
+    frame = pd.DataFrame({
+        "indicator_id": "continuity_of_care",
+        "area_code": np.resize(codes, rows),          # areas interleaved, not in order
+        "period": [f"12 months to {2000 + i // len(codes)}/"
+                   f"{(1 + i // len(codes)) % 100:02d} Q4" for i in range(rows)],
+        "numerator": 30, "denominator": np.resize(np.arange(50, 90), rows)})
+    frame.to_csv(path, index=False)
+
+
 def test_published_values_are_sorted_in_small_row_groups_with_the_same_schema(
-        data_dir, monkeypatch):
-    monkeypatch.setattr(store, "ROW_GROUP_ROWS", 8)
-    report = load([FIXTURES / "long_format.csv", FIXTURES / "fingertips_export.csv"],
-                  data_dir)
-    assert report.published
+        data_dir, tmp_path, monkeypatch):
+    monkeypatch.setattr(store, "ROW_GROUP_ROWS", 2048)
+    extract = tmp_path / "many.csv"
+    _good_rows(extract, 3_500)
+    report = load([FIXTURES / "long_format.csv", FIXTURES / "fingertips_export.csv",
+                   extract], data_dir)
+    assert report.published, _issues(report)
     path = store.current_version(data_dir).path / "values.parquet"
     meta = pq.ParquetFile(path).metadata
-    assert meta.num_row_groups == -(-meta.num_rows // 8)
+    sizes = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert sum(sizes) > 3_500 and len(sizes) >= 2 and max(sizes) <= 2048
+    # Row group statistics let a query of one area skip the others.
+    stats = meta.row_group(0).column(1).statistics
+    assert stats.has_min_max and stats.max < meta.row_group(1).column(1).statistics.max
     values = pd.read_parquet(path)
     keys = values[["indicator_id", "area_code"]].astype(str).agg("|".join, axis=1)
     assert keys.is_monotonic_increasing

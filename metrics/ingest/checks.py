@@ -196,6 +196,16 @@ def _key5(a: str, b: str) -> str:
 
 def duplicates_sql(con, issues: dict[str, Issues]) -> int:
     """duplicates() over new_rows; returns the number of rows whose key repeats."""
+    # One cheap aggregate first: the window below (first row of each key) is only worth
+    # its cost when some key repeats.
+    repeated = con.execute(f"""
+        SELECT count(*) FROM (
+            SELECT 1 FROM new_rows
+            GROUP BY indicator_id, area_code, period, coalesce(breakdown, {_NULL}),
+                     coalesce(category, {_NULL})
+            HAVING count(*) > 1)""").fetchone()[0]
+    if not repeated:
+        return 0
     groups = con.execute(f"""
         WITH keyed AS (
             SELECT _file, _row, _seq,

@@ -209,11 +209,34 @@ class _AnyLabel(dict):
         return self.issues.setdefault(label, Issues(label))
 
 
-def _spool_frame(rows: pd.DataFrame) -> pd.DataFrame:
-    typed = _typed(rows)
-    typed["_file"] = _strings(rows["_file"])
-    typed["_row"] = pd.to_numeric(rows["_row"]).astype("int64").to_numpy()
-    return typed
+def _spool_frame(rows: pd.DataFrame) -> pa.Table:
+    """Checked rows as an Arrow table of the long format plus _file and _row. Straight
+    from the object columns (pyarrow converts Python strings faster than the factorising
+    _typed does); any cell of an unexpected type takes the _typed way instead."""
+    arrays = {}
+    try:
+        for col, dtype in store.VALUES_COLUMNS.items():
+            series = rows[col]
+            if dtype == "string":
+                arrays[col] = pa.array(series.to_numpy(dtype=object), type=pa.string(),
+                                       from_pandas=True)
+            elif dtype.startswith("date32"):
+                arrays[col] = pa.array(series.to_numpy(dtype=object), type=pa.date32(),
+                                       from_pandas=True)
+            else:
+                arrays[col] = pa.array(pd.to_numeric(series, errors="coerce")
+                                       .to_numpy(dtype="float64"), type=pa.float64(),
+                                       from_pandas=True)
+        arrays["_file"] = pa.array(rows["_file"].to_numpy(dtype=object), type=pa.string(),
+                                   from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        typed = _typed(rows)
+        typed["_file"] = _strings(rows["_file"])
+        arrays = {c: pa.array(typed[c]) for c in typed.columns}
+        arrays = {c: a.cast(pa.string()) if pa.types.is_large_string(a.type) else a
+                  for c, a in arrays.items()}
+    arrays["_row"] = pa.array(pd.to_numeric(rows["_row"]).to_numpy(dtype="int64"))
+    return pa.table(arrays)
 
 
 def _hash_and_lines(source: Source) -> tuple[str, int, int]:
