@@ -58,7 +58,7 @@ def child(args) -> None:
         assert report.published, [str(i) for i in report.errors[:5]]
         rows = getattr(report, "rows_to_publish", None)
         out["rows"] = rows if rows is not None else len(report.values)
-        out["superseded"] = len(report.superseded)
+        out["superseded"] = getattr(report, "keys_superseded", None) or len(report.superseded)
         out["version"] = report.version
     out["maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps(out))

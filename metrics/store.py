@@ -312,14 +312,33 @@ def write_sorted_values(con: duckdb.DuckDBPyConnection, select_sql: str, path: P
 _DUCK_TYPES = {"string": "VARCHAR", "date32[pyarrow]": "DATE", "float64": "DOUBLE"}
 
 
+def write_keys(con: duckdb.DuckDBPyConnection, select_sql: str, columns: list[str],
+               path: Path) -> int:
+    """Write string key columns (superseded keys) to `path` straight from DuckDB, with the
+    metadata DataFrame.astype("string").to_parquet writes. Returns the rows."""
+    empty = pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
+    schema = pa.Schema.from_pandas(empty, preserve_index=False)
+    pandas_meta = schema.metadata[b"pandas"].decode("utf-8").replace("'", "''")
+    arrow_meta = base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
+    casts = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in columns)
+    con.execute("SET preserve_insertion_order = true")
+    con.execute(f"COPY (SELECT {casts} FROM ({select_sql})) TO {_sql_path(path)} "
+                f"(FORMAT parquet, COMPRESSION snappy, KV_METADATA {{'pandas': "
+                f"'{pandas_meta}', 'ARROW:schema': '{arrow_meta}'}})")
+    return pq.ParquetFile(path).metadata.num_rows
+
+
 def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame | list[Path],
                    tables: dict[str, pd.DataFrame], manifest: Callable[[str, int], dict],
-                   spill_dir: Path) -> Version:
+                   spill_dir: Path, files: dict[str, Path] | None = None) -> Version:
     """Publish a load: values are the base version's rows whose (indicator, area, period)
     the load does not re-issue, plus the load's rows (`new_rows`: a DataFrame, or Parquet
     parts holding VALUES_COLUMNS and perhaps more), merged and sorted by DuckDB.
-    `manifest(version_id, values_rows)`; the other `tables` are written as they are."""
-    unknown = set(tables) - set(TABLES)
+    `manifest(version_id, values_rows)`; the other `tables` are written as they are, and
+    `files` (table -> a Parquet file already written, by write_keys) copied."""
+    files = files or {}
+    tables = {**tables}
+    unknown = (set(tables) | set(files)) - set(TABLES)
     if unknown or "values" in tables:
         raise ValueError(f"unexpected tables: {sorted(unknown | ({'values'} & set(tables)))}")
     written: dict[str, int] = {}
@@ -354,6 +373,9 @@ def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame 
         for name, frame in tables.items():
             frame.to_parquet(staging / f"{name}.parquet", index=False)
             row_counts[name] = len(frame)
+        for name, path in files.items():
+            shutil.copyfile(path, staging / f"{name}.parquet")
+            row_counts[name] = pq.ParquetFile(path).metadata.num_rows
         return row_counts
 
     return _publish(data_dir, write, lambda version_id: manifest(version_id,

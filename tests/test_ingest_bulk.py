@@ -114,6 +114,7 @@ def test_a_reissue_in_chunks_compares_with_the_published_version_the_same_way(
     assert any("far outside the area's published history" in str(w)
                for w in whole.warnings)
     _same_report(whole, chunks)
+    assert chunks.keys_superseded == whole.keys_superseded == len(whole.superseded) > 0
     pd.testing.assert_frame_equal(
         chunks.superseded.astype(str).sort_values(list(chunks.superseded.columns))
         .reset_index(drop=True),
@@ -124,6 +125,11 @@ def test_a_reissue_in_chunks_compares_with_the_published_version_the_same_way(
     mb = store.current_version(dir_b).manifest
     for key in ("rows", "rows_added", "rows_superseded", "superseded_keys", "superseded"):
         assert mb[key] == ma[key], key
+    keys = [store.read_table(store.current_version(d), "superseded") for d in (dir_a, dir_b)]
+    assert keys[1].dtypes.tolist() == keys[0].dtypes.tolist()
+    pd.testing.assert_frame_equal(
+        keys[1].sort_values(list(keys[1].columns)).reset_index(drop=True),
+        keys[0].sort_values(list(keys[0].columns)).reset_index(drop=True))
 
 
 def test_duplicates_across_chunks_and_files_name_the_first_row(tmp_path, chunked,

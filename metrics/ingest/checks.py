@@ -12,12 +12,14 @@ published (real) data it will build on.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from metrics import catalogue
+from metrics.store import write_keys
 from metrics.ingest.model import ERROR, ROWS_SHOWN, WARNING, Issues, add_counted
 
 KEY5 = ["indicator_id", "area_code", "period", "breakdown", "category"]
@@ -196,15 +198,12 @@ def _key5(a: str, b: str) -> str:
 
 def duplicates_sql(con, issues: dict[str, Issues]) -> int:
     """duplicates() over new_rows; returns the number of rows whose key repeats."""
-    # One cheap aggregate first: the window below (first row of each key) is only worth
-    # its cost when some key repeats.
-    repeated = con.execute(f"""
-        SELECT count(*) FROM (
-            SELECT 1 FROM new_rows
-            GROUP BY indicator_id, area_code, period, coalesce(breakdown, {_NULL}),
-                     coalesce(category, {_NULL})
-            HAVING count(*) > 1)""").fetchone()[0]
-    if not repeated:
+    # One cheap pass first: when every row's key hashes differently no key repeats, and
+    # the window below (first row of each key) is only worth its cost when one may.
+    rows, distinct = con.execute("""
+        SELECT count(*), count(DISTINCT hash(indicator_id, area_code, period, breakdown,
+                                             category)) FROM new_rows""").fetchone()
+    if rows == distinct:
         return 0
     groups = con.execute(f"""
         WITH keyed AS (
@@ -229,30 +228,50 @@ def duplicates_sql(con, issues: dict[str, Issues]) -> int:
     return total
 
 
-def compare_sql(con, base_path, issues: dict[str, Issues], additional: dict) -> tuple[
-        pd.DataFrame, int, pd.DataFrame]:
+@dataclass
+class Superseded:
+    """The (indicator, area, period) keys a large load re-issues, kept in a file."""
+    first: pd.DataFrame                 # the first KEYS_KEPT keys
+    count: int
+    periods: dict[str, list[str]]       # indicator -> periods re-issued
+    path: Path | None = None            # every key (written by store.write_keys)
+
+
+KEYS_KEPT = 1_000
+
+
+def compare_sql(con, base_path, issues: dict[str, Issues], additional: dict,
+                keys_path: Path) -> tuple[pd.DataFrame, int, Superseded]:
     """compare_with_published() over new_rows and the published values file at
     `base_path` (None: nothing to compare with). Returns (the first CHANGES_KEPT changed
-    values, how many change, superseded keys)."""
+    values, how many change, the superseded keys, all written to `keys_path`)."""
+    none = Superseded(pd.DataFrame(columns=KEY3), 0, {})
     empty_changes = pd.DataFrame(columns=[*KEY5, "old_value", "new_value", "old_numerator",
                                           "new_numerator", "old_denominator",
                                           "new_denominator", "file", "row"])
-    empty_keys = pd.DataFrame(columns=KEY3)
     if base_path is None or not Path(base_path).exists():
-        return empty_changes, 0, empty_keys
+        return empty_changes, 0, none
     path = "'" + str(base_path).replace("'", "''") + "'"
     con.execute(f"""CREATE OR REPLACE TEMP VIEW base AS
         SELECT * FROM read_parquet({path})
         WHERE indicator_id IN (SELECT DISTINCT indicator_id FROM new_rows)""")
     if con.execute("SELECT count(*) FROM base").fetchone()[0] == 0:
-        return empty_changes, 0, empty_keys
+        return empty_changes, 0, none
 
     # Keys re-issued (whole indicator x area x period, breakdowns included).
-    superseded = con.execute("""
+    con.execute("""CREATE OR REPLACE TEMP TABLE superseded AS
         SELECT DISTINCT indicator_id, area_code, period FROM base
         SEMI JOIN (SELECT DISTINCT indicator_id, area_code, period FROM new_rows) k
-        USING (indicator_id, area_code, period)
-        ORDER BY indicator_id, area_code, period""").df()
+        USING (indicator_id, area_code, period)""")
+    keys = write_keys(con, "SELECT * FROM superseded ORDER BY indicator_id, area_code, period",
+                      KEY3, keys_path)
+    superseded = Superseded(
+        con.execute(f"""SELECT * FROM superseded ORDER BY indicator_id, area_code, period
+                        LIMIT {KEYS_KEPT}""").df().astype("string"), keys,
+        {ind: list(periods_) for ind, periods_ in con.execute(
+            """SELECT indicator_id, list(DISTINCT period ORDER BY period) FROM superseded
+               GROUP BY indicator_id ORDER BY indicator_id""").fetchall()},
+        keys_path if keys else None)
 
     # Values that change (np.isclose(new, old, rtol=1e-9, atol=1e-9), both missing equal).
     differs = " OR ".join(

@@ -477,12 +477,14 @@ def _finish(files_, issues, rows, additional, current, _unused, *, dry_run=False
         con = rows.connect()
         try:
             base_path = base.path / "values.parquet" if base is not None else None
-            changes, counts["changes"], superseded = checks.compare_sql(
-                con, base_path if rows.rows else None, _AnyLabel(issues), additional)
+            changes, counts["changes"], keys = checks.compare_sql(
+                con, base_path if rows.rows else None, _AnyLabel(issues), additional,
+                rows.dir / "superseded.parquet")
         finally:
             con.close()
         preview = rows.head(PREVIEW_ROWS)
-        counts["values"] = rows.rows
+        counts["values"], counts["superseded"] = rows.rows, keys.count
+        superseded = keys.first
     else:
         if rows is not None:
             new = rows
@@ -502,7 +504,8 @@ def _finish(files_, issues, rows, additional, current, _unused, *, dry_run=False
                         current.id if current else None,
                         bool(current and current.is_demo), changes, superseded,
                         values_count=counts.get("values"),
-                        changes_count=counts.get("changes"))
+                        changes_count=counts.get("changes"),
+                        superseded_count=counts.get("superseded"))
     errors = result.errors
     if errors:
         result.message = (f"refused: {len(errors)} error(s); nothing was published "
@@ -511,13 +514,14 @@ def _finish(files_, issues, rows, additional, current, _unused, *, dry_run=False
     if dry_run or not publish:
         result.message = "checked (dry run): nothing was published"
         return result
-    version = _publish(data_dir, base, new, indicators, superseded, files_, result, user,
-                       action)
+    version = _publish(data_dir, base, new, indicators,
+                       keys if isinstance(rows, store.Spool) else superseded, files_, result,
+                       user, action)
     result.version, result.published = version.id, True
     replaced = " (replacing the demonstration data)" if current is not None and \
         current.is_demo else ""
     result.message = (f"published {version.id}: {result.rows_to_publish:,} rows from "
-                      f"{len(files_)} file(s){replaced}; {len(superseded):,} earlier "
+                      f"{len(files_)} file(s){replaced}; {result.keys_superseded:,} earlier "
                       "(indicator, area, period) keys superseded")
     return result
 
@@ -547,7 +551,21 @@ def _publish(data_dir, base, new, indicators, superseded, files_, result, user,
     else:
         new_values, new_rows, spill = new.drop(columns=["_file", "_row"]), len(new), None
     base_rows = store.table_rows(base, "values") if base is not None else None
-    tables = {"superseded": superseded.astype("string")}
+    files = {}
+    if isinstance(superseded, checks.Superseded):
+        # A large load's keys are in a file already; only their summary is in memory.
+        tables = {}
+        if superseded.path is not None:
+            files["superseded"] = superseded.path
+        else:
+            tables["superseded"] = superseded.first.astype("string")
+        superseded_summary, keys_count = superseded.periods, superseded.count
+    else:
+        tables = {"superseded": superseded.astype("string")}
+        superseded_summary, keys_count = {}, len(superseded)
+        if len(superseded):
+            for ind, group in superseded.groupby("indicator_id"):
+                superseded_summary[ind] = sorted(group["period"].unique().tolist())
     base_indicators = store.read_table(base, "indicators") if base is not None else None
     merged = pd.concat([x for x in (base_indicators, indicators) if x is not None and len(x)],
                        ignore_index=True) if (base_indicators is not None and
@@ -566,10 +584,6 @@ def _publish(data_dir, base, new, indicators, superseded, files_, result, user,
     for report in files_:
         for ind in report.indicators:
             by_indicator.setdefault(ind, []).append(report)
-    superseded_summary = {}
-    if len(superseded):
-        for ind, group in superseded.groupby("indicator_id"):
-            superseded_summary[ind] = sorted(group["period"].unique().tolist())
 
     def manifest(version_id: str, values_rows: int) -> dict:
         for ind, reports in by_indicator.items():
@@ -588,7 +602,7 @@ def _publish(data_dir, base, new, indicators, superseded, files_, result, user,
             "rows_added": int(new_rows),
             "rows_superseded": int(base_rows + new_rows - values_rows)
             if base_rows is not None else 0,
-            "superseded_keys": int(len(superseded)),
+            "superseded_keys": int(keys_count),
             "superseded": superseded_summary,
             "indicator_sources": sources,
             "warnings": [str(i) for i in result.warnings[:50]],
@@ -597,4 +611,4 @@ def _publish(data_dir, base, new, indicators, superseded, files_, result, user,
     with tempfile.TemporaryDirectory(dir=spill) if spill is None else \
             contextlib.nullcontext(spill) as spill_dir:
         return store.publish_merged(data_dir, base, new_values, tables, manifest,
-                                    Path(spill_dir))
+                                    Path(spill_dir), files)

@@ -136,6 +136,13 @@ class LoadReport:
     # only, and these the full counts (None: the frames are complete).
     values_count: int | None = None
     changes_count: int | None = None
+    superseded_count: int | None = None
+
+    @property
+    def keys_superseded(self) -> int:
+        if self.superseded_count is not None:
+            return self.superseded_count
+        return 0 if self.superseded is None else len(self.superseded)
 
     @property
     def rows_to_publish(self) -> int:
