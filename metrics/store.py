@@ -249,7 +249,7 @@ VALUES_ORDER = ("indicator_id, area_code, period_end, period, breakdown NULLS FI
                 "category NULLS FIRST")
 # What DuckDB may use while a load checks and publishes: it spills to disk beyond this,
 # so memory stays bounded whatever the size of the files or of the published version.
-SCRATCH_MEMORY = "512MB"
+SCRATCH_MEMORY = "256MB"
 
 
 def values_schema() -> pa.Schema:
