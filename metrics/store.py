@@ -28,6 +28,7 @@ restart.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import datetime as dt
 import fcntl
@@ -42,7 +43,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from metrics.settings import PROJECT_ROOT
 
@@ -222,11 +227,255 @@ def publish(data_dir: Path, tables: dict[str, pd.DataFrame],
     def write(staging: Path) -> dict[str, int]:
         row_counts = {}
         for name, frame in tables.items():
-            frame.to_parquet(staging / f"{name}.parquet", index=False)
+            if name == "values":
+                _write_values_frame(frame, staging / "values.parquet")
+            else:
+                frame.to_parquet(staging / f"{name}.parquet", index=False)
             row_counts[name] = len(frame)
         return row_counts
 
     return _publish(data_dir, write, manifest)
+
+
+# --- Writing values: sorted, in small row groups ---------------------------------------
+#
+# values.parquet is written sorted by indicator and area, in row groups of ROW_GROUP_ROWS,
+# so a query for one area's figures reads only the row groups whose min/max statistics
+# can hold it instead of scanning the whole file (at 10.8M rows this made per-area
+# queries 2.2-2.4x faster). The schema is the one pandas writes for VALUES_COLUMNS.
+
+ROW_GROUP_ROWS = 32_768
+VALUES_ORDER = ("indicator_id, area_code, period_end, period, breakdown NULLS FIRST, "
+                "category NULLS FIRST")
+# What DuckDB may use while a load checks and publishes: it spills to disk beyond this,
+# so memory stays bounded whatever the size of the files or of the published version.
+SCRATCH_MEMORY = "256MB"
+
+
+def values_schema() -> pa.Schema:
+    """The Arrow schema of a published values table (with pandas' metadata, as
+    DataFrame.to_parquet writes it)."""
+    empty = pd.DataFrame({c: pd.Series(dtype=t) for c, t in VALUES_COLUMNS.items()})
+    return pa.Schema.from_pandas(empty, preserve_index=False)
+
+
+def _write_values_frame(frame: pd.DataFrame, path: Path) -> None:
+    """A values DataFrame (any row order) as a sorted file with small row groups."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    if table.num_rows and set(VALUES_COLUMNS) <= set(table.column_names):
+        keys = [(c, "ascending", "at_start") for c in ("indicator_id", "area_code",
+                                                      "period_end", "period", "breakdown",
+                                                      "category")]
+        table = table.take(pc.sort_indices(table, sort_keys=keys))
+    pq.write_table(table, path, row_group_size=ROW_GROUP_ROWS)
+
+
+def scratch_connection(spill_dir: Path) -> duckdb.DuckDBPyConnection:
+    """A private DuckDB connection for one load's checks and publishing (not shared with
+    readers), with bounded memory that spills to `spill_dir`."""
+    con = duckdb.connect(":memory:", config={"threads": 2, "memory_limit": SCRATCH_MEMORY,
+                                             "preserve_insertion_order": False})
+    con.execute("SET temp_directory = ?", [str(spill_dir)])
+    return con
+
+
+def _sql_path(path: Path) -> str:
+    # DDL cannot take bound parameters; every path here is ours, not user input.
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _values_columns_sql(alias: str = "") -> str:
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f'{prefix}"{c}"' for c in VALUES_COLUMNS)
+
+
+def write_sorted_values(con: duckdb.DuckDBPyConnection, select_sql: str, path: Path) -> int:
+    """Write the rows of `select_sql` (VALUES_COLUMNS) to `path` in the published order and
+    schema, one row group at a time; DuckDB sorts within its memory limit, spilling to
+    disk, so neither the old nor the new version is held in pandas. Returns the rows."""
+    schema = values_schema()
+    casts = ", ".join(f'CAST("{c}" AS {_DUCK_TYPES[t]}) AS "{c}"'
+                      for c, t in VALUES_COLUMNS.items())
+    pandas_meta = schema.metadata[b"pandas"].decode("utf-8").replace("'", "''")
+    arrow_meta = base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
+    # preserve_insertion_order makes DuckDB write the rows in the ORDER BY order. The
+    # Arrow and pandas metadata are those DataFrame.to_parquet writes, so the file reads
+    # back with the same Arrow types and pandas dtypes as before.
+    con.execute("SET preserve_insertion_order = true")
+    con.execute(f"COPY (SELECT {casts} FROM ({select_sql}) ORDER BY {VALUES_ORDER}) "
+                f"TO {_sql_path(path)} (FORMAT parquet, COMPRESSION snappy, "
+                f"ROW_GROUP_SIZE {int(ROW_GROUP_ROWS)}, KV_METADATA {{'pandas': "
+                f"'{pandas_meta}', 'ARROW:schema': '{arrow_meta}'}})")
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+_DUCK_TYPES = {"string": "VARCHAR", "date32[pyarrow]": "DATE", "float64": "DOUBLE"}
+
+
+def write_keys(con: duckdb.DuckDBPyConnection, select_sql: str, columns: list[str],
+               path: Path) -> int:
+    """Write string key columns (superseded keys) to `path` straight from DuckDB, with the
+    metadata DataFrame.astype("string").to_parquet writes. Returns the rows."""
+    empty = pd.DataFrame({c: pd.Series(dtype="string") for c in columns})
+    schema = pa.Schema.from_pandas(empty, preserve_index=False)
+    pandas_meta = schema.metadata[b"pandas"].decode("utf-8").replace("'", "''")
+    arrow_meta = base64.b64encode(schema.serialize().to_pybytes()).decode("ascii")
+    casts = ", ".join(f'CAST("{c}" AS VARCHAR) AS "{c}"' for c in columns)
+    con.execute("SET preserve_insertion_order = true")
+    con.execute(f"COPY (SELECT {casts} FROM ({select_sql})) TO {_sql_path(path)} "
+                f"(FORMAT parquet, COMPRESSION snappy, KV_METADATA {{'pandas': "
+                f"'{pandas_meta}', 'ARROW:schema': '{arrow_meta}'}})")
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame | list[Path],
+                   tables: dict[str, pd.DataFrame], manifest: Callable[[str, int], dict],
+                   spill_dir: Path, files: dict[str, Path] | None = None) -> Version:
+    """Publish a load: values are the base version's rows whose (indicator, area, period)
+    the load does not re-issue, plus the load's rows (`new_rows`: a DataFrame, or Parquet
+    parts holding VALUES_COLUMNS and perhaps more), merged and sorted by DuckDB.
+    `manifest(version_id, values_rows)`; the other `tables` are written as they are, and
+    `files` (table -> a Parquet file already written, by write_keys) copied."""
+    files = files or {}
+    tables = {**tables}
+    unknown = (set(tables) | set(files)) - set(TABLES)
+    if unknown or "values" in tables:
+        raise ValueError(f"unexpected tables: {sorted(unknown | ({'values'} & set(tables)))}")
+    written: dict[str, int] = {}
+
+    def write(staging: Path) -> dict[str, int]:
+        con = scratch_connection(spill_dir)
+        try:
+            cols = _values_columns_sql()
+            if isinstance(new_rows, pd.DataFrame):
+                con.register("new_frame", pa.Table.from_pandas(
+                    new_rows[list(VALUES_COLUMNS)], preserve_index=False))
+                con.execute(f"CREATE TEMP VIEW new_rows AS SELECT {cols} FROM new_frame")
+            elif new_rows:
+                parts = ", ".join(_sql_path(p) for p in new_rows)
+                con.execute(f"CREATE TEMP VIEW new_rows AS SELECT {cols} "
+                            f"FROM read_parquet([{parts}])")
+            else:
+                raise ValueError("no rows to publish")
+            base_path = base.path / "values.parquet" if base is not None else None
+            if base_path is not None and base_path.exists():
+                select = (f"SELECT {_values_columns_sql('b')} FROM read_parquet("
+                          f"{_sql_path(base_path)}) b ANTI JOIN (SELECT DISTINCT "
+                          "indicator_id, area_code, period FROM new_rows) k "
+                          "USING (indicator_id, area_code, period) "
+                          f"UNION ALL SELECT {cols} FROM new_rows")
+            else:
+                select = f"SELECT {cols} FROM new_rows"
+            written["values"] = write_sorted_values(con, select, staging / "values.parquet")
+        finally:
+            con.close()
+        row_counts = {"values": written["values"]}
+        for name, frame in tables.items():
+            frame.to_parquet(staging / f"{name}.parquet", index=False)
+            row_counts[name] = len(frame)
+        for name, path in files.items():
+            shutil.copyfile(path, staging / f"{name}.parquet")
+            row_counts[name] = pq.ParquetFile(path).metadata.num_rows
+        return row_counts
+
+    return _publish(data_dir, write, lambda version_id: manifest(version_id,
+                                                                 written["values"]))
+
+
+def table_rows(version: Version, table: str) -> int | None:
+    """Rows of a published table from its file's footer (None: no such table)."""
+    path = version.path / f"{table}.parquet"
+    return pq.ParquetFile(path).metadata.num_rows if path.exists() else None
+
+
+def read_values(version: Version, indicator_ids: list[str]) -> pd.DataFrame | None:
+    """The published values of some indicators only (None when the version has no values
+    table): a load compares itself with these, not with the whole version."""
+    path = version.path / "values.parquet"
+    if not path.exists():
+        return None
+    if not indicator_ids:
+        return pd.read_parquet(path).iloc[0:0]
+    return pd.read_parquet(path, filters=[("indicator_id", "in", list(indicator_ids))])
+
+
+class Spool:
+    """The checked rows of one load, kept on disk as Parquet parts rather than in memory,
+    so a load of any size holds one chunk of rows at a time. Lives in a private folder
+    under the data directory (not /tmp, which may be memory); `close()` removes it, and a
+    folder left by a killed load is removed by `remove_interrupted`."""
+
+    def __init__(self, data_dir: Path):
+        root = Path(data_dir) / SPOOL_DIR
+        root.mkdir(parents=True, exist_ok=True)
+        self.dir = root / f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        self.dir.mkdir()
+        self.parts: list[Path] = []
+        self.rows = 0
+
+    def append(self, table: pa.Table) -> None:
+        """Add rows (VALUES_COLUMNS, plus _file and _row); _seq keeps load order."""
+        if table.num_rows == 0:
+            return
+        table = table.append_column("_seq", pa.array(
+            np.arange(self.rows, self.rows + table.num_rows, dtype=np.int64)))
+        path = self.dir / f"part-{len(self.parts):06d}.parquet"
+        # Read once, soon, from local disk: speed over size.
+        pq.write_table(table, path, row_group_size=ROW_GROUP_ROWS, compression="none",
+                       use_dictionary=["indicator_id", "period", "period_kind",
+                                       "breakdown", "category", "_file"],
+                       write_statistics=False)
+        self.parts.append(path)
+        self.rows += table.num_rows
+
+    def mark(self) -> tuple[int, int]:
+        return len(self.parts), self.rows
+
+    def rollback(self, mark: tuple[int, int]) -> None:
+        """Forget the parts added since `mark` (a file that must be read another way)."""
+        count, rows = mark
+        for path in self.parts[count:]:
+            path.unlink(missing_ok=True)
+        self.parts, self.rows = self.parts[:count], rows
+
+    def connect(self) -> duckdb.DuckDBPyConnection:
+        """A scratch connection with the view new_rows over the parts."""
+        con = scratch_connection(self.dir)
+        if self.parts:
+            parts = ", ".join(_sql_path(p) for p in self.parts)
+            con.execute(f"CREATE TEMP VIEW new_rows AS SELECT * FROM read_parquet([{parts}])")
+        return con
+
+    def head(self, n: int) -> pd.DataFrame:
+        """The first n rows in load order (a preview)."""
+        frames, left = [], n
+        for path in self.parts:
+            if left <= 0:
+                break
+            part = pq.ParquetFile(path)
+            table = next(part.iter_batches(batch_size=left))
+            frames.append(pa.Table.from_batches([table]))
+            left -= table.num_rows
+        if not frames:
+            return pd.DataFrame({c: pd.Series(dtype=t) for c, t in VALUES_COLUMNS.items()})
+        return pa.concat_tables(frames).to_pandas()[list(VALUES_COLUMNS)].astype(
+            VALUES_COLUMNS)
+
+    def close(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+SPOOL_DIR = ".loading"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def publish_copy(data_dir: Path, source: Version,
@@ -269,6 +518,14 @@ def remove_interrupted(data_dir: Path) -> list[str]:
                 removed.append(path.name)
     for path in _published(data_dir).glob("CURRENT.*.tmp"):
         path.unlink(missing_ok=True)
+    spools = Path(data_dir) / SPOOL_DIR
+    if spools.exists():
+        # Only folders of loads that are no longer running: another may be checking now.
+        for path in spools.iterdir():
+            pid = path.name.split("-")[0]
+            if pid.isdigit() and not _pid_alive(int(pid)):
+                shutil.rmtree(path, ignore_errors=True)
+                removed.append(path.name)
     return removed
 
 

@@ -77,14 +77,14 @@ def show_report(report: LoadReport) -> None:
                  icon=":material/block:")
         issue_table(errors)
     else:
-        st.success(f"No errors: {len(report.values):,} rows are ready to publish.",
+        st.success(f"No errors: {report.rows_to_publish:,} rows are ready to publish.",
                    icon=":material/check_circle:")
     if len(warnings):
         st.warning(f"**{len(warnings)} warning(s)** to read before publishing (they do not "
                    "stop it).", icon=":material/warning:")
         issue_table(warnings)
     if report.changes is not None and len(report.changes):
-        st.markdown(f"**{len(report.changes):,} published value(s) would change** "
+        st.markdown(f"**{report.values_changed:,} published value(s) would change** "
                     "(re-issued periods). The old rows stay in earlier versions.")
         st.dataframe(report.changes.drop(columns=["breakdown", "category"]), hide_index=True,
                      width="stretch")

@@ -35,7 +35,7 @@ def print_report(report: model.LoadReport) -> None:
             if issue.level == level:
                 _err(f"  {label}: {issue}")
     if report.changes is not None and len(report.changes):
-        _err(f"  {len(report.changes):,} published value(s) would change; first ones:")
+        _err(f"  {report.values_changed:,} published value(s) would change; first ones:")
         shown = report.changes.head(10)[["indicator_id", "area_code", "period", "old_value",
                                          "new_value"]]
         for line in shown.to_string(index=False).splitlines():

@@ -12,11 +12,15 @@ published (real) data it will build on.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
 from metrics import catalogue
-from metrics.ingest.model import ERROR, WARNING, Issues
+from metrics.store import write_keys
+from metrics.ingest.model import ERROR, ROWS_SHOWN, WARNING, Issues, add_counted
 
 KEY5 = ["indicator_id", "area_code", "period", "breakdown", "category"]
 KEY3 = ["indicator_id", "area_code", "period"]
@@ -172,3 +176,190 @@ def compare_with_published(new: pd.DataFrame, base: pd.DataFrame | None,
 
 def _as_date(value):
     return pd.Timestamp(value)
+
+
+# --- The same checks in DuckDB, for a load whose rows are kept on disk ----------------------
+#
+# A large load's rows are Parquet parts (metrics.store.Spool) seen through the view
+# new_rows (VALUES_COLUMNS, _file, _row, and _seq, the load order). These functions give
+# the same messages as duplicates() and compare_with_published() without holding the
+# rows, or the published version, in pandas. Null breakdowns and categories (area totals)
+# are keys like any other, so they are compared through coalesce().
+
+CHANGES_KEPT = 10_000       # changed values listed with the report of a large load
+_NULL = "chr(0)"
+
+
+def _key5(a: str, b: str) -> str:
+    return " AND ".join([f"{a}.{c} = {b}.{c}" for c in KEY3] +
+                        [f"coalesce({a}.{c}, {_NULL}) = coalesce({b}.{c}, {_NULL})"
+                         for c in ("breakdown", "category")])
+
+
+def duplicates_sql(con, issues: dict[str, Issues]) -> int:
+    """duplicates() over new_rows; returns the number of rows whose key repeats."""
+    # One cheap pass first: when every row's key hashes differently no key repeats, and
+    # the window below (first row of each key) is only worth its cost when one may.
+    rows, distinct = con.execute("""
+        SELECT count(*), count(DISTINCT hash(indicator_id, area_code, period, breakdown,
+                                             category)) FROM new_rows""").fetchone()
+    if rows == distinct:
+        return 0
+    groups = con.execute(f"""
+        WITH keyed AS (
+            SELECT _file, _row, _seq,
+                   count(*) OVER k AS n,
+                   first(_file ORDER BY _seq) OVER k AS first_file,
+                   first(_row ORDER BY _seq) OVER k AS first_row
+            FROM new_rows
+            WINDOW k AS (PARTITION BY indicator_id, area_code, period,
+                         coalesce(breakdown, {_NULL}), coalesce(category, {_NULL})))
+        SELECT _file, first_file, first_row, count(*) AS rows, min(_seq) AS s,
+               list(_row ORDER BY _seq)[1:{ROWS_SHOWN}] AS shown
+        FROM keyed WHERE n > 1
+        GROUP BY _file, first_file, first_row
+        ORDER BY s""").fetchall()
+    total = 0
+    for file, first_file, first_row, rows, _, shown in groups:
+        total += rows
+        add_counted(issues[file], ERROR, "duplicate rows: the same indicator, area, period "
+                    f"and breakdown appear more than once (first at {first_file} row "
+                    f"{first_row})", None, shown, rows)
+    return total
+
+
+@dataclass
+class Superseded:
+    """The (indicator, area, period) keys a large load re-issues, kept in a file."""
+    first: pd.DataFrame                 # the first KEYS_KEPT keys
+    count: int
+    periods: dict[str, list[str]]       # indicator -> periods re-issued
+    path: Path | None = None            # every key (written by store.write_keys)
+
+
+KEYS_KEPT = 1_000
+
+
+def compare_sql(con, base_path, issues: dict[str, Issues], additional: dict,
+                keys_path: Path) -> tuple[pd.DataFrame, int, Superseded]:
+    """compare_with_published() over new_rows and the published values file at
+    `base_path` (None: nothing to compare with). Returns (the first CHANGES_KEPT changed
+    values, how many change, the superseded keys, all written to `keys_path`)."""
+    none = Superseded(pd.DataFrame(columns=KEY3), 0, {})
+    empty_changes = pd.DataFrame(columns=[*KEY5, "old_value", "new_value", "old_numerator",
+                                          "new_numerator", "old_denominator",
+                                          "new_denominator", "file", "row"])
+    if base_path is None or not Path(base_path).exists():
+        return empty_changes, 0, none
+    path = "'" + str(base_path).replace("'", "''") + "'"
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW base AS
+        SELECT * FROM read_parquet({path})
+        WHERE indicator_id IN (SELECT DISTINCT indicator_id FROM new_rows)""")
+    if con.execute("SELECT count(*) FROM base").fetchone()[0] == 0:
+        return empty_changes, 0, none
+
+    # Keys re-issued (whole indicator x area x period, breakdowns included).
+    con.execute("""CREATE OR REPLACE TEMP TABLE superseded AS
+        SELECT DISTINCT indicator_id, area_code, period FROM base
+        SEMI JOIN (SELECT DISTINCT indicator_id, area_code, period FROM new_rows) k
+        USING (indicator_id, area_code, period)""")
+    keys = write_keys(con, "SELECT * FROM superseded ORDER BY indicator_id, area_code, period",
+                      KEY3, keys_path)
+    superseded = Superseded(
+        con.execute(f"""SELECT * FROM superseded ORDER BY indicator_id, area_code, period
+                        LIMIT {KEYS_KEPT}""").df().astype("string"), keys,
+        {ind: list(periods_) for ind, periods_ in con.execute(
+            """SELECT indicator_id, list(DISTINCT period ORDER BY period) FROM superseded
+               GROUP BY indicator_id ORDER BY indicator_id""").fetchall()},
+        keys_path if keys else None)
+
+    # Values that change (np.isclose(new, old, rtol=1e-9, atol=1e-9), both missing equal).
+    differs = " OR ".join(
+        f"NOT ((n.{f} IS NULL AND b.{f} IS NULL) OR "
+        f"coalesce(abs(n.{f} - b.{f}) <= 1e-9 + 1e-9 * abs(b.{f}), false))"
+        for f in ("value", "numerator", "denominator", "lower95", "upper95"))
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE changed AS
+        SELECT n._seq, n.indicator_id, n.area_code, n.period, n.breakdown, n.category,
+               b.value AS old_value, n.value AS new_value,
+               b.numerator AS old_numerator, n.numerator AS new_numerator,
+               b.denominator AS old_denominator, n.denominator AS new_denominator,
+               n._file AS file, n._row AS "row"
+        FROM new_rows n JOIN base b ON {_key5('n', 'b')}
+        WHERE {differs} OR coalesce(n.value_note, '') <> coalesce(b.value_note, '')""")
+    count = con.execute("SELECT count(*) FROM changed").fetchone()[0]
+    changes = empty_changes
+    if count:
+        changes = con.execute(f"""SELECT * EXCLUDE (_seq) FROM changed ORDER BY _seq
+                                  LIMIT {CHANGES_KEPT}""").df()
+        groups = con.execute(f"""
+            SELECT file, indicator_id, count(*) AS n, min(_seq) AS s,
+                   list("row" ORDER BY _seq)[1:{ROWS_SHOWN}] AS shown
+            FROM changed GROUP BY file, indicator_id ORDER BY s""").fetchall()
+        firsts = con.execute("""
+            SELECT file, indicator_id, period, min(_seq) AS s FROM changed
+            GROUP BY file, indicator_id, period ORDER BY s""").df()
+        for file, ind, n, _, shown in groups:
+            mine = firsts[(firsts["file"] == file) & (firsts["indicator_id"] == ind)]
+            periods_ = ", ".join(mine["period"].head(6))
+            add_counted(issues[file], WARNING, f"re-issued period changes {n:,} published "
+                        f"value(s) of {_title(ind, additional)} ({periods_}); the "
+                        "differences are listed with the report", None, shown, n)
+
+    # Periods older than the latest published, not published before.
+    latest = con.execute("""SELECT indicator_id, max(period_end) AS latest,
+                                   arg_max(period, period_end) AS last
+                            FROM base GROUP BY indicator_id""").df().set_index("indicator_id")
+    known = set(map(tuple, con.execute(
+        "SELECT DISTINCT indicator_id, period FROM base").fetchall()))
+    combos = con.execute("""SELECT _file, indicator_id, period, arg_min(period_end, _seq)
+                                   AS period_end, min(_seq) AS s
+                            FROM new_rows GROUP BY _file, indicator_id, period
+                            ORDER BY s""").df()
+    older = combos[[(i, p) not in known and i in latest.index
+                    and _as_date(e) < _as_date(latest.loc[i, "latest"])
+                    for i, p, e in zip(combos["indicator_id"], combos["period"],
+                                       combos["period_end"])]]
+    for (file, ind), group in older.groupby(["_file", "indicator_id"], sort=False):
+        n, shown = con.execute(f"""
+            SELECT count(*), list(_row ORDER BY _seq)[1:{ROWS_SHOWN}] FROM new_rows
+            WHERE _file = ? AND indicator_id = ? AND period IN (SELECT unnest(?))""",
+            [file, ind, group["period"].tolist()]).fetchone()
+        add_counted(issues[file], WARNING,
+                    f"{_title(ind, additional)}: period(s) "
+                    f"{', '.join(group['period'].head(6))} are older than the latest "
+                    f"published ({latest.loc[ind, 'last']}) and were not published before",
+                    "period", shown, n)
+
+    # Values far outside the area's history.
+    far = con.execute(f"""
+        WITH hist AS (
+            SELECT indicator_id, area_code, value FROM base
+            WHERE breakdown IS NULL AND value IS NOT NULL),
+        med AS (
+            SELECT indicator_id, area_code, median(value) AS m, count(*) AS c
+            FROM hist GROUP BY indicator_id, area_code),
+        summary AS (
+            SELECT h.indicator_id, h.area_code, any_value(med.m) AS m,
+                   median(abs(h.value - med.m)) AS mad
+            FROM hist h JOIN med USING (indicator_id, area_code)
+            WHERE med.c >= {HISTORY_MIN_POINTS}
+            GROUP BY h.indicator_id, h.area_code),
+        flagged AS (
+            SELECT n._seq, n._file, n._row, n.indicator_id, n.area_code, n.period, n.value,
+                   s.m
+            FROM new_rows n JOIN summary s USING (indicator_id, area_code)
+            WHERE n.breakdown IS NULL AND n.value IS NOT NULL
+              AND abs(n.value - s.m) > {HISTORY_SPREADS} * (CASE
+                  WHEN greatest(1.4826 * s.mad, 0.1 * abs(s.m)) > 0
+                  THEN greatest(1.4826 * s.mad, 0.1 * abs(s.m)) ELSE 1e-9 END))
+        SELECT _file, indicator_id, count(*) AS n, min(_seq) AS s,
+               list(_row ORDER BY _seq)[1:{ROWS_SHOWN}] AS shown,
+               arg_min(area_code, _seq) AS area, arg_min(period, _seq) AS period,
+               arg_min(value, _seq) AS value, arg_min(m, _seq) AS median
+        FROM flagged GROUP BY _file, indicator_id ORDER BY s""").fetchall()
+    for file, ind, n, _, shown, area, period, value, median in far:
+        add_counted(issues[file], WARNING,
+                    f"{_title(ind, additional)}: value far outside the area's published "
+                    f"history (e.g. {area} {period}: {value:g}, history median "
+                    f"{median:g})", "value", shown, n)
+    return changes, int(count), superseded

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
+import contextlib
 import hashlib
+import io
 import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,13 +28,22 @@ import pyarrow as pa
 
 from metrics import store
 from metrics.ingest import areas as areas_mod
-from metrics.ingest import checks, layouts, readers
-from metrics.ingest.model import ERROR, NOTE, FileReport, Issue, Issues, LoadReport
-from metrics.ingest.validate import Catalogue, table_to_rows
+from metrics.ingest import checks, columns, layouts, readers
+from metrics.ingest.model import (ERROR, NOTE, FileReport, Issue, Issues, LoadReport,
+                                  merge_issues)
+from metrics.ingest.validate import Catalogue, breakdown_totals, table_to_rows
 from metrics.settings import load_settings
 
 INDICATOR_COLUMNS = ["indicator_id", "title", "unit", "source", "fingertips_id", "outcome"]
 SUPPORTED = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls", ".ods", ".parquet")
+
+
+# A CSV larger than this is read in chunks of about STREAM_CHUNK_BYTES and its checked
+# rows are kept on disk (metrics.store.Spool), so memory does not grow with the file;
+# smaller files are read whole (the same checks and messages either way).
+STREAM_BYTES = 24 << 20
+STREAM_CHUNK_BYTES = 6 << 20
+PREVIEW_ROWS = 1_000          # rows of a large load kept in the report (the Data page shows 200)
 
 
 @dataclass
@@ -39,6 +51,16 @@ class Source:
     name: str
     data: bytes | None
     problem: str = ""          # why it could not be read from disk
+    path: Path | None = None   # a large file, read from disk in chunks (data is None)
+
+    @property
+    def size(self) -> int:
+        if self.data is not None:
+            return len(self.data)
+        try:
+            return self.path.stat().st_size if self.path is not None else 0
+        except OSError:
+            return 0
 
 
 def sources_from_paths(paths) -> list[Source]:
@@ -46,6 +68,9 @@ def sources_from_paths(paths) -> list[Source]:
     for path in paths:
         path = Path(path)
         try:
+            if path.is_file() and path.stat().st_size > STREAM_BYTES:
+                out.append(Source(path.name, None, path=path))
+                continue
             out.append(Source(path.name, path.read_bytes()))
         except FileNotFoundError:
             out.append(Source(path.name, None, f"file not found: {path}"))
@@ -87,7 +112,9 @@ def _known(base: store.Version | None) -> Catalogue:
 
 def check_files(sources: list[Source], data_dir, base: store.Version | None = None,
                 area_lookup: Path | None = None, options: layouts.LoadOptions | None = None):
-    """Read and check every file. Returns (report, issues by label, rows)."""
+    """Read and check every file. Returns (report, issues by label, rows, additional
+    metrics, known metrics); rows are a DataFrame, or a store.Spool when any file is
+    large enough to be read in chunks (the caller closes it)."""
     index, lookup_problems = areas_mod.load_index(area_lookup)
     known = _known(_real_base(base))
     files: list[FileReport] = []
@@ -99,12 +126,31 @@ def check_files(sources: list[Source], data_dir, base: store.Version | None = No
         general.add(ERROR, problem)
     if lookup_problems:
         issues["area lookup"] = general
+    spool = None
+    # Large CSVs are checked in chunks, unless the analyst declared something about the
+    # files (--indicator, --period, ...): those reshape whole tables, so such files are
+    # read whole.
+    streaming = options is None or not options.any()
+    if streaming and any(s.size > STREAM_BYTES for s in sources if not s.problem):
+        spool = store.Spool(data_dir or load_settings().data_dir)
     for source in sources:
         file_issues = issues.setdefault(source.name, Issues(source.name))
-        data = source.data or b""
+        if spool is not None and source.size > STREAM_BYTES and not source.problem:
+            report = _check_streamed(source, spool, index, known, file_issues, additional,
+                                     issues)
+            if report is not None:
+                files.append(report)
+                continue
+        data = source.data
+        if data is None and source.path is not None and not source.problem:
+            try:
+                data = source.path.read_bytes()
+            except OSError as exc:
+                source = Source(source.name, None, f"cannot be read: {exc.strerror or exc}")
+        data = data or b""
         report = FileReport(source.name, hashlib.sha256(data).hexdigest(), len(data))
         files.append(report)
-        if source.data is None:
+        if not data and source.data is None:
             file_issues.add(ERROR, source.problem or "cannot be read")
             continue
         read = readers.read_bytes(data, source.name, file_issues)
@@ -127,8 +173,11 @@ def check_files(sources: list[Source], data_dir, base: store.Version | None = No
             report.rows_read += result.rows_read
             additional.update(result.additional)
             if len(result.rows):
-                frames.append(result.rows)
                 mine.append(result.rows)
+                if spool is None:
+                    frames.append(result.rows)
+                else:
+                    spool.append(_spool_frame(result.rows))
         report.format = ", ".join(sorted(set(formats))) or read.kind
         if mine:
             both = pd.concat(mine, ignore_index=True)
@@ -138,6 +187,16 @@ def check_files(sources: list[Source], data_dir, base: store.Version | None = No
             report.periods = ordered["period"].tolist()
         elif read.tables and not _has_errors(issues, source.name):
             file_issues.add(ERROR, "the file is empty: no data rows under the header")
+    if spool is not None:
+        for label in issues:
+            issues.setdefault(label, Issues(label))
+        con = spool.connect()
+        try:
+            if spool.rows:
+                checks.duplicates_sql(con, _AnyLabel(issues))
+        finally:
+            con.close()
+        return files, issues, spool, additional, known
     rows = None
     if frames:
         raw = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
@@ -145,6 +204,171 @@ def check_files(sources: list[Source], data_dir, base: store.Version | None = No
         rows["_file"], rows["_row"] = raw["_file"].to_numpy(), raw["_row"].to_numpy()
         checks.duplicates(rows, _issues_for(issues, rows))
     return files, issues, rows, additional, known
+
+
+class _AnyLabel(dict):
+    """issues by label, making a bag for a label met first in a check's result."""
+
+    def __init__(self, issues: dict[str, Issues]):
+        super().__init__()
+        self.issues = issues
+
+    def __getitem__(self, label):
+        return self.issues.setdefault(label, Issues(label))
+
+
+def _spool_frame(rows: pd.DataFrame) -> pa.Table:
+    """Checked rows as an Arrow table of the long format plus _file and _row. Straight
+    from the object columns (pyarrow converts Python strings faster than the factorising
+    _typed does); any cell of an unexpected type takes the _typed way instead."""
+    arrays = {}
+    try:
+        for col, dtype in store.VALUES_COLUMNS.items():
+            series = rows[col]
+            if dtype == "string":
+                arrays[col] = pa.array(series.to_numpy(dtype=object), type=pa.string(),
+                                       from_pandas=True)
+            elif dtype.startswith("date32"):
+                arrays[col] = pa.array(series.to_numpy(dtype=object), type=pa.date32(),
+                                       from_pandas=True)
+            else:
+                arrays[col] = pa.array(pd.to_numeric(series, errors="coerce")
+                                       .to_numpy(dtype="float64"), type=pa.float64(),
+                                       from_pandas=True)
+        arrays["_file"] = pa.array(rows["_file"].to_numpy(dtype=object), type=pa.string(),
+                                   from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
+        typed = _typed(rows)
+        typed["_file"] = _strings(rows["_file"])
+        arrays = {c: pa.array(typed[c]) for c in typed.columns}
+        arrays = {c: a.cast(pa.string()) if pa.types.is_large_string(a.type) else a
+                  for c, a in arrays.items()}
+    arrays["_row"] = pa.array(pd.to_numeric(rows["_row"]).to_numpy(dtype="int64"))
+    return pa.table(arrays)
+
+
+def _hash_and_lines(source: Source) -> tuple[str, int, int]:
+    """sha256, size and number of lines, reading a file a block at a time."""
+    digest, size, newlines, last = hashlib.sha256(), 0, 0, b""
+    if source.data is not None:
+        data = source.data
+        digest.update(data)
+        size, newlines, last = len(data), data.count(b"\n"), data[-1:]
+    else:
+        with open(source.path, "rb") as handle:
+            while block := handle.read(1 << 24):
+                digest.update(block)
+                size += len(block)
+                newlines += block.count(b"\n")
+                last = block[-1:]
+    lines = newlines + (1 if size and last != b"\n" else 0)
+    return digest.hexdigest(), size, lines
+
+
+def _check_streamed(source: Source, spool: store.Spool, index, known, file_issues: Issues,
+                    additional: dict, issues: dict) -> FileReport | None:
+    """Check a large CSV a chunk at a time, its rows going to `spool`. None when it cannot
+    be streamed (not UTF-8, a row over several lines...): the caller reads it whole."""
+    try:
+        if source.data is not None:
+            head = source.data[:readers.HEAD_CHARS]
+        else:
+            with open(source.path, "rb") as handle:
+                head = handle.read(readers.HEAD_CHARS)
+    except OSError:
+        return None
+    layout = readers.csv_layout(head)
+    if layout is None:
+        return None
+    sha, size, lines = _hash_and_lines(source)
+    report = FileReport(source.name, sha, size, encoding=layout.encoding)
+    mark = spool.mark()
+    chunk_issues = Issues(source.name)
+    merged: dict = {}
+    formats: set[str] = set()
+    found: dict[str, None] = {}
+    periods_seen: dict[str, object] = {}
+    seen_additional: dict[str, dict] = {}
+
+    def stream():
+        return io.BytesIO(source.data) if source.data is not None else source.path
+
+    try:
+        totals = _file_breakdown_totals(stream(), layout)
+        for number, chunk in enumerate(readers.iter_csv_chunks(
+                stream(), layout, source.name, lines, STREAM_CHUNK_BYTES)):
+            if totals is not None:
+                chunk.breakdown_totals = _chunk_totals(chunk, *totals)
+            part = Issues(source.name)
+            try:
+                result = table_to_rows(chunk, source.name, index, known, part)
+            except Exception as exc:  # noqa: BLE001 - a bug must not pass as a clean file
+                part.add(ERROR, f"cannot be checked ({type(exc).__name__}: "
+                                f"{str(exc)[:200]}); please report this file")
+                merge_issues(chunk_issues, part, merged)
+                break
+            merge_issues(chunk_issues, part, merged)
+            formats.add(result.format)
+            report.rows_read += result.rows_read
+            seen_additional.update(result.additional)
+            rows = result.rows
+            if len(rows):
+                report.rows_loaded += len(rows)
+                found.update(dict.fromkeys(pd.unique(rows["indicator_id"])))
+                firsts = rows.drop_duplicates("period")
+                for p, e in zip(firsts["period"], firsts["period_end"]):
+                    periods_seen.setdefault(p, e)
+                spool.append(_spool_frame(rows))
+            elif number == 0 and result.rows_read == 0 and any(
+                    i.level == ERROR and not i.rows for i in part.items):
+                break           # the table itself is wrong (columns): one chunk says it
+    except readers.StreamFallback:
+        spool.rollback(mark)
+        return None
+    # Only now do this file's messages count: a fallback above reads it again whole.
+    merge_issues(file_issues, chunk_issues, {})
+    additional.update(seen_additional)
+    report.format = ", ".join(sorted(formats)) or "csv"
+    report.indicators = sorted(found)
+    report.periods = [p for p, _ in sorted(periods_seen.items(),
+                                           key=lambda kv: pd.Timestamp(kv[1]))]
+    if report.rows_loaded == 0 and not _has_errors(issues, source.name):
+        file_issues.add(ERROR, "the file is empty: no data rows under the header")
+    return report
+
+
+def _file_breakdown_totals(stream, layout: readers.CsvLayout):
+    """Whether a sex or age column is a breakdown, and which value is the total, is
+    decided per indicator on the whole table (validate._breakdowns); for a file read in
+    chunks, a first pass over just those columns decides it for every chunk. Returns
+    (indicator column or None, {field: {indicator cell: total}}), or None without such
+    columns."""
+    fmt = columns.detect_format(layout.headers)
+    mapping, _, _ = columns.map_columns(layout.headers, fmt)
+    fields = [f for f in ("sex", "age") if f in mapping]
+    if not fields:
+        return None
+    ind_col = mapping.get("indicator_id")
+    positions = ([ind_col] if ind_col is not None else []) + [mapping[f] for f in fields]
+    counts = readers.csv_value_counts(stream, layout, positions, STREAM_CHUNK_BYTES)
+    decided = {}
+    for k, fld in enumerate(fields):
+        by_ind: dict[str, dict[str, int]] = {}
+        for combo, n in counts.items():
+            ind = combo[0].strip() if ind_col is not None else ""
+            value = combo[k + (1 if ind_col is not None else 0)].strip()
+            bucket = by_ind.setdefault(ind, {})
+            bucket[value] = bucket.get(value, 0) + n
+        decided[fld] = breakdown_totals(by_ind, fld)
+    return ind_col, decided
+
+
+def _chunk_totals(chunk: readers.RawTable, ind_col, decided) -> dict:
+    if ind_col is None:
+        keys = pd.Series(np.full(len(chunk.data), "", dtype=object))
+    else:
+        keys = chunk.data[ind_col].astype(object).fillna("").str.strip()
+    return {fld: keys.map(totals).to_numpy(dtype=object) for fld, totals in decided.items()}
 
 
 def _has_errors(issues: dict[str, Issues], name: str) -> bool:
@@ -215,29 +439,40 @@ def load(files, data_dir=None, *, dry_run: bool = False, user: str | None = None
                           pd.DataFrame(), pd.DataFrame(),
                           message="refused: the options given are not usable; nothing was "
                                   "published")
-    files_, issues, rows, additional, known = check_files(sources, data_dir, current,
-                                                          area_lookup, options)
-    if dry_run or any(i.level == ERROR for bag in issues.values() for i in bag.items):
-        return _finish(files_, issues, rows, additional, current, None, dry_run=dry_run)
+    spools: list[store.Spool] = []
 
-    with store.publish_lock(data_dir):
-        store.remove_interrupted(data_dir)
-        latest = _current(data_dir)
-        if expect_base is not None and (latest.id if latest else None) != expect_base:
-            report = _finish(files_, issues, rows, additional, latest, None, dry_run=True)
-            report.message = (f"not published: the published data changed (now "
-                              f"{latest.id if latest else 'nothing'}) since these files "
-                              "were checked; check them again")
-            return report
-        if latest is not None and current is not None and latest.id != current.id:
-            # Someone published while we were checking: check again against the new base.
-            files_, issues, rows, additional, known = check_files(sources, data_dir, latest,
-                                                                  area_lookup, options)
-            if any(i.level == ERROR for bag in issues.values() for i in bag.items):
-                return _finish(files_, issues, rows, additional, latest, None)
-        return _finish(files_, issues, rows, additional, latest, None, publish=True,
-                       data_dir=data_dir, user=user or default_user(), known=known,
-                       action=action)
+    def checked(base):
+        out = check_files(sources, data_dir, base, area_lookup, options)
+        if isinstance(out[2], store.Spool):
+            spools.append(out[2])
+        return out
+
+    try:
+        current = _current(data_dir)
+        files_, issues, rows, additional, known = checked(current)
+        if dry_run or any(i.level == ERROR for bag in issues.values() for i in bag.items):
+            return _finish(files_, issues, rows, additional, current, None, dry_run=dry_run)
+
+        with store.publish_lock(data_dir):
+            store.remove_interrupted(data_dir)
+            latest = _current(data_dir)
+            if expect_base is not None and (latest.id if latest else None) != expect_base:
+                report = _finish(files_, issues, rows, additional, latest, None, dry_run=True)
+                report.message = (f"not published: the published data changed (now "
+                                  f"{latest.id if latest else 'nothing'}) since these files "
+                                  "were checked; check them again")
+                return report
+            if latest is not None and current is not None and latest.id != current.id:
+                # Someone published while we were checking: check again against the new base.
+                files_, issues, rows, additional, known = checked(latest)
+                if any(i.level == ERROR for bag in issues.values() for i in bag.items):
+                    return _finish(files_, issues, rows, additional, latest, None)
+            return _finish(files_, issues, rows, additional, latest, None, publish=True,
+                           data_dir=data_dir, user=user or default_user(), known=known,
+                           action=action)
+    finally:
+        for spool in spools:
+            spool.close()
 
 
 def _current(data_dir: Path) -> store.Version | None:
@@ -250,22 +485,42 @@ def _current(data_dir: Path) -> store.Version | None:
 def _finish(files_, issues, rows, additional, current, _unused, *, dry_run=False,
             publish=False, data_dir=None, user=None, known=None, action="load") -> LoadReport:
     base = _real_base(current)
-    base_values = _base_values(base)
-    if rows is not None:
+    counts = {}
+    if isinstance(rows, store.Spool):
+        # A large load: its rows stay on disk; DuckDB compares them with the published file.
         new = rows
+        con = rows.connect()
+        try:
+            base_path = base.path / "values.parquet" if base is not None else None
+            changes, counts["changes"], keys = checks.compare_sql(
+                con, base_path if rows.rows else None, _AnyLabel(issues), additional,
+                rows.dir / "superseded.parquet")
+        finally:
+            con.close()
+        preview = rows.head(PREVIEW_ROWS)
+        counts["values"], counts["superseded"] = rows.rows, keys.count
+        superseded = keys.first
     else:
-        new = _typed(_empty_like())
-        new["_file"], new["_row"] = pd.Series(dtype=object), pd.Series(dtype=object)
-    changes, superseded = checks.compare_with_published(new, base_values, issues, additional)
+        if rows is not None:
+            new = rows
+        else:
+            new = _typed(_empty_like())
+            new["_file"], new["_row"] = pd.Series(dtype=object), pd.Series(dtype=object)
+        base_values = _base_values(base, new)
+        changes, superseded = checks.compare_with_published(new, base_values, issues,
+                                                            additional)
+        preview = new.drop(columns=["_file", "_row"], errors="ignore")
     all_issues = [i for bag in issues.values() for i in bag.finish()]
     order = {ERROR: 0, "warning": 1, NOTE: 2}
     all_issues.sort(key=lambda i: order.get(i.level, 3))
     indicators = pd.DataFrame([{"indicator_id": k, **v} for k, v in additional.items()],
                               columns=INDICATOR_COLUMNS)
-    result = LoadReport(files_, all_issues, new.drop(columns=["_file", "_row"],
-                                                     errors="ignore"),
-                        indicators, current.id if current else None,
-                        bool(current and current.is_demo), changes, superseded)
+    result = LoadReport(files_, all_issues, preview, indicators,
+                        current.id if current else None,
+                        bool(current and current.is_demo), changes, superseded,
+                        values_count=counts.get("values"),
+                        changes_count=counts.get("changes"),
+                        superseded_count=counts.get("superseded"))
     errors = result.errors
     if errors:
         result.message = (f"refused: {len(errors)} error(s); nothing was published "
@@ -274,14 +529,15 @@ def _finish(files_, issues, rows, additional, current, _unused, *, dry_run=False
     if dry_run or not publish:
         result.message = "checked (dry run): nothing was published"
         return result
-    version = _publish(data_dir, base, base_values, new, indicators, superseded, files_,
-                       result, user, action)
+    version = _publish(data_dir, base, new, indicators,
+                       keys if isinstance(rows, store.Spool) else superseded, files_, result,
+                       user, action)
     result.version, result.published = version.id, True
     replaced = " (replacing the demonstration data)" if current is not None and \
         current.is_demo else ""
-    result.message = (f"published {version.id}: {len(new):,} rows from {len(files_)} "
-                      f"file(s){replaced}; {len(superseded):,} earlier (indicator, area, "
-                      "period) keys superseded")
+    result.message = (f"published {version.id}: {result.rows_to_publish:,} rows from "
+                      f"{len(files_)} file(s){replaced}; {result.keys_superseded:,} earlier "
+                      "(indicator, area, period) keys superseded")
     return result
 
 
@@ -292,25 +548,39 @@ def _empty_like() -> pd.DataFrame:
     return frame
 
 
-def _base_values(base: store.Version | None) -> pd.DataFrame | None:
+def _base_values(base: store.Version | None, new: pd.DataFrame) -> pd.DataFrame | None:
+    """The published rows of the indicators this load holds: all the comparison needs
+    (a load of one metric does not read a whole national version into memory)."""
     if base is None:
         return None
-    values = store.read_table(base, "values")
+    values = store.read_values(base, sorted(new["indicator_id"].dropna().unique().tolist()))
     if values is None:
         return None
     return values.astype(store.VALUES_COLUMNS)
 
 
-def _publish(data_dir, base, base_values, new, indicators, superseded, files_, result,
-             user, action) -> store.Version:
-    new_values = new.drop(columns=["_file", "_row"])
-    if base_values is not None and len(base_values):
-        new_keys, base_keys = checks.int_keys([new_values, base_values], checks.KEY3)
-        kept = base_values[~np.isin(base_keys, new_keys)]
-        values = pd.concat([kept, new_values], ignore_index=True)
+def _publish(data_dir, base, new, indicators, superseded, files_, result, user,
+             action) -> store.Version:
+    if isinstance(new, store.Spool):
+        new_values, new_rows, spill = new.parts, new.rows, new.dir
     else:
-        values = new_values.reset_index(drop=True)
-    tables = {"values": values, "superseded": superseded.astype("string")}
+        new_values, new_rows, spill = new.drop(columns=["_file", "_row"]), len(new), None
+    base_rows = store.table_rows(base, "values") if base is not None else None
+    files = {}
+    if isinstance(superseded, checks.Superseded):
+        # A large load's keys are in a file already; only their summary is in memory.
+        tables = {}
+        if superseded.path is not None:
+            files["superseded"] = superseded.path
+        else:
+            tables["superseded"] = superseded.first.astype("string")
+        superseded_summary, keys_count = superseded.periods, superseded.count
+    else:
+        tables = {"superseded": superseded.astype("string")}
+        superseded_summary, keys_count = {}, len(superseded)
+        if len(superseded):
+            for ind, group in superseded.groupby("indicator_id"):
+                superseded_summary[ind] = sorted(group["period"].unique().tolist())
     base_indicators = store.read_table(base, "indicators") if base is not None else None
     merged = pd.concat([x for x in (base_indicators, indicators) if x is not None and len(x)],
                        ignore_index=True) if (base_indicators is not None and
@@ -330,12 +600,8 @@ def _publish(data_dir, base, base_values, new, indicators, superseded, files_, r
     for report in files_:
         for ind in report.indicators:
             by_indicator.setdefault(ind, []).append(report)
-    superseded_summary = {}
-    if len(superseded):
-        for ind, group in superseded.groupby("indicator_id"):
-            superseded_summary[ind] = sorted(group["period"].unique().tolist())
 
-    def manifest(version_id: str) -> dict:
+    def manifest(version_id: str, values_rows: int) -> dict:
         for ind, reports in by_indicator.items():
             sources[ind] = {"files": [r.name for r in reports],
                             "sha256": [r.sha256 for r in reports],
@@ -349,13 +615,16 @@ def _publish(data_dir, base, base_values, new, indicators, superseded, files_, r
             "base_version": base.id if base is not None else None,
             "replaced_demo": base is None and result.base_version is not None,
             "files": [r.as_manifest() for r in files_],
-            "rows_added": int(len(new_values)),
-            "rows_superseded": int(len(base_values) + len(new_values) - len(values))
-            if base_values is not None else 0,
-            "superseded_keys": int(len(superseded)),
+            "rows_added": int(new_rows),
+            "rows_superseded": int(base_rows + new_rows - values_rows)
+            if base_rows is not None else 0,
+            "superseded_keys": int(keys_count),
             "superseded": superseded_summary,
             "indicator_sources": sources,
             "warnings": [str(i) for i in result.warnings[:50]],
         }
 
-    return store.publish(data_dir, tables, manifest)
+    with tempfile.TemporaryDirectory(dir=spill) if spill is None else \
+            contextlib.nullcontext(spill) as spill_dir:
+        return store.publish_merged(data_dir, base, new_values, tables, manifest,
+                                    Path(spill_dir), files)

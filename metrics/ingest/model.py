@@ -132,6 +132,27 @@ class LoadReport:
     version: str | None = None                # set once published
     published: bool = False
     message: str = ""
+    # A large load keeps its rows on disk: `values` and `changes` then hold the first rows
+    # only, and these the full counts (None: the frames are complete).
+    values_count: int | None = None
+    changes_count: int | None = None
+    superseded_count: int | None = None
+
+    @property
+    def keys_superseded(self) -> int:
+        if self.superseded_count is not None:
+            return self.superseded_count
+        return 0 if self.superseded is None else len(self.superseded)
+
+    @property
+    def rows_to_publish(self) -> int:
+        return self.values_count if self.values_count is not None else len(self.values)
+
+    @property
+    def values_changed(self) -> int:
+        if self.changes_count is not None:
+            return self.changes_count
+        return 0 if self.changes is None else len(self.changes)
 
     @property
     def errors(self) -> list[Issue]:
@@ -152,3 +173,38 @@ class LoadReport:
     def issues_frame(self) -> pd.DataFrame:
         return pd.DataFrame([i.as_dict() for i in self.issues],
                             columns=["level", "file", "rows", "column", "problem"])
+
+
+def add_counted(issues: Issues, level: str, problem: str, column: str | None,
+                first_rows, row_count: int) -> None:
+    """Like Issues.add_rows when only the first rows and the count are known (a check run
+    in DuckDB over rows kept on disk)."""
+    if row_count <= 0:
+        return
+    if len(issues.items) >= MAX_ISSUES_PER_FILE and level == ERROR:
+        issues.dropped += 1
+        return
+    issues.items.append(Issue(level, issues.file, problem, column,
+                              [int(r) for r in list(first_rows)[:ROWS_SHOWN]], int(row_count)))
+
+
+def merge_issues(target: Issues, part: Issues, index: dict) -> None:
+    """Add the issues of one chunk of a file to the file's: the same problem met in
+    several chunks stays one issue, with its first rows and the total count. `index`
+    (kept by the caller for the file) maps a problem to its issue in `target`."""
+    for item in part.items:
+        key = (item.level, item.problem, item.column, bool(item.rows))
+        found = index.get(key)
+        if found is not None:
+            if item.rows:
+                found.rows = (found.rows + item.rows)[:ROWS_SHOWN]
+                found.row_count += item.row_count
+            continue
+        if len(target.items) >= MAX_ISSUES_PER_FILE and item.level == ERROR:
+            target.dropped += 1
+            continue
+        copy = Issue(item.level, target.file, item.problem, item.column, list(item.rows),
+                     item.row_count)
+        target.items.append(copy)
+        index[key] = copy
+    target.dropped += part.dropped

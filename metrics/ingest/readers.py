@@ -56,6 +56,9 @@ class RawTable:
     encoding: str = ""
     header_row: int = 0
     above: list = field(default_factory=list)   # the last rows above the header, as cells
+    # A chunk of a large CSV: per field ("sex", "age"), each row's total value as the whole
+    # file decides it (validate.breakdown_totals); None for a table read whole.
+    breakdown_totals: dict | None = None
 
 
 @dataclass
@@ -494,3 +497,132 @@ def _read_parquet(data: bytes, name: str, issues: Issues) -> ReadResult:
         return ReadResult(kind="parquet")
     return ReadResult([RawTable(name, None, headers, frame,
                                 np.arange(2, len(frame) + 2), "", "", 1)], "", [], "parquet")
+
+
+# --- Large CSV files, in chunks -----------------------------------------------------------
+#
+# A file of millions of rows is read a block at a time (pyarrow's streaming reader), so
+# memory follows the block, not the file. Only the plain case streams: UTF-8 text (with or
+# without a byte-order mark) in which every line after the header is one row. Anything
+# else (another encoding, a row spread over lines, a ragged row) raises StreamFallback
+# and the file is read whole by read_bytes, with the same messages as a small file.
+
+class StreamFallback(Exception):
+    """This file cannot be streamed; read it whole."""
+
+
+@dataclass
+class CsvLayout:
+    delimiter: str
+    headers: list[str]
+    header_index: int              # rows (as the csv module counts them) above the header
+    header_line: int               # the header's line in the file (1-based)
+    title: str
+    encoding: str
+    bom: bool
+
+
+def csv_layout(head: bytes) -> CsvLayout | None:
+    """The layout of a CSV from its first bytes, or None if it must be read whole."""
+    bom = head.startswith(b"\xef\xbb\xbf")
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or sniff_kind(head, "") != "csv":
+        return None
+    body = head[3:] if bom else head
+    cut = body.rfind(b"\n")
+    if cut <= 0:
+        return None                # one line (or none) in the head: not worth streaming
+    try:
+        text = body[:cut + 1].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if "\x00" in text[:8192]:
+        return None
+    best = None
+    for delimiter in DELIMITERS:
+        rows, starts = _head_rows(text, delimiter)
+        index = columns.find_header(rows)
+        if index is not None and (best is None or len(rows[index]) > len(best[1][index])):
+            best = (delimiter, rows, starts, index)
+    if best is None:
+        return None
+    delimiter, rows, starts, index = best
+    title = " ".join(" ".join(c for c in r if c) for r in rows[:index])
+    return CsvLayout(delimiter, [h.strip() for h in rows[index]], index, starts[index],
+                     title, "UTF-8 with BOM" if bom else "UTF-8", bom)
+
+
+def iter_csv_chunks(source, layout: CsvLayout, name: str, lines: int,
+                    block_bytes: int):
+    """RawTables of consecutive rows of a CSV (`source`: a path or a binary file object),
+    each about `block_bytes` of the file, with the file's line numbers. `lines` is the
+    number of lines in the file; if the rows read do not account for every line after
+    the header, StreamFallback is raised once the end is reached (a caller keeps nothing
+    from the chunks already seen)."""
+    names = [f"c{i}" for i in range(len(layout.headers))]
+    try:
+        reader = pacsv.open_csv(
+            source,
+            read_options=pacsv.ReadOptions(skip_rows=layout.header_index + 1,
+                                           column_names=names, block_size=block_bytes),
+            parse_options=pacsv.ParseOptions(delimiter=layout.delimiter,
+                                             ignore_empty_lines=False,
+                                             newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, strings_can_be_null=False,
+                quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
+        raise StreamFallback(str(exc)) from exc
+    first = layout.header_line + 1
+    seen = 0
+    while True:
+        try:
+            batch = reader.read_next_batch()
+        except StopIteration:
+            break
+        except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError) as exc:
+            raise StreamFallback(str(exc)) from exc
+        if batch.num_rows == 0:
+            continue
+        frame = batch.to_pandas()
+        frame.columns = range(len(layout.headers))
+        numbers = np.arange(first + seen, first + seen + batch.num_rows)
+        seen += batch.num_rows
+        yield RawTable(name, None, layout.headers, frame, numbers, layout.title,
+                       layout.encoding, layout.header_line)
+    if seen == 0:                  # a header and nothing under it: one empty table
+        empty = pd.DataFrame({i: pd.Series(dtype=object) for i in range(len(layout.headers))})
+        yield RawTable(name, None, layout.headers, empty, np.zeros(0, dtype=int),
+                       layout.title, layout.encoding, layout.header_line)
+    if seen != lines - layout.header_line:
+        raise StreamFallback(f"{seen} rows for {lines - layout.header_line} lines")
+
+
+def csv_value_counts(source, layout: CsvLayout, positions: list[int], block_bytes: int
+                     ) -> dict[tuple, int]:
+    """Rows per distinct combination of the cells in columns `positions` (in order of first
+    appearance), a block at a time: a first pass over a large CSV for what must be decided
+    on the whole file. Raises StreamFallback where iter_csv_chunks would."""
+    names = [f"c{i}" for i in range(len(layout.headers))]
+    wanted = [names[i] for i in positions]
+    try:
+        reader = pacsv.open_csv(
+            source,
+            read_options=pacsv.ReadOptions(skip_rows=layout.header_index + 1,
+                                           column_names=names, block_size=block_bytes),
+            parse_options=pacsv.ParseOptions(delimiter=layout.delimiter,
+                                             ignore_empty_lines=False,
+                                             newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in names}, include_columns=wanted,
+                strings_can_be_null=False, quoted_strings_can_be_null=False))
+        counts: dict[tuple, int] = {}
+        for batch in reader:
+            table = pa.Table.from_batches([batch])
+            grouped = table.group_by(wanted, use_threads=False).aggregate(
+                [(wanted[0], "count")])
+            keys = [grouped.column(w).to_pylist() for w in wanted]
+            for combo, n in zip(zip(*keys), grouped.column(f"{wanted[0]}_count").to_pylist()):
+                counts[combo] = counts.get(combo, 0) + n
+    except (pa.ArrowInvalid, pa.ArrowException, UnicodeDecodeError, OSError) as exc:
+        raise StreamFallback(str(exc)) from exc
+    return counts

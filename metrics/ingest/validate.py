@@ -305,7 +305,7 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
     keep &= ~_renamed_over(areas, cols["area_code"], by_name, starts, issues, rownum, keep)
 
     # Breakdowns.
-    breakdown, category = _breakdowns(text, ind_ids, fmt)
+    breakdown, category = _breakdowns(text, ind_ids, fmt, table.breakdown_totals)
     none = np.full(n, None, dtype=object)
     cols["breakdown"] = none if breakdown is None else breakdown
     cols["category"] = none if category is None else category
@@ -778,7 +778,7 @@ def _resolve_periods(period_text: pd.Series, ind_ids, issues: Issues, rownum, ke
     return labels, kinds, starts, ends, bad
 
 
-def _breakdowns(text, ind_ids, fmt):
+def _breakdowns(text, ind_ids, fmt, fixed_totals: dict | None = None):
     n = len(ind_ids)
     parts_type: list[np.ndarray] = []
     parts_value: list[np.ndarray] = []
@@ -808,6 +808,9 @@ def _breakdowns(text, ind_ids, fmt):
             if total[ind] is None:
                 total[ind] = group.value_counts().index[0]
         totals = frame["ind"].map(total).to_numpy(dtype=object)
+        if fixed_totals is not None and fld in fixed_totals:
+            # A chunk of a large file: the whole file decided (breakdown_totals below).
+            totals = fixed_totals[fld]
         is_break = pd.notna(totals) & (values != totals) & (values != "")
         parts_type.append(np.where(is_break, label, ""))
         parts_value.append(np.where(is_break, values, ""))
@@ -825,6 +828,25 @@ def _breakdowns(text, ind_ids, fmt):
         category = np.where(has, category + sep_t + v, category)
     return (np.where(breakdown == "", None, breakdown),
             np.where(breakdown == "", None, category))
+
+
+def breakdown_totals(counts: dict, fld: str):
+    """What _breakdowns decides for a sex or age column, from the whole file's counts
+    ({indicator cell: {value: rows}}, values in order of appearance) rather than from one
+    chunk: per indicator, the value that is the area total, or None when the column holds
+    one value only (not a breakdown). A large file read in chunks gives every chunk this,
+    so a chunk holding only the "Male" rows of an indicator does not read them as totals."""
+    total_word = {"sex": "persons", "age": None}[fld]
+    out = {}
+    for ind, values in counts.items():
+        if len(values) <= 1:
+            out[ind] = None
+            continue
+        lowered = {str(v).lower(): v for v in values}
+        out[ind] = lowered.get(total_word) if total_word else None
+        if out[ind] is None:
+            out[ind] = max(values, key=lambda v: values[v])   # the most common; first on ties
+    return out
 
 
 # --- the rules on numbers -------------------------------------------------------------------
