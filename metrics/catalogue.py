@@ -181,7 +181,7 @@ INDICATORS: tuple[Indicator, ...] = (
       "Estimated opiate and/or crack cocaine users not in treatment, as a % of the "
       "estimated number of users.",
       "%", 100, "low", "NDTMS and OHID prevalence estimates", "Annual", "financial_year",
-      "utla", "wilson"),
+      "utla", "wilson", fingertips_id=93517),
     I("unmet_need_alcohol", "treatment", "Unmet need: alcohol dependence",
       "Estimated alcohol-dependent adults not in treatment, as a % of the estimated number.",
       "%", 100, "low", "NDTMS and OHID prevalence estimates", "Annual", "financial_year",

@@ -302,3 +302,21 @@ def test_no_hostile_number_crashes_the_value_checks(data_dir, tmp_path):
     report = load([path], data_dir, dry_run=True)
     assert isinstance(report.issues, list)
     assert np.isfinite(len(report.values))
+
+
+def test_limits_that_are_not_the_methods_own_get_no_998_limits_from_the_count(data_dir):
+    """OHID's unmet need for opiate and crack users (Fingertips 93517, a real export): a
+    percentage of prevalence *estimates*, whose published 95% limits (for example 26.5 to
+    65.3 around 52.3) are far wider than Wilson's. Wilson's 99.8% limits from the count
+    would be narrower than the published 95% ones, so none are worked out and the areas
+    are compared at 95% only, with a note saying why."""
+    real = Path(__file__).resolve().parent / "fixtures" / "real" / "areas" / "unmet_opiates.csv"
+    report = load([real], data_dir)
+    assert report.ok, [str(i) for i in report.issues]
+    assert set(report.values["indicator_id"]) == {"unmet_need_ocu"}
+    notes = issues_of(report, "note")
+    assert any("not those of the metric's method" in n and "at 95% only" in n for n in notes)
+    rows = store.all_area_values(store.current_version(data_dir), ["unmet_need_ocu"])
+    assert len(rows) == 13
+    assert rows["lower998"].isna().all() and rows["upper998"].isna().all()
+    assert rows["lower95"].notna().all()

@@ -1119,6 +1119,14 @@ def _recognise_methods(by_id, method, multiplier, value, num, den, lo95, hi95, o
     return method, multiplier
 
 
+def _limits_agree(lower, upper, lo95, hi95) -> np.ndarray:
+    """Whether worked-out 95% limits are the published ones: within 2% of the interval's
+    width, or within the rounding of limits published to one decimal place."""
+    lower, upper = np.asarray(lower, float), np.asarray(upper, float)
+    tolerance = np.maximum(0.02 * np.abs(hi95 - lo95), 0.051)
+    return (np.abs(lower - lo95) <= tolerance) & (np.abs(upper - hi95) <= tolerance)
+
+
 def _limits_998_from_95(by_id, value, num, den, method, multiplier, limits, rownum, issues,
                         col, suppressed, names):
     """Sources that publish 95% limits only (ONS): work out the 99.8% limits from the
@@ -1136,7 +1144,18 @@ def _limits_998_from_95(by_id, value, num, den, method, multiplier, limits, rown
     # Rows whose method was just recognised already have a note saying so.
     recognised = unknown_before & ~pd.isna(method)
     done = np.zeros(len(value), dtype=bool)
+    # The 99.8% limits follow from the count only where the published 95% limits are the
+    # method's own: OHID's unmet-need figures, for example, are percentages of prevalence
+    # *estimates* whose published intervals are far wider than Wilson's, and Wilson's 99.8%
+    # limits would then be narrower than the published 95% ones.
+    differ = np.zeros(len(value), dtype=bool)
     wil = only95 & (method == "wilson") & np.isfinite(num) & (den > 0) & (num <= den)
+    if wil.any():
+        lower, upper = stats.wilson_ci(num[wil], den[wil], confidence=0.95)
+        agree = _limits_agree(np.asarray(lower) * 100, np.asarray(upper) * 100,
+                              lo95[wil], hi95[wil])
+        differ[np.flatnonzero(wil)[~agree]] = True
+        wil[np.flatnonzero(wil)[~agree]] = False
     if wil.any():
         lower, upper = stats.wilson_ci(num[wil], den[wil], confidence=0.998)
         lo998[wil], hi998[wil] = np.asarray(lower) * 100, np.asarray(upper) * 100
@@ -1145,13 +1164,28 @@ def _limits_998_from_95(by_id, value, num, den, method, multiplier, limits, rown
     if byr.any():
         for m in np.unique(multiplier[byr]):
             sel = byr & (multiplier == m)
+            lower, upper = stats.rate_ci(num[sel], den[sel], confidence=0.95,
+                                         multiplier=float(m))
+            agree = _limits_agree(lower, upper, lo95[sel], hi95[sel])
+            differ[np.flatnonzero(sel)[~agree]] = True
+            byr[np.flatnonzero(sel)[~agree]] = False
+            sel = byr & (multiplier == m)
+            if not sel.any():
+                continue
             lower, upper = stats.rate_ci(num[sel], den[sel], confidence=0.998,
                                          multiplier=float(m))
             lo998[sel], hi998[sel] = lower, upper
         done |= byr
+    if differ.any():
+        issues.add_rows(NOTE, "the published 95% limits are not those of the metric's "
+                              "method worked out from the count (the source used its own, "
+                              "such as limits of an estimate): no 99.8% limits are worked "
+                              "out, and these areas are compared with England at 95% only",
+                        col("lower95"), rownum[differ])
     # Standardised rates, and crude rates given without their population: scale the
     # published 95% interval by the count's limits (Dobson; Byar's for a crude rate).
-    scaled = only95 & ~done & np.isin(method, ["dsr", "byars"]) & np.isfinite(num) & (num > 0)
+    scaled = (only95 & ~done & ~differ & np.isin(method, ["dsr", "byars"]) & np.isfinite(num)
+              & (num > 0))
     if scaled.any():
         lower, upper = stats.limits_from_95(num[scaled], value[scaled], lo95[scaled],
                                             hi95[scaled], confidence=0.998)
@@ -1163,7 +1197,8 @@ def _limits_998_from_95(by_id, value, num, den, method, multiplier, limits, rown
                               "Poisson for rates, Dobson's method scaled from the published "
                               "95% limits for standardised rates)", col("lower95"),
                         rownum[done & ~recognised])
-    left = only95 & ~done & (np.isin(method, ["wilson", "byars", "dsr"]) | pd.isna(method))
+    left = only95 & ~done & ~differ & (np.isin(method, ["wilson", "byars", "dsr"])
+                                       | pd.isna(method))
     if left.any():
         issues.add_rows(NOTE, "the file gives 95% limits only and no count to work out "
                               "99.8% limits: these areas are compared with England at 95% "
