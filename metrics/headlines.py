@@ -72,10 +72,11 @@ def metric_sentences(values: pd.DataFrame, ind: Indicator, area_code: str, area_
     where = area_name if shown == area_code else \
         ("England" if shown == explorer.ENGLAND else
          f"the {areas.set_index('area_code')['area_name'].get(shown, shown)} police force area")
+    # A source not loaded yet (or not for this area) is said plainly, not guessed round.
+    missing = explorer.missing_words(values, ind, area_code, areas, up_to)
+    if missing:
+        return [missing]
     period = explorer.latest_period(values, ind, up_to)
-    title = ind.title[0].lower() + ind.title[1:] if not ind.title[:2].isupper() else ind.title
-    if period is None:
-        return [f"No figures for {title} are published up to this period."]
     rows = explorer.suppress(explorer.metric_rows(values, ind), ind, threshold)
     latest = _row(rows, shown, period)
     if latest is None or pd.isna(latest["value"]):

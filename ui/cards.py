@@ -42,7 +42,7 @@ def outcome_card(card: OutcomeCard) -> None:
             chart_data=[v for v in card.sparkline if v is not None] or None,
             chart_type="line", help=ind.definition)
         comparison_badge(card.comparison, card.comparison_words)
-        details = [card.period or "no period", card.england_text, card.geography_note]
+        details = [card.period or "", card.england_text, card.geography_note]
         if card.suppressed:
             details.append("small count suppressed")
         st.caption(" · ".join(d for d in details if d))
@@ -54,7 +54,12 @@ def continuity_card(head: ContinuityHeadline, area_name: str) -> None:
         target_text = (f"Target {formatting.percent(head.target)} by "
                        f"{head.target_date:%-d %B %Y}")
         if head.period is None:
-            st.info(f"No continuity of care data for {area_name}.")
+            st.info(f"Continuity of care: not loaded yet for {area_name}.",
+                    icon=":material/hourglass_empty:")
+            return
+        if head.rate is None and not head.suppressed:
+            st.info(f"Continuity of care for {area_name}, {head.period}: the extract has no "
+                    "counts of prison leavers, so no rate or gap to the target is shown.")
             return
         if head.suppressed:
             st.metric("Engaged within 3 weeks of release", formatting.SUPPRESSED)
