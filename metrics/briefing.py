@@ -169,7 +169,8 @@ def _outcome_slide(values, areas, outcome, area_code, area_name, period_end, thr
                                         "significance_words"]).rename(columns={
         "title": "Metric", "period": "Period", "area_text": area_name,
         "england_text": "England", "significance_words": "Compared with England"})
-    caption = f"{ind.title}, {ind.unit}. {note}".strip()
+    # Without a chart the caption would describe nothing; keep only the geography note.
+    caption = (f"{ind.title}, {ind.unit}. {note}" if chart is not None else note).strip()
     return Slide(outcome, catalogue.OUTCOMES[outcome], sentences, chart=chart, spine=spine,
                  table=table, caption=caption)
 

@@ -299,7 +299,8 @@ def _cards(head: cc.Headline, model: dict) -> None:
         cards.comparison_badge(head.rolling.comparison,
                                stats.comparison_words(head.rolling.comparison))
     with top[1], st.container(border=True):
-        st.metric(f"Latest quarter ({head.quarter.period or 'none'})", head.quarter.rate_text,
+        st.metric(f"Latest quarter ({head.quarter.period})" if head.quarter.period
+                  else "Latest quarter", head.quarter.rate_text,
                   help="The single quarter: fewer people, so it varies more.")
         st.caption(_md(" · ".join(t for t in (head.quarter.counts_text,
                                               head.quarter.interval_text) if t))

@@ -192,7 +192,10 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
         return
     left, middle, right = st.columns(3)
     with left:
-        st.metric(f"{shown_name}, {head['period']}", head["value_text"], help=ind.definition)
+        # Not loaded for the area: the latest period is other areas', so leave it out.
+        label = shown_name if head["value_text"] == "not loaded yet" else \
+            f"{shown_name}, {head['period']}"
+        st.metric(label, head["value_text"], help=ind.definition)
     with middle:
         st.metric("England", formatting.with_unit(head["england_value"], ind))
         cards.comparison_badge(head["comparison"], stats.comparison_words(head["comparison"]))
@@ -208,7 +211,9 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
                         ctx.period_end, group.codes, threshold, target)
     if view == "Trend":
         if model["spec"] is None:
-            st.info(head["missing"] or f"{ind.title}: no figures to draw up to {ctx.period}.")
+            # The reason is already said above the figures; here only that nothing is drawn.
+            st.info(f"No trend to draw for {shown_name}." if head["missing"] else
+                    f"{ind.title}: no figures to draw up to {ctx.period}.")
             return
         exports.chart(model["spec"], f"trend-{ind.id}-{ctx.area_code}", ctx.public)
         if not model.get("area_drawn", True):
