@@ -38,6 +38,7 @@ TIMEOUT_S = 180
 # of metric (police force counts and rates, pooled standardised rates, proportions,
 # continuity of care), which keeps the module within a few minutes on two cores.
 VIEW_PAGES = {"crime", "harm", "supply", "recovery", "continuity"}
+MAP_VIEWS = ["Partnership", "England", "Urban and rural"]     # pages/maps.py VIEWS
 # The pages whose tables this change owns; the Data page lists files and load reports.
 TABLE_PAGES = [p for p in PAGES if p != "data"]
 
@@ -124,11 +125,14 @@ class Walk:
                 self._views(at, page, "view", "ui.outcome_page")
             elif self.views and page == "continuity":
                 self._views(at, page, "show", "ui.continuity_page")
+            elif self.views and page == "maps":
+                self._views(at, page, "view", MAP_VIEWS)
         return self
 
     def _views(self, at, page, key, module):
         import importlib
-        views = importlib.import_module(module).VIEWS
+        views = module if isinstance(module, list) else \
+            importlib.import_module(module).VIEWS
         if not any(w.key == key for w in at.get("button_group")):
             return          # the page said the metric is not loaded: no views to choose
         for view in views[1:]:
@@ -402,3 +406,44 @@ def test_tables_never_read_none_on_the_full_demonstration_set(data_dir, full):
     assert not walk.problems, "\n\n".join(walk.problems)
     assert any("*" in frame.to_string() for frames in walk.frames.values()
                for frame in frames), "the test needs suppressed cells to look at"
+
+
+# --- The pieces, without the app --------------------------------------------------------
+
+def test_trend_of_a_metric_with_no_rows_is_empty_not_an_error(full):
+    """The crash of the issue: pd.concat of nothing ('No objects to concatenate')."""
+    from metrics import explorer
+
+    values = store.all_area_values(full, ["continuity_of_care"])
+    areas = store.areas(full)
+    ind = catalogue.get("treatment_progress")
+    rows = explorer.trend_series(values, ind, {HOME: "Gloucestershire", ENGLAND: "England"},
+                                 ("E06000023",), dt.date(2026, 6, 30), 5)
+    assert rows.empty
+    assert {"period", "period_end", "value", "line", "is_area"} <= set(rows.columns)
+    assert explorer.missing_words(values, ind, HOME, areas, dt.date(2026, 6, 30)) == \
+        f"{ind.title}: not loaded yet for Gloucestershire."
+    seizures = catalogue.get("drug_seizures")
+    assert explorer.missing_words(values, seizures, HOME, areas, dt.date(2026, 6, 30)) == \
+        f"{seizures.title}: not loaded yet for the Gloucestershire police force area."
+    later = store.all_area_values(full, ["treatment_progress"])
+    assert explorer.missing_words(later, ind, HOME, areas, dt.date(2018, 6, 30),
+                                  "2018/19 Q1") == (
+        f"{ind.title}: no figures for Gloucestershire up to 2018/19 Q1; the first loaded "
+        "is 12 months to 2019/20 Q1.")
+
+
+def test_tables_for_display_write_missing_cells_as_dashes():
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.DataFrame({"Count": [12, None, "*"], "Rate": [1.25, np.nan, 3.0],
+                          "Whole": [1391.0, np.nan, 2.0], "Kept": [1, 2, 3],
+                          "Note": [None, "x", pd.NA]})
+    shown = tables.for_display(frame)
+    assert tables.missing_cells(frame) and not tables.missing_cells(shown)
+    assert shown["Count"].tolist() == [12, "-", "*"]
+    assert shown["Rate"].tolist() == ["1.25", "-", "3.00"]
+    assert shown["Whole"].tolist() == ["1,391", "-", "2"]    # never '1,391.000000'
+    assert shown["Kept"].tolist() == [1, 2, 3]
+    assert shown["Note"].tolist() == ["", "x", ""]
