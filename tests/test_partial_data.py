@@ -268,7 +268,7 @@ def test_only_england(data_dir, full):
 def test_an_empty_version(data_dir, full):
     publish_subset(data_dir, "false", full)
     walk = assert_renders(data_dir, views=False)
-    assert "No figures are loaded yet. Load an extract on the Data page." in walk.all_text()
+    assert "No figures are published yet. Load an extract on the Data page." in walk.all_text()
     assert boardpack.main(["--output", str(data_dir / "empty.pdf")]) == 0
 
 

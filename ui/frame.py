@@ -110,7 +110,7 @@ def start(force_public: bool = False) -> Context:
     if version.is_demo:
         st.warning(DEMO_BANNER, icon=":material/science:")
     if nothing_loaded:
-        st.info("No figures are loaded yet. Load an extract on the Data page.",
+        st.info("No figures are published yet. Load an extract on the Data page.",
                 icon=":material/info:")
     return Context(settings, data_dir, version, areas, area_code, names[area_code], period,
                    pd.Timestamp(ends[period]).date(), public)
