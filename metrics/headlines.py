@@ -40,6 +40,14 @@ def change_is_significant(ind: Indicator, earlier: pd.Series, later: pd.Series) 
     """Is the change from `earlier` to `later` (rows of values) significant at 95%?"""
     if any(pd.isna(r.get("value")) for r in (earlier, later)):
         return False
+    counts = [r.get(c) for r in (earlier, later) for c in ("numerator", "denominator")]
+    if ind.ci_method in ("wilson", "byars") and any(pd.isna(c) for c in counts):
+        # A rate published without its counts (a Fingertips row with a blank Count):
+        # fall back to the conservative test, intervals that do not overlap.
+        bounds = [r.get(c) for r in (earlier, later) for c in ("lower95", "upper95")]
+        if any(pd.isna(b) for b in bounds):
+            return False
+        return later["lower95"] > earlier["upper95"] or later["upper95"] < earlier["lower95"]
     if ind.ci_method == "wilson":
         lower, upper = newcombe_difference_ci(later["numerator"], later["denominator"],
                                               earlier["numerator"], earlier["denominator"])

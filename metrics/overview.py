@@ -190,28 +190,37 @@ def continuity_headline(values: pd.DataFrame, area_code: str, target: float,
     small = disclosure.is_small(engaged, disclosure_threshold) or \
         disclosure.is_small(released - engaged, disclosure_threshold)
     england_row = england[england["period"] == latest["period"]]
-    england_rate = float(england_row["value"].iloc[0]) / 100 if len(england_row) else None
+    england_rate = float(england_row["value"].iloc[0]) / 100 \
+        if len(england_row) and pd.notna(england_row["value"].iloc[0]) else None
     if small:
         return ContinuityHeadline(str(latest["period"]), None, None, None, None, None, target,
                                   target_date, None, None, england_rate, "not_compared", True)
     rate = engaged / released if released else None
     comparison = "not_compared"
-    if area_code != ENGLAND and england_rate is not None:
+    if area_code != ENGLAND and england_rate is not None and pd.notna(latest["lower95"]):
         comparison = stats.compare_with_benchmark(
             latest["lower95"], latest["upper95"], latest["lower998"], latest["upper998"],
             england_rate * 100, "high")
     return ContinuityHeadline(
         period=str(latest["period"]), rate=rate,
-        lower95=float(latest["lower95"]) / 100, upper95=float(latest["upper95"]) / 100,
+        lower95=_proportion(latest["lower95"]), upper95=_proportion(latest["upper95"]),
         engaged=engaged, released=released, target=target, target_date=target_date,
         gap_points=(target - rate) * 100 if rate is not None else None,
         people_short=people_short(engaged, released, target),
         england_rate=england_rate, comparison=comparison, suppressed=False)
 
 
-def people_short(engaged: float, released: float, target: float) -> int:
+def _proportion(percentage) -> float | None:
+    """A published percentage as a proportion; None where the extract left it blank."""
+    return None if _is_missing(percentage) or pd.isna(percentage) else float(percentage) / 100
+
+
+def people_short(engaged: float, released: float, target: float) -> int | None:
     """How many more prison leavers would have had to engage to meet the target on the
-    same number of releases: ceil(target x released) - engaged, never below zero."""
+    same number of releases: ceil(target x released) - engaged, never below zero; None
+    when the extract gave a rate without its counts."""
+    if _is_missing(engaged) or _is_missing(released) or pd.isna(engaged) or pd.isna(released):
+        return None
     needed = math.ceil(round(target * released, 9))
     return max(0, int(needed - engaged))
 

@@ -26,7 +26,8 @@ def use_navigation_only() -> None:
     PagesManager.__init__ = init
 
 
-def publish_subset(data_dir, where: str, source_version=None, demo: bool = False):
+def publish_subset(data_dir, where: str, source_version=None, demo: bool = False,
+                   blank: tuple[str, tuple[str, ...]] | None = None):
     """Publish, as a new current version in `data_dir`, the rows of `source_version`'s
     values (default: the current version) that satisfy the SQL condition `where`.
 
@@ -34,7 +35,9 @@ def publish_subset(data_dir, where: str, source_version=None, demo: bool = False
     two for the 300,000-row demonstration set, where rebuilding it takes ten times that),
     so tests can try many subsets: a metric missing for an area, only England, one
     period. The small-area table is copied unchanged. `demo=False` by default so pages
-    show the subset as a partnership's own partly loaded data."""
+    show the subset as a partnership's own partly loaded data. `blank` = (condition,
+    columns) empties those columns in the rows matching the condition, as extracts do
+    (a Fingertips row with a blank Count, an ONS ':' for a rate not calculated)."""
     import shutil
 
     import duckdb
@@ -48,8 +51,14 @@ def publish_subset(data_dir, where: str, source_version=None, demo: bool = False
         target = str(staging / "values.parquet").replace("'", "''")
         con = duckdb.connect(":memory:", config={"threads": 2})
         try:
-            con.execute(f"COPY (SELECT * FROM read_parquet('{source_values}') WHERE {where}) "
-                        f"TO '{target}' (FORMAT parquet)")
+            replace = ""
+            if blank:
+                condition, columns = blank
+                replace = " REPLACE (" + ", ".join(
+                    f"CASE WHEN {condition} THEN NULL ELSE {c} END AS {c}"
+                    for c in columns) + ")"
+            con.execute(f"COPY (SELECT *{replace} FROM read_parquet('{source_values}') "
+                        f"WHERE {where}) TO '{target}' (FORMAT parquet)")
             rows = con.execute(f"SELECT count(*) FROM read_parquet('{target}')").fetchone()[0]
         finally:
             con.close()

@@ -272,6 +272,22 @@ def test_an_empty_version(data_dir, full):
     assert boardpack.main(["--output", str(data_dir / "empty.pdf")]) == 0
 
 
+@pytest.mark.parametrize("columns", [
+    ("numerator", "denominator"),                                   # a rate without counts
+    ("value", "lower95", "upper95", "lower998", "upper998"),        # counts, no rate
+])
+def test_rows_without_values_or_counts(data_dir, full, columns):
+    """Extracts leave cells blank: a Fingertips Count, an ONS ':' rate. Nothing may read
+    'nan%' or fail on them (a change test, the people short of a target)."""
+    shown = f"area_code IN ('{HOME}', '{HOME_PFA}', '{ENGLAND}')"
+    metrics = ", ".join(f"'{i}'" for i in ("treatment_progress", "neighbourhood_crime",
+                                           "drug_misuse_deaths", "continuity_of_care",
+                                           "county_lines_closed", "adults_in_treatment"))
+    publish_subset(data_dir, "true", full,
+                   blank=(f"{shown} AND indicator_id IN ({metrics})", columns))
+    assert_renders(data_dir, views=False)
+
+
 # --- Any subset ----------------------------------------------------------------------
 
 INDICATORS = sorted(i.id for i in catalogue.INDICATORS)

@@ -71,8 +71,10 @@ def continuity_card(head: ContinuityHeadline, area_name: str) -> None:
                       help="Adults released from prison with a substance misuse treatment "
                            "need who engaged in community treatment within 3 weeks, "
                            "rolling 12 months (NDTMS).")
-            st.caption(f"{head.period} · 95% interval {formatting.percent(head.lower95, 1)} to "
-                       f"{formatting.percent(head.upper95, 1)} · "
+            interval = (f"95% interval {formatting.percent(head.lower95, 1)} to "
+                        f"{formatting.percent(head.upper95, 1)} · "
+                        if head.lower95 is not None and head.upper95 is not None else "")
+            st.caption(f"{head.period} · {interval}"
                        f"{head.engaged:,.0f} of {head.released:,.0f} prison leavers")
         with middle:
             if head.gap_points is not None and head.gap_points > 0:
@@ -84,7 +86,8 @@ def continuity_card(head: ContinuityHeadline, area_name: str) -> None:
                 st.metric("Gap to target", "Target met")
                 st.caption(target_text)
         with right:
-            england = formatting.percent(head.england_rate, 1) if head.england_rate else "-"
+            england = formatting.percent(head.england_rate, 1) \
+                if head.england_rate is not None else "-"
             st.metric("England", england)
             comparison_badge(head.comparison, stats.comparison_words(head.comparison))
         reached = min(head.rate / head.target, 1.0)

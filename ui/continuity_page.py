@@ -314,6 +314,12 @@ def _cards(head: cc.Headline, model: dict) -> None:
         elif head.met:
             st.metric(f"Gap to the {head.target:g}% target", "Target met")
             st.caption(f"{head.rolling.rate_text} in the latest 12 months.")
+        elif head.people_short is None:     # a rate without counts: the gap in points only
+            st.metric(f"Gap to the {head.target:g}% target",
+                      f"{head.gap_points:.1f} points",
+                      help="Target minus the latest 12-month rate, in percentage points.")
+            st.caption("The extract has no counts of prison leavers, so the gap in people "
+                       "is not shown.")
         else:
             st.metric(f"Gap to the {head.target:g}% target",
                       f"{head.gap_points:.1f} points",
