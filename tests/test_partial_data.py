@@ -295,6 +295,27 @@ AREAS = [HOME, HOME_PFA, ENGLAND, REGION, "E06000023", "E23000036"]
 KINDS = ["quarter", "rolling_12m", "financial_year", "pooled_3y"]
 
 
+BLANKABLE = [("numerator", "denominator"),
+             ("value", "lower95", "upper95", "lower998", "upper998"),
+             ("lower998", "upper998")]             # ONS: 95% limits only
+SHOWN_AREAS = [HOME, "E06000023", "E09000001"]     # Gloucestershire, Bristol, City of London
+
+
+@st.composite
+def cases(draw) -> tuple[str, tuple | None, str]:
+    """A subset (subsets), perhaps with some metrics' cells blanked for the areas on
+    screen, and the area to show."""
+    where = draw(subsets())
+    area = draw(st.sampled_from(SHOWN_AREAS))
+    blank = None
+    columns = draw(st.sampled_from([None, *BLANKABLE]))
+    if columns:
+        ids = draw(st.lists(st.sampled_from(INDICATORS), min_size=1, max_size=6, unique=True))
+        blank = (f"area_code IN ('{area}', '{HOME_PFA}', '{ENGLAND}') AND indicator_id IN ("
+                 + ", ".join(f"'{i}'" for i in ids) + ")", columns)
+    return where, blank, area
+
+
 @st.composite
 def subsets(draw) -> str:
     """A WHERE clause keeping a random part of the demonstration set: some metrics
@@ -323,10 +344,11 @@ def subsets(draw) -> str:
 @settings(max_examples=3, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                  HealthCheck.too_slow])
-@given(where=subsets())
-def test_any_subset_renders_every_page_slide_and_the_pack(data_dir, full, where):
-    publish_subset(data_dir, where, full)
-    assert_renders(data_dir, views=False)
+@given(case=cases())
+def test_any_subset_renders_every_page_slide_and_the_pack(data_dir, full, case):
+    where, blank, area = case
+    publish_subset(data_dir, where, full, blank=blank)
+    assert_renders(data_dir, views=False, area=area)
 
 
 # --- Display: periods on the time axis, tick formats, no None ----------------------------
@@ -458,8 +480,10 @@ def test_tables_for_display_write_missing_cells_as_dashes():
                           "Note": [None, "x", pd.NA]})
     shown = tables.for_display(frame)
     assert tables.missing_cells(frame) and not tables.missing_cells(shown)
-    assert shown["Count"].tolist() == [12, "-", "*"]
+    assert shown["Count"].tolist() == ["12", "-", "*"]
     assert shown["Rate"].tolist() == ["1.25", "-", "3.00"]
     assert shown["Whole"].tolist() == ["1,391", "-", "2"]    # never '1,391.000000'
     assert shown["Kept"].tolist() == [1, 2, 3]
     assert shown["Note"].tolist() == ["", "x", ""]
+    mixed = tables.for_display(pd.DataFrame({"Count": [1391, "*"]}))   # no gaps, mixed
+    assert mixed["Count"].tolist() == ["1,391", "*"]

@@ -33,6 +33,12 @@ def for_display(frame: pd.DataFrame) -> pd.DataFrame:
     for column in out.columns:
         series = out[column]
         missing = series.isna()
+        if _mixed(series):
+            # Numbers beside '*' (a suppressed count): all text, so Arrow need not guess
+            # (Streamlit logs a conversion failure and retries otherwise).
+            out[column] = [("" if column in BLANK_WHEN_MISSING else MISSING)
+                           if _is_missing(v) else _text(v) for v in series]
+            continue
         if not missing.any() and not _has_missing_words(series):
             continue
         fill = "" if column in BLANK_WHEN_MISSING else MISSING
@@ -48,6 +54,22 @@ def for_display(frame: pd.DataFrame) -> pd.DataFrame:
         else:
             out[column] = [fill if _is_missing(v) else v for v in series]
     return out
+
+
+def _mixed(series: pd.Series) -> bool:
+    """An object column holding both numbers and text."""
+    if not pd.api.types.is_object_dtype(series.dtype):
+        return False
+    kinds = {isinstance(v, str) for v in series if not _is_missing(v)}
+    return kinds == {True, False}
+
+
+def _text(value) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, np.integer)) or float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
 
 
 def _is_missing(value) -> bool:
