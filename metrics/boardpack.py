@@ -210,10 +210,11 @@ def make_pack(data_dir, area_code: str | None = None, period: str | None = None,
         raise ValueError(f"unknown area code '{area_code}': give the ONS code of an "
                          "upper-tier area, such as E10000013 for Gloucestershire")
     values = store.all_area_values(version, [i.id for i in catalogue.INDICATORS])
-    if values.empty:
-        raise ValueError("nothing is published yet: load an extract first")
     if period is None:
-        latest = pd.Timestamp(values["period_end"].max()).date()
+        # An empty version still makes a pack (every section saying what is not loaded
+        # yet), for the quarter in progress.
+        latest = pd.Timestamp(values["period_end"].max()).date() if len(values) \
+            else (generated or dt.date.today())
         chosen = quarter_of(latest)
     else:
         chosen = parse_period(period)

@@ -110,10 +110,16 @@ def _need_map_slide(boundaries: dict, table: pd.DataFrame, area_name: str,
                  caption=caption)
 
 
-def _continuity_line(values, area_code, area_name, period_end, threshold, settings) -> str:
+def _continuity_line(values, area_code, area_name, period_end, threshold, settings,
+                     areas=None) -> str:
     rows = values[pd.to_datetime(values["period_end"]) <= pd.Timestamp(period_end)]
     head = overview.continuity_headline(rows, area_code, settings.continuity_target,
                                         settings.continuity_target_date, threshold)
+    if head.period is None and areas is not None:
+        missing = explorer.missing_words(values, catalogue.get("continuity_of_care"),
+                                         area_code, areas, period_end)
+        if missing:
+            return missing
     if head.suppressed:
         return (f"Continuity of care for {area_name} is not shown: the numbers are too "
                 "small to publish.")
@@ -125,16 +131,15 @@ def _continuity_line(values, area_code, area_name, period_end, threshold, settin
 def _summary_slide(values, areas, area_code, area_name, period_end, threshold,
                    settings) -> Slide:
     sentences = [_continuity_line(values, area_code, area_name, period_end, threshold,
-                                  settings)]
+                                  settings, areas)]
     rows = []
     for outcome in catalogue.OUTCOMES:
         text = headlines.outcome_summary(values, outcome, area_code, area_name, areas,
                                          period_end, threshold)
         sentences.append(text[0])
         ind = catalogue.get(catalogue.OUTCOME_HEADLINE[outcome])
-        card = overview.outcome_card(outcome, values[pd.to_datetime(values["period_end"])
-                                                     <= pd.Timestamp(period_end)],
-                                     area_code, areas, threshold)
+        card = overview.outcome_card(outcome, values, area_code, areas, threshold,
+                                     up_to=period_end)
         rows.append({"Outcome": catalogue.OUTCOMES[outcome], "Headline metric": ind.title,
                      "Period": card.period or "-", area_name: card.value_text,
                      "England": card.england_text.removeprefix("England ") or "-",
@@ -155,7 +160,7 @@ def _outcome_slide(values, areas, outcome, area_code, area_name, period_end, thr
     if shown != explorer.ENGLAND and ind.ci_method != "none":
         lines[explorer.ENGLAND] = "England"
     trend = explorer.trend_series(values, ind, lines, (), period_end, threshold)
-    chart = charts.trend_chart(trend, ind.unit, height=250) if len(trend) else None
+    chart = charts.trend_chart(trend, ind.unit, height=250) if _area_drawn(trend) else None
     spine_rows = explorer.spine_rows(values, outcome, area_code, areas, comparators,
                                      period_end, threshold)
     plotted = spine_rows.dropna(subset=["pos_min"]) if "pos_min" in spine_rows else None
@@ -164,7 +169,8 @@ def _outcome_slide(values, areas, outcome, area_code, area_name, period_end, thr
                                         "significance_words"]).rename(columns={
         "title": "Metric", "period": "Period", "area_text": area_name,
         "england_text": "England", "significance_words": "Compared with England"})
-    caption = f"{ind.title}, {ind.unit}. {note}".strip()
+    # Without a chart the caption would describe nothing; keep only the geography note.
+    caption = (f"{ind.title}, {ind.unit}. {note}" if chart is not None else note).strip()
     return Slide(outcome, catalogue.OUTCOMES[outcome], sentences, chart=chart, spine=spine,
                  table=table, caption=caption)
 
@@ -173,15 +179,16 @@ def _continuity_slide(values, areas, area_code, area_name, period_end, threshold
                       comparators) -> Slide:
     ind = catalogue.get("continuity_of_care")
     sentences = [_continuity_line(values, area_code, area_name, period_end, threshold,
-                                  settings)]
-    sentences += headlines.metric_sentences(values, ind, area_code, area_name, areas,
-                                            period_end, threshold)[1:]
+                                  settings, areas)]
+    if explorer.missing_words(values, ind, area_code, areas, period_end) is None:
+        sentences += headlines.metric_sentences(values, ind, area_code, area_name, areas,
+                                                period_end, threshold)[1:]
     trend = explorer.trend_series(values, ind, {area_code: area_name,
                                                 explorer.ENGLAND: "England"},
                                   (), period_end, threshold)
     target = settings.continuity_target * 100
     chart = charts.trend_chart(trend, "%", height=250, target=target,
-                               target_label="Target") if len(trend) else None
+                               target_label="Target") if _area_drawn(trend) else None
     frame, summary = explorer.spc_frame(values, ind, area_code, period_end, threshold, target)
     assurance = {"consistently_passing": "consistently passing",
                  "consistently_failing": "consistently failing",
@@ -190,4 +197,11 @@ def _continuity_slide(values, areas, area_code, area_name, period_end, threshold
         sentences.append(f"On a statistical process control chart the area is "
                          f"{assurance} the target.")
     return Slide("continuity", "Continuity of care: prison to community", sentences,
-                 chart=chart, caption="Rolling 12 months; shaded band: 95% interval.")
+                 chart=chart, caption="Rolling 12 months; shaded band: 95% interval."
+                 if chart is not None else "")
+
+
+def _area_drawn(trend: pd.DataFrame) -> bool:
+    """A slide's trend chart is drawn only when the area's own line has a figure: a chart
+    of England alone, under a sentence about the area, would read as the area's."""
+    return bool(len(trend) and (trend["is_area"].astype(bool) & trend["value"].notna()).any())

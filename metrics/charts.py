@@ -33,6 +33,58 @@ TARGET_COLOUR = "#C00000"
 FONT = "Source Sans Pro, Arial, sans-serif"
 
 
+# Periods a year or longer that are read by their label ("2024/25", "2021", "2019 - 21"):
+# plotted at their middle and labelled with the period. A pooled "2019 - 21" ends on
+# 31 December 2021, so plotting its end on a year axis put it at 2022, a year late.
+LABELLED_KINDS = ("financial_year", "calendar_year", "pooled_3y")
+MAX_PERIOD_TICKS = 14
+
+
+def number_format(unit: str) -> str:
+    """Tooltip format: a count is a whole number, anything else one decimal."""
+    return ",.0f" if unit == "count" else ",.1f"
+
+
+def y_axis(unit: str) -> alt.Axis:
+    """A value axis whose tick labels never read '1,391.000000'."""
+    return alt.Axis(format=",.0f" if unit == "count" else ",~r", labelOverlap=True)
+
+
+def time_axis(frame: pd.DataFrame) -> tuple[pd.DataFrame, alt.X]:
+    """The x position of each row and the x encoding for a chart over time.
+
+    Quarters and rolling 12 months are plotted at their end on a year axis. Financial
+    years, calendar years and pooled periods are plotted at their middle, with a tick per
+    period labelled with the period itself ('2019 - 21' at mid-2020)."""
+    out = frame.copy()
+    ends = pd.to_datetime(out["period_end"])
+    kinds = set(out["period_kind"].dropna()) if "period_kind" in out else set()
+    labelled = bool(kinds) and kinds <= set(LABELLED_KINDS) and "period_start" in out
+    if not labelled:
+        out["x_date"] = ends
+        return out, alt.X("x_date:T", title=None,
+                          axis=alt.Axis(format="%Y", tickCount="year", labelOverlap=True))
+    starts = pd.to_datetime(out["period_start"])
+    # Midnight of the middle day, so the tick and the point share an exact timestamp.
+    out["x_date"] = (starts + (ends - starts) / 2).dt.normalize()
+    ticks = (out.drop_duplicates("period").sort_values("x_date")[["period", "x_date"]])
+    if len(ticks) > MAX_PERIOD_TICKS:     # keep labels readable: every other period
+        ticks = ticks.iloc[::-1].iloc[::2].iloc[::-1]
+    # Vega parses the dates and the tick values in the viewer's time zone; matching the
+    # ticks by their formatted day (not a millisecond stamp) keeps the labels right in
+    # British Summer Time too.
+    expression = "''"
+    for day, period in zip(reversed(ticks["x_date"].dt.strftime("%Y-%m-%d").tolist()),
+                           reversed(ticks["period"].tolist())):
+        label = str(period).replace("\\", "").replace("'", "\\'")
+        expression = (f"timeFormat(datum.value, '%Y-%m-%d') == '{day}' ? '{label}' : "
+                      f"({expression})")
+    axis = alt.Axis(values=[alt.DateTime(year=t.year, month=t.month, date=t.day)
+                            for t in ticks["x_date"]],
+                    labelExpr=expression, labelOverlap=False, labelAngle=0, grid=True)
+    return out, alt.X("x_date:T", title=None, axis=axis)
+
+
 def significance_group(code: str) -> str:
     return "not_compared" if code == "not_compared" else code.split("_")[0]
 
@@ -78,19 +130,20 @@ def trend_chart(series: pd.DataFrame, unit_title: str, height: int = 320,
     `trajectory`: optional period_end, value for a dashed path to a target."""
     order = list(dict.fromkeys(series["line"]))
     palette = [HOME_COLOUR, ENGLAND_COLOUR, COMPARATOR_COLOUR, "#999999"][:len(order)]
-    x = alt.X("period_end:T", title=None, axis=alt.Axis(format="%Y", tickCount="year"))
+    series, x = time_axis(series)
     colour = alt.Color("line:N", title=None, scale=alt.Scale(domain=order, range=palette),
                        legend=alt.Legend(orient="bottom", symbolType="stroke",
                                          symbolStrokeWidth=3))
     tooltip = [alt.Tooltip("line:N", title="Area"), alt.Tooltip("period:N", title="Period"),
-               alt.Tooltip("value:Q", title=unit_title, format=",.1f"),
+               alt.Tooltip("value:Q", title=unit_title, format=number_format(unit_title)),
                alt.Tooltip("lower95:Q", title="95% lower", format=",.1f"),
                alt.Tooltip("upper95:Q", title="95% upper", format=",.1f")]
     base = alt.Chart(series)
     band = base.transform_filter(alt.datum.is_area).mark_area(
         opacity=0.18, color=HOME_COLOUR).encode(x=x, y="lower95:Q", y2="upper95:Q")
     lines = base.mark_line(point=True, strokeWidth=2.5).encode(
-        x=x, y=alt.Y("value:Q", title=unit_title, scale=alt.Scale(zero=False)),
+        x=x, y=alt.Y("value:Q", title=unit_title, scale=alt.Scale(zero=False),
+                     axis=y_axis(unit_title)),
         color=colour,
         strokeDash=alt.StrokeDash("line:N", scale=alt.Scale(
             domain=order, range=[[1, 0], [6, 3], [2, 2], [1, 0]][:len(order)]), legend=None),
@@ -108,6 +161,7 @@ def trend_chart(series: pd.DataFrame, unit_title: str, height: int = 320,
             align="left", dx=4, dy=-8, color=TARGET_COLOUR, fontSize=13, fontWeight="bold")
             .encode(y="y:Q", x=alt.value(0), text="label:N"))
     if trajectory is not None and not trajectory.empty:
+        trajectory = trajectory.assign(x_date=pd.to_datetime(trajectory["period_end"]))
         layers.append(alt.Chart(trajectory).mark_line(
             color=TARGET_COLOUR, strokeDash=[2, 3], strokeWidth=2,
             point=alt.OverlayMarkDef(color=TARGET_COLOUR, filled=True)).encode(
@@ -124,13 +178,14 @@ def spc_chart(frame: pd.DataFrame, unit_title: str, height: int = 320,
     data = frame.copy()
     data["point_words"] = data["point_type"].map(
         lambda t: SPC_COLOURS.get(t, ("#7B7D7D", "No data"))[1])
-    x = alt.X("period_end:T", title=None, axis=alt.Axis(format="%Y", tickCount="year"))
+    data, x = time_axis(data)
     base = alt.Chart(data)
     domain = [w for _, w in SPC_COLOURS.values()]
     colours = alt.Scale(domain=domain, range=[c for c, _ in SPC_COLOURS.values()])
     layers = [
         base.mark_line(color="#7B7D7D", strokeWidth=1.5).encode(
-            x=x, y=alt.Y("value:Q", title=unit_title, scale=alt.Scale(zero=False))),
+            x=x, y=alt.Y("value:Q", title=unit_title, scale=alt.Scale(zero=False),
+                         axis=y_axis(unit_title))),
         base.mark_line(color="#231F20", strokeWidth=1.5).encode(x=x, y="mean:Q"),
         base.mark_line(color="#7B7D7D", strokeDash=[6, 4]).encode(x=x, y="upper_limit:Q"),
         base.mark_line(color="#7B7D7D", strokeDash=[6, 4]).encode(x=x, y="lower_limit:Q"),
@@ -139,7 +194,8 @@ def spc_chart(frame: pd.DataFrame, unit_title: str, height: int = 320,
             color=alt.Color("point_words:N", title=None, scale=colours,
                             legend=alt.Legend(orient="bottom")),
             tooltip=[alt.Tooltip("period:N", title="Period"),
-                     alt.Tooltip("value:Q", title=unit_title, format=",.1f"),
+                     alt.Tooltip("value:Q", title=unit_title,
+                                 format=number_format(unit_title)),
                      alt.Tooltip("point_words:N", title="Variation"),
                      alt.Tooltip("mean:Q", title="Mean", format=",.1f"),
                      alt.Tooltip("lower_limit:Q", title="Lower process limit", format=",.1f"),
@@ -170,7 +226,8 @@ def ranked_chart(rows: pd.DataFrame, unit_title: str, benchmark: float | None,
                alt.Tooltip("upper95:Q", title="95% upper", format=",.1f"),
                alt.Tooltip("significance:N", title="Compared with England")]
     layers = [
-        base.mark_rule(opacity=0.6).encode(x=x, y=alt.Y("lower95:Q", title=unit_title),
+        base.mark_rule(opacity=0.6).encode(x=x, y=alt.Y("lower95:Q", title=unit_title,
+                                                        axis=y_axis(unit_title)),
                                            y2="upper95:Q",
                                            color=alt.Color("significance:N", scale=colours,
                                                            legend=None)),
@@ -217,7 +274,8 @@ def funnel_chart(points: pd.DataFrame, limits: pd.DataFrame, unit_title: str,
         lim.mark_line(color="#7B7D7D", strokeDash=[2, 2]).encode(x=x, y="lower998:Q"),
         lim.mark_line(color="#7B7D7D", strokeDash=[2, 2]).encode(x=x, y="upper998:Q"),
         alt.Chart(data).mark_point(filled=True, size=45, opacity=0.85).encode(
-            x=x, y=alt.Y("value:Q", title=unit_title, scale=alt.Scale(zero=False)),
+            x=x, y=alt.Y("value:Q", title=unit_title, scale=alt.Scale(zero=False),
+                         axis=y_axis(unit_title)),
             color=alt.Color("significance:N", title="Compared with England", scale=colours,
                             legend=alt.Legend(orient="bottom")),
             shape=alt.Shape("significance:N", scale=shapes, legend=None), tooltip=tooltip),

@@ -387,14 +387,14 @@ def trajectory(protected: pd.DataFrame, area_name: str, target: float,
         words += f"{area_name} met the target: {at_rate:.1f}% in the {base['target_period']}. "
     else:
         words += (f"In the {base['target_period']} {area_name} was at {at_rate:.1f}%: "
-                  f"{at_gap:.1f} percentage points ({at_short:,} people) short of "
+                  f"{at_gap:.1f} percentage points{_people(at_short)} short of "
                   f"{target_pct:g}%. ")
     if now_gap <= 0:
         words += f"In the latest {latest['period'].removeprefix('12 months to ')} " \
                  f"12 months it is at {rate:.1f}%, at or above the target."
     else:
         words += (f"Now ({latest['period']}) it is at {rate:.1f}%: {now_gap:.1f} points "
-                  f"({now_short:,} people) short.")
+                  f"{_people(now_short).strip()} short.")
     projected = _projection(pace, now_gap, latest_q)
     if now_gap > 0:
         words += " " + _pace_words(pace, projected, target_pct)
@@ -403,6 +403,11 @@ def trajectory(protected: pd.DataFrame, area_name: str, target: float,
                       projected_period=projected, at_target_rate=at_rate,
                       at_target_gap=at_gap, at_target_people_short=at_short,
                       now_gap=now_gap, now_people_short=now_short, frame=frame, words=words)
+
+
+def _people(short: int | None) -> str:
+    """' (254 people)', or nothing when the extract gave no counts to work it out from."""
+    return "" if short is None else f" ({short:,} people)"
 
 
 def _projection(pace: float | None, gap: float, latest_q: int) -> str | None:

@@ -118,7 +118,8 @@ def pathway_chart(stages: pd.DataFrame, target_count: int | None, target: float,
     base = alt.Chart(data)
     layers = [
         base.mark_bar(height=26).encode(
-            x=alt.X("bar:Q", title="People (12 months)", axis=alt.Axis(tickCount=8)), y=y,
+            x=alt.X("bar:Q", title="People (12 months)",
+                    axis=alt.Axis(tickCount=8, format=",.0f")), y=y,
             color=alt.Color("colour_words:N", scale=colours, title=None,
                             legend=alt.Legend(orient="bottom", columns=2, labelLimit=400)),
             tooltip=tooltip),

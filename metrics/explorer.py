@@ -34,6 +34,45 @@ def shown_area(ind: Indicator, area_code: str, areas: pd.DataFrame) -> tuple[str
     return area_code, ""
 
 
+def where_words(ind: Indicator, area_code: str, areas: pd.DataFrame) -> str:
+    """The place a metric's figure is for, in words: the area's name, 'the Gloucestershire
+    police force area', or 'England'."""
+    shown, _ = shown_area(ind, area_code, areas)
+    names = areas.set_index("area_code")["area_name"]
+    if shown == ENGLAND:
+        return "England"
+    if ind.geography == "pfa":
+        row = areas.loc[areas["area_code"] == area_code]
+        force = row.iloc[0]["pfa_name"] if len(row) and row.iloc[0]["pfa_name"] else shown
+        return f"the {force} police force area"
+    return str(names.get(shown, shown))
+
+
+def missing_words(values: pd.DataFrame, ind: Indicator, area_code: str, areas: pd.DataFrame,
+                  up_to: dt.date, period_label: str | None = None) -> str | None:
+    """Why a metric has no figure to show for an area up to a date, in words, or None
+    when it has one. A partnership loads its sources one at a time, so a missing metric
+    is normal: say so plainly ('Drug seizures: not loaded yet for the Gloucestershire
+    police force area'), never leave a blank card or an empty chart."""
+    shown, _ = shown_area(ind, area_code, areas)
+    where = where_words(ind, area_code, areas)
+    rows = metric_rows(values, ind)
+    own = rows[rows["area_code"] == shown]
+    if own.empty:
+        return f"{ind.title}: not loaded yet for {where}."
+    earlier = own[_until(own, up_to)]
+    if earlier.empty:
+        first = own.sort_values("period_end")["period"].iloc[0]
+        when = f"up to {period_label}" if period_label else "for this period"
+        return (f"{ind.title}: no figures for {where} {when}; the first loaded is "
+                f"{first}.")
+    if earlier["value"].isna().all():
+        # Rows loaded, but every value blank: suppressed at source or not calculated.
+        return (f"{ind.title}: no value is published for {where}"
+                + (f" up to {period_label}." if period_label else "."))
+    return None
+
+
 def _until(rows: pd.DataFrame, up_to: dt.date) -> pd.Series:
     """Rows ending on or before `up_to` (DuckDB hands dates back as datetime64)."""
     return pd.to_datetime(rows["period_end"]) <= pd.Timestamp(up_to)
@@ -120,7 +159,14 @@ def spine_rows(values: pd.DataFrame, outcome: str, area_code: str, areas: pd.Dat
         row = {"indicator_id": ind.id, "title": ind.title, "unit": ind.unit,
                "period": period or "no data", "geography_note": note}
         if period is None:
-            out.append(row | {"comparison": "not_compared", "area_text": "no data"})
+            own_rows = metric_rows(values, ind)
+            loaded = bool((own_rows["area_code"] == shown).any())
+            out.append(row | {
+                "period": "-", "comparison": "not_compared",
+                "significance_words": "Not compared",
+                "area_text": "no figure up to this period" if loaded else "not loaded yet",
+                "england_text": "-", "comparators_text": "-", "worst_text": "-",
+                "best_text": "-", "suppressed": False})
             continue
         rows = suppress(metric_rows(values, ind).query("period == @period"), ind, threshold)
         england = _england_value(rows)
@@ -139,8 +185,10 @@ def spine_rows(values: pd.DataFrame, outcome: str, area_code: str, areas: pd.Dat
             "count": None if own.empty else own["numerator"].iloc[0],
             "suppressed": bool(len(own) and own["suppressed"].iloc[0]),
             "area_text": (formatting.SUPPRESSED if len(own) and own["suppressed"].iloc[0]
+                          else "not loaded yet" if own.empty
                           else formatting.with_unit(own_value, ind)),
-            "england_text": formatting.with_unit(england, ind),
+            "england_text": formatting.with_unit(england, ind) if england is not None
+            else "-",
             "comparators_text": formatting.with_unit(group, ind) if group is not None else "-",
         }
         if ind.ci_method == "none" or england is None or spread.empty:
@@ -180,20 +228,28 @@ def trend_series(values: pd.DataFrame, ind: Indicator, lines: dict[str, str],
     rows = rows[_until(rows, up_to)]
     frames = []
     for i, (code, label) in enumerate(lines.items()):
-        part = rows[rows["area_code"] == code][["period", "period_end", "value", "lower95",
-                                                "upper95"]].assign(line=label, is_area=i == 0)
+        part = rows[rows["area_code"] == code][["period", "period_kind", "period_start",
+                                                "period_end", "value", "lower95",
+                                                "upper95"]] \
+            .assign(line=label, is_area=i == 0)
         frames.append(part)
     if comparators and ind.geography == "utla":
         group = rows[rows["area_code"].isin(comparators)]
-        pooled = [{"period": p, "period_end": g["period_end"].iloc[0],
+        pooled = [{"period": p, "period_kind": g["period_kind"].iloc[0],
+                   "period_start": g["period_start"].iloc[0],
+                   "period_end": g["period_end"].iloc[0],
                    "value": _group_value(g, ind), "lower95": None, "upper95": None,
                    "line": "Comparator average", "is_area": False}
                   for p, g in group.groupby("period")]
         frames.append(pd.DataFrame(pooled))
-    out = pd.concat([f for f in frames if not f.empty], ignore_index=True) if frames else \
-        pd.DataFrame(columns=["period", "period_end", "value", "lower95", "upper95", "line",
-                              "is_area"])
+    frames = [f for f in frames if not f.empty]
+    # A metric with no rows for any line (a source not loaded yet) gives an empty frame
+    # with the columns charts expect; callers say "not loaded yet" instead of drawing it.
+    out = pd.concat(frames, ignore_index=True) if frames else \
+        pd.DataFrame(columns=["period", "period_kind", "period_start", "period_end", "value",
+                              "lower95", "upper95", "line", "is_area"])
     out["period_end"] = pd.to_datetime(out["period_end"])
+    out["period_start"] = pd.to_datetime(out["period_start"])
     # Keep the lines in the order given (area, England, comparators): charts colour them
     # in that order, so the area is always the same colour.
     return out.reset_index(drop=True)
@@ -211,6 +267,8 @@ def spc_frame(values: pd.DataFrame, ind: Indicator, area_code: str, up_to: dt.da
     result = stats.spc(rows["value"].to_numpy(float), target=target,
                        improvement_direction=direction)
     result["period"] = rows["period"].to_numpy()
+    result["period_kind"] = rows["period_kind"].to_numpy()
+    result["period_start"] = pd.to_datetime(rows["period_start"]).to_numpy()
     result["period_end"] = pd.to_datetime(rows["period_end"]).to_numpy()
     summary = stats.spc_summary(result, target=target, improvement_direction=direction)
     summary["too_few_points"] = bool(result.attrs.get("too_few_points", len(rows) < 12))

@@ -40,6 +40,14 @@ def change_is_significant(ind: Indicator, earlier: pd.Series, later: pd.Series) 
     """Is the change from `earlier` to `later` (rows of values) significant at 95%?"""
     if any(pd.isna(r.get("value")) for r in (earlier, later)):
         return False
+    counts = [r.get(c) for r in (earlier, later) for c in ("numerator", "denominator")]
+    if ind.ci_method in ("wilson", "byars") and any(pd.isna(c) for c in counts):
+        # A rate published without its counts (a Fingertips row with a blank Count):
+        # fall back to the conservative test, intervals that do not overlap.
+        bounds = [r.get(c) for r in (earlier, later) for c in ("lower95", "upper95")]
+        if any(pd.isna(b) for b in bounds):
+            return False
+        return later["lower95"] > earlier["upper95"] or later["upper95"] < earlier["lower95"]
     if ind.ci_method == "wilson":
         lower, upper = newcombe_difference_ci(later["numerator"], later["denominator"],
                                               earlier["numerator"], earlier["denominator"])
@@ -72,10 +80,11 @@ def metric_sentences(values: pd.DataFrame, ind: Indicator, area_code: str, area_
     where = area_name if shown == area_code else \
         ("England" if shown == explorer.ENGLAND else
          f"the {areas.set_index('area_code')['area_name'].get(shown, shown)} police force area")
+    # A source not loaded yet (or not for this area) is said plainly, not guessed round.
+    missing = explorer.missing_words(values, ind, area_code, areas, up_to)
+    if missing:
+        return [missing]
     period = explorer.latest_period(values, ind, up_to)
-    title = ind.title[0].lower() + ind.title[1:] if not ind.title[:2].isupper() else ind.title
-    if period is None:
-        return [f"No figures for {title} are published up to this period."]
     rows = explorer.suppress(explorer.metric_rows(values, ind), ind, threshold)
     latest = _row(rows, shown, period)
     if latest is None or pd.isna(latest["value"]):

@@ -482,7 +482,8 @@ def urban_rural_chart(summary: pd.DataFrame, measure: str, title: str, unit: str
     base = alt.Chart(rows)
     layers = [
         base.mark_rule(color=HOME_COLOUR, strokeWidth=2).encode(
-            x=alt.X("lower:Q", title=x_title), x2="upper:Q", y=y, tooltip=tooltip),
+            x=alt.X("lower:Q", title=x_title, axis=alt.Axis(format=",~r")), x2="upper:Q",
+            y=y, tooltip=tooltip),
         base.mark_point(filled=True, size=90, color=HOME_COLOUR).encode(
             x=f"{measure}:Q", y=y, tooltip=tooltip),
     ]

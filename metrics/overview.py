@@ -79,21 +79,31 @@ def _display_area(indicator: Indicator, area_code: str, areas: pd.DataFrame) -> 
 
 
 def outcome_card(outcome: str, values: pd.DataFrame, area_code: str, areas: pd.DataFrame,
-                 disclosure_threshold: int) -> OutcomeCard:
+                 disclosure_threshold: int, up_to: dt.date | None = None) -> OutcomeCard:
     """The card for one outcome. `values` holds the headline metrics for the area, its
-    police force area and England, up to the selected period."""
+    police force area and England, up to the selected period (or, with `up_to`, any
+    periods: then the card can tell 'not loaded yet' from 'none up to this period')."""
     ind = catalogue.get(catalogue.OUTCOME_HEADLINE[outcome])
     shown_area, note = _display_area(ind, area_code, areas)
+    everything = _series(values, ind.id, shown_area, ind.period_kind)
+    if up_to is not None:
+        values = values[pd.to_datetime(values["period_end"]) <= pd.Timestamp(up_to)]
     series = _series(values, ind.id, shown_area, ind.period_kind)
     england = _series(values, ind.id, ENGLAND, ind.period_kind)
     common = dict(outcome=outcome, outcome_name=catalogue.OUTCOMES[outcome], indicator=ind,
                   geography_note=note)
     if series.empty:
-        return OutcomeCard(period=None, value_text="no data", change_text="",
+        where = _where_words(ind, shown_area, areas)
+        if everything.empty:
+            words = f"Not loaded yet for {where}"
+        else:
+            words = (f"No figure for {where} up to this period; the first loaded is "
+                     f"{everything['period'].iloc[0]}")
+        return OutcomeCard(period=None, value_text="not loaded yet" if everything.empty
+                           else "no figure", change_text="",
                            change_direction="none", sparkline=[], england_text="",
-                           comparison="not_compared",
-                           comparison_words="No data for this period", suppressed=False,
-                           **common)
+                           comparison="not_compared", comparison_words=words,
+                           suppressed=False, **common)
     latest = series.iloc[-1]
     def small_row(row) -> bool:
         """A small count, or a small complement (a proportion of 5 in 8 reveals 3)."""
@@ -148,6 +158,13 @@ def outcome_card(outcome: str, values: pd.DataFrame, area_code: str, areas: pd.D
                        **common)
 
 
+def _where_words(ind: Indicator, shown_area: str, areas: pd.DataFrame) -> str:
+    names = areas.set_index("area_code")["area_name"]
+    name = names.get(shown_area, shown_area)
+    return f"the {name} police force area" if ind.geography == "pfa" and \
+        shown_area != ENGLAND else str(name)
+
+
 def _direction(delta: float, polarity: str) -> str:
     if delta == 0 or polarity == "none":
         return "neutral"
@@ -165,31 +182,45 @@ def continuity_headline(values: pd.DataFrame, area_code: str, target: float,
         return empty
     latest = series.iloc[-1]
     engaged, released = float(latest["numerator"]), float(latest["denominator"])
+    if math.isnan(engaged) or math.isnan(released) or released <= 0:
+        # A row without its counts (a rate-only extract): no rate, gap or people to show.
+        return ContinuityHeadline(str(latest["period"]), None, None, None, None, None,
+                                  target, target_date, None, None, None, "not_compared",
+                                  False)
     small = disclosure.is_small(engaged, disclosure_threshold) or \
         disclosure.is_small(released - engaged, disclosure_threshold)
     england_row = england[england["period"] == latest["period"]]
-    england_rate = float(england_row["value"].iloc[0]) / 100 if len(england_row) else None
+    england_rate = float(england_row["value"].iloc[0]) / 100 \
+        if len(england_row) and pd.notna(england_row["value"].iloc[0]) else None
     if small:
         return ContinuityHeadline(str(latest["period"]), None, None, None, None, None, target,
                                   target_date, None, None, england_rate, "not_compared", True)
     rate = engaged / released if released else None
     comparison = "not_compared"
-    if area_code != ENGLAND and england_rate is not None:
+    if area_code != ENGLAND and england_rate is not None and pd.notna(latest["lower95"]):
         comparison = stats.compare_with_benchmark(
             latest["lower95"], latest["upper95"], latest["lower998"], latest["upper998"],
             england_rate * 100, "high")
     return ContinuityHeadline(
         period=str(latest["period"]), rate=rate,
-        lower95=float(latest["lower95"]) / 100, upper95=float(latest["upper95"]) / 100,
+        lower95=_proportion(latest["lower95"]), upper95=_proportion(latest["upper95"]),
         engaged=engaged, released=released, target=target, target_date=target_date,
         gap_points=(target - rate) * 100 if rate is not None else None,
         people_short=people_short(engaged, released, target),
         england_rate=england_rate, comparison=comparison, suppressed=False)
 
 
-def people_short(engaged: float, released: float, target: float) -> int:
+def _proportion(percentage) -> float | None:
+    """A published percentage as a proportion; None where the extract left it blank."""
+    return None if _is_missing(percentage) or pd.isna(percentage) else float(percentage) / 100
+
+
+def people_short(engaged: float, released: float, target: float) -> int | None:
     """How many more prison leavers would have had to engage to meet the target on the
-    same number of releases: ceil(target x released) - engaged, never below zero."""
+    same number of releases: ceil(target x released) - engaged, never below zero; None
+    when the extract gave a rate without its counts."""
+    if _is_missing(engaged) or _is_missing(released) or pd.isna(engaged) or pd.isna(released):
+        return None
     needed = math.ceil(round(target * released, 9))
     return max(0, int(needed - engaged))
 

@@ -1,5 +1,6 @@
 """Overview: where the partnership stands on the six outcomes and continuity of care."""
 
+import pandas as pd
 import streamlit as st
 
 from metrics import catalogue, overview
@@ -16,9 +17,11 @@ with pack:
     exports.board_pack_button(ctx)
 
 shown_areas = tuple(code for code in (ctx.area_code, area["pfa_code"], overview.ENGLAND) if code)
-values = data.indicator_values(ctx.data_dir, ctx.version.id,
-                               tuple(overview.headline_indicator_ids()), shown_areas,
-                               ctx.period_end)
+# Every period, not only those up to the selected one: a card can then tell a metric not
+# loaded yet from one whose first figure comes after the selected quarter.
+all_values = data.indicator_values(ctx.data_dir, ctx.version.id,
+                                   tuple(overview.headline_indicator_ids()), shown_areas, None)
+values = all_values[pd.to_datetime(all_values["period_end"]) <= pd.Timestamp(ctx.period_end)]
 
 threshold = ctx.disclosure_threshold
 cards.continuity_card(
@@ -30,5 +33,5 @@ outcomes = list(catalogue.OUTCOMES)
 for row_start in range(0, len(outcomes), 3):
     for column, outcome in zip(st.columns(3), outcomes[row_start:row_start + 3]):
         with column:
-            cards.outcome_card(overview.outcome_card(outcome, values, ctx.area_code, ctx.areas,
-                                                     threshold))
+            cards.outcome_card(overview.outcome_card(outcome, all_values, ctx.area_code,
+                                                     ctx.areas, threshold, ctx.period_end))

@@ -42,7 +42,7 @@ def outcome_card(card: OutcomeCard) -> None:
             chart_data=[v for v in card.sparkline if v is not None] or None,
             chart_type="line", help=ind.definition)
         comparison_badge(card.comparison, card.comparison_words)
-        details = [card.period or "no period", card.england_text, card.geography_note]
+        details = [card.period or "", card.england_text, card.geography_note]
         if card.suppressed:
             details.append("small count suppressed")
         st.caption(" · ".join(d for d in details if d))
@@ -54,7 +54,12 @@ def continuity_card(head: ContinuityHeadline, area_name: str) -> None:
         target_text = (f"Target {formatting.percent(head.target)} by "
                        f"{head.target_date:%-d %B %Y}")
         if head.period is None:
-            st.info(f"No continuity of care data for {area_name}.")
+            st.info(f"Continuity of care: not loaded yet for {area_name}.",
+                    icon=":material/hourglass_empty:")
+            return
+        if head.rate is None and not head.suppressed:
+            st.info(f"Continuity of care for {area_name}, {head.period}: the extract has no "
+                    "counts of prison leavers, so no rate or gap to the target is shown.")
             return
         if head.suppressed:
             st.metric("Engaged within 3 weeks of release", formatting.SUPPRESSED)
@@ -66,8 +71,10 @@ def continuity_card(head: ContinuityHeadline, area_name: str) -> None:
                       help="Adults released from prison with a substance misuse treatment "
                            "need who engaged in community treatment within 3 weeks, "
                            "rolling 12 months (NDTMS).")
-            st.caption(f"{head.period} · 95% interval {formatting.percent(head.lower95, 1)} to "
-                       f"{formatting.percent(head.upper95, 1)} · "
+            interval = (f"95% interval {formatting.percent(head.lower95, 1)} to "
+                        f"{formatting.percent(head.upper95, 1)} · "
+                        if head.lower95 is not None and head.upper95 is not None else "")
+            st.caption(f"{head.period} · {interval}"
                        f"{head.engaged:,.0f} of {head.released:,.0f} prison leavers")
         with middle:
             if head.gap_points is not None and head.gap_points > 0:
@@ -79,7 +86,8 @@ def continuity_card(head: ContinuityHeadline, area_name: str) -> None:
                 st.metric("Gap to target", "Target met")
                 st.caption(target_text)
         with right:
-            england = formatting.percent(head.england_rate, 1) if head.england_rate else "-"
+            england = formatting.percent(head.england_rate, 1) \
+                if head.england_rate is not None else "-"
             st.metric("England", england)
             comparison_badge(head.comparison, stats.comparison_words(head.comparison))
         reached = min(head.rate / head.target, 1.0)

@@ -15,7 +15,7 @@ import streamlit as st
 
 from metrics import (catalogue, charts, continuity as cc, continuity_charts,
                      explorer, headlines, stats)
-from ui import cards, data, exports, frame
+from ui import cards, data, exports, frame, tables
 from ui.outcome_page import ASSURANCE_WORDS, VARIATION_WORDS
 
 VIEWS = ["Breakdowns", "Pathway", "Process control (SPC)", "All areas", "Figures",
@@ -50,8 +50,10 @@ def render() -> None:
                         ctx.period_end, group.codes, threshold, target, target_date,
                         dt.date.today())
     if model is None:
-        st.info(f"No continuity of care figures are published for {ctx.area_name} up to "
-                f"{ctx.period}.", icon=":material/info:")
+        missing = explorer.missing_words(_values(ctx.data_dir, ctx.version.id), cc.IND,
+                                         ctx.area_code, ctx.areas, ctx.period_end, ctx.period)
+        st.info(missing or f"Continuity of care: no figures for {ctx.area_name} up to "
+                f"{ctx.period}.", icon=":material/hourglass_empty:")
         return
     head, path = model["headline"], model["trajectory"]
     if path.passed or (path.latest_rate is None and dt.date.today() > target_date):
@@ -297,7 +299,8 @@ def _cards(head: cc.Headline, model: dict) -> None:
         cards.comparison_badge(head.rolling.comparison,
                                stats.comparison_words(head.rolling.comparison))
     with top[1], st.container(border=True):
-        st.metric(f"Latest quarter ({head.quarter.period or 'none'})", head.quarter.rate_text,
+        st.metric(f"Latest quarter ({head.quarter.period})" if head.quarter.period
+                  else "Latest quarter", head.quarter.rate_text,
                   help="The single quarter: fewer people, so it varies more.")
         st.caption(_md(" · ".join(t for t in (head.quarter.counts_text,
                                               head.quarter.interval_text) if t))
@@ -311,6 +314,12 @@ def _cards(head: cc.Headline, model: dict) -> None:
         elif head.met:
             st.metric(f"Gap to the {head.target:g}% target", "Target met")
             st.caption(f"{head.rolling.rate_text} in the latest 12 months.")
+        elif head.people_short is None:     # a rate without counts: the gap in points only
+            st.metric(f"Gap to the {head.target:g}% target",
+                      f"{head.gap_points:.1f} points",
+                      help="Target minus the latest 12-month rate, in percentage points.")
+            st.caption("The extract has no counts of prison leavers, so the gap in people "
+                       "is not shown.")
         else:
             st.metric(f"Gap to the {head.target:g}% target",
                       f"{head.gap_points:.1f} points",
@@ -354,7 +363,7 @@ def _breakdowns(model, ctx) -> None:
         st.markdown(f"##### {part['title']}")
         exports.chart(part["spec"], f"continuity-{part['breakdown']}-{ctx.area_code}",
                       ctx.public)
-        st.dataframe(part["table"], hide_index=True, width="stretch")
+        st.dataframe(tables.for_display(part["table"]), hide_index=True, width="stretch")
         if part["lower"]:
             st.caption("Significantly lower than the area overall: " +
                        ", ".join(part["lower"]) + ".")
@@ -375,7 +384,7 @@ def _pathway(model, ctx) -> None:
     st.markdown(f"**From prison to treatment, {model['period']}: where people are lost.**")
     st.markdown(model["words"])
     exports.chart(model["spec"], f"continuity-pathway-{ctx.area_code}", ctx.public)
-    st.dataframe(model["table"], hide_index=True, width="stretch")
+    st.dataframe(tables.for_display(model["table"]), hide_index=True, width="stretch")
     notes = ["Referred = engaged within 3 weeks + engaged later + referred but not engaged. "
              "The red tick marks how many would have had to engage within 3 weeks to meet "
              "the target on these releases; the pale red bar is the people short."]
@@ -425,11 +434,12 @@ def _all_areas(model, head: cc.Headline, ctx) -> None:
         st.caption("Areas outside the dashed (95%) or dotted (99.8%) limits differ "
                    "significantly from England; smaller areas vary more by chance.")
     st.markdown("**All areas**")
-    st.dataframe(model["table"], hide_index=True, width="stretch", height=360)
+    st.dataframe(tables.for_display(model["table"]), hide_index=True, width="stretch",
+                 height=360)
     left, _ = st.columns([1, 1])
     with left:
         st.markdown("**Regions**")
-        st.dataframe(model["regions"], hide_index=True, width="stretch")
+        st.dataframe(tables.for_display(model["regions"]), hide_index=True, width="stretch")
 
 
 def _figures(model, ctx) -> None:
@@ -444,8 +454,11 @@ def _figures(model, ctx) -> None:
         download.insert(0, "Data status", "DEMONSTRATION DATA - not real figures")
     exports.table(download, f"continuity_of_care_{ctx.area_code}", ctx.public)
     one_decimal = st.column_config.NumberColumn(format="%.1f")
-    st.dataframe(table, hide_index=True, width="stretch", column_config={
-        c: one_decimal for c in ("Rate (%)", "Lower 95%", "Upper 95%", "England (%)")})
+    shown = tables.for_display(table)
+    # Columns with a suppressed cell are text ('-') by now, already at one decimal.
+    st.dataframe(shown, hide_index=True, width="stretch", column_config={
+        c: one_decimal for c in ("Rate (%)", "Lower 95%", "Upper 95%", "England (%)")
+        if pd.api.types.is_numeric_dtype(shown[c])})
     _suppression_note(ctx)
 
 

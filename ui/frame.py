@@ -77,10 +77,12 @@ def start(force_public: bool = False) -> Context:
         # Real extracts may hold only annual or rolling figures: offer the quarters they
         # end in, so every metric still has "its latest figure up to" a quarter.
         quarters = _quarters_covering(data.periods(data_dir, version.id, None))
-    if quarters.empty:
-        st.info("No figures are published yet. Load an extract on the Data page.",
-                icon=":material/info:")
-        st.stop()
+    nothing_loaded = quarters.empty
+    if nothing_loaded:
+        # An empty version: every page still draws (each piece saying it is not loaded
+        # yet) and the Data page stays reachable to load the first extract.
+        today = periods.quarter_of(dt.date.today())
+        quarters = pd.DataFrame({"period": [today.label], "period_end": [today.end]})
     quarter_labels = list(reversed(quarters["period"].tolist()))
     ends = dict(zip(quarters["period"], quarters["period_end"]))
 
@@ -107,6 +109,9 @@ def start(force_public: bool = False) -> Context:
 
     if version.is_demo:
         st.warning(DEMO_BANNER, icon=":material/science:")
+    if nothing_loaded:
+        st.info("No figures are published yet. Load an extract on the Data page.",
+                icon=":material/info:")
     return Context(settings, data_dir, version, areas, area_code, names[area_code], period,
                    pd.Timestamp(ends[period]).date(), public)
 

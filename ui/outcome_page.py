@@ -13,7 +13,7 @@ import datetime as dt
 import streamlit as st
 
 from metrics import catalogue, charts, definitions, explorer, formatting, stats
-from ui import cards, data, exports, frame
+from ui import cards, data, exports, frame, tables
 
 VIEWS = ["Trend", "Process control (SPC)", "All areas", "Figures", "About this metric"]
 ASSURANCE_WORDS = {
@@ -68,7 +68,8 @@ def render(outcome: str) -> None:
                    "comparator average.")
     if not table["Geography"].fillna("").astype(bool).any():
         table = table.drop(columns="Geography")
-    st.dataframe(table.rename(columns={"This area": ctx.area_name}), hide_index=True,
+    st.dataframe(tables.for_display(table.rename(columns={"This area": ctx.area_name})),
+                 hide_index=True,
                  width="stretch", column_config={"Metric": st.column_config.TextColumn(
                      width="medium", pinned=True)})
 
@@ -121,23 +122,27 @@ def _indicator(data_dir: str, version_id: str, metric_id: str):
 
 
 @st.cache_data(**CACHE)
-def _headline(data_dir, version_id, metric_id, area_code, period_end, group_codes, threshold):
-    """The chosen metric's latest figure, England, comparison and recent trend."""
+def _headline(data_dir, version_id, metric_id, area_code, period_end, group_codes, threshold,
+              period_label=None):
+    """The chosen metric's latest figure, England, comparison and recent trend, and
+    (`missing`) why the area has no figure, in words, when it has none."""
     ind = _indicator(data_dir, version_id, metric_id)
     values = _outcome_values(data_dir, version_id, ind.outcome)
     areas = data.areas(data_dir, version_id)
     shown, note = explorer.shown_area(ind, area_code, areas)
+    missing = explorer.missing_words(values, ind, area_code, areas, period_end, period_label)
     period = explorer.latest_period(values, ind, period_end)
     if period is None:
-        return dict(period=None, shown=shown, note=note)
+        return dict(period=None, shown=shown, note=note, missing=missing)
     ranking = explorer.area_ranking(values, ind, period, areas, shown, group_codes, threshold)
     latest = explorer.suppress(explorer.metric_rows(values, ind).query(
         "period == @period and area_code == @shown"), ind, threshold)
     own = ranking[ranking["area_code"] == shown]
     suppressed = bool(len(latest) and latest["suppressed"].iloc[0])
     return dict(
-        period=period, shown=shown, note=note,
+        period=period, shown=shown, note=note, missing=missing,
         value_text=formatting.SUPPRESSED if suppressed else
+        "not loaded yet" if latest.empty else
         formatting.with_unit(latest["value"].iloc[0] if len(latest) else None, ind),
         england_value=explorer.england_value(values, ind, period),
         comparison=own["comparison"].iloc[0] if len(own) and shown != explorer.ENGLAND
@@ -159,8 +164,11 @@ def _view_model(view, data_dir, version_id, metric_id, area_code, shown_name, pe
         if shown != explorer.ENGLAND and ind.benchmarkable:
             lines[explorer.ENGLAND] = "England"
         rows = explorer.trend_series(values, ind, lines, group_codes, period_end, threshold)
+        if rows.empty or rows["value"].notna().sum() == 0:
+            return dict(spec=None)     # nothing to draw: the page says what is missing
         return dict(spec=charts.trend_chart(rows, ind.unit, target=target)
-                    .to_dict(validate=False))
+                    .to_dict(validate=False),
+                    area_drawn=bool((rows["is_area"] & rows["value"].notna()).any()))
     if view == "Process control (SPC)":
         frame_, summary = explorer.spc_frame(values, ind, shown, period_end, threshold, target)
         if frame_.empty or frame_["value"].notna().sum() < 2:
@@ -169,6 +177,8 @@ def _view_model(view, data_dir, version_id, metric_id, area_code, shown_name, pe
                     .to_dict(validate=False), summary=summary)
     if view == "All areas":
         period = explorer.latest_period(values, ind, period_end)
+        if period is None:
+            return dict(period=None, ranking=None, ranked=None, funnel=None)
         ranking = explorer.area_ranking(values, ind, period, areas, shown, group_codes,
                                         threshold)
         england_value = explorer.england_value(values, ind, period)
@@ -192,18 +202,24 @@ def _view_model(view, data_dir, version_id, metric_id, area_code, shown_name, pe
 
 def _metric_detail(ind, ctx, group, threshold) -> None:
     head = _headline(ctx.data_dir, ctx.version.id, ind.id, ctx.area_code, ctx.period_end,
-                     group.codes, threshold)
+                     group.codes, threshold, ctx.period)
     names = ctx.areas.set_index("area_code")["area_name"]
     shown_name = names.get(head["shown"], ctx.area_name)
     st.subheader(ind.title)
     if head["note"]:
         st.info(head["note"], icon=":material/public:")
+    if head["missing"]:
+        # A partnership loads its sources one by one: say what is missing, in words.
+        st.info(head["missing"], icon=":material/hourglass_empty:")
     if head["period"] is None:
-        st.warning(f"No {ind.title.lower()} figures are published up to {ctx.period}.")
+        _about(ind)
         return
     left, middle, right = st.columns(3)
     with left:
-        st.metric(f"{shown_name}, {head['period']}", head["value_text"], help=ind.definition)
+        # Not loaded for the area: the latest period is other areas', so leave it out.
+        label = shown_name if head["value_text"] == "not loaded yet" else \
+            f"{shown_name}, {head['period']}"
+        st.metric(label, head["value_text"], help=ind.definition)
     with middle:
         st.metric("England", formatting.with_unit(head["england_value"], ind))
         cards.comparison_badge(head["comparison"], stats.comparison_words(head["comparison"]))
@@ -218,30 +234,43 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
     model = _view_model(view, ctx.data_dir, ctx.version.id, ind.id, ctx.area_code, shown_name,
                         ctx.period_end, group.codes, threshold, target)
     if view == "Trend":
+        if model["spec"] is None:
+            # The reason is already said above the figures; here only that nothing is drawn.
+            st.info(f"No trend to draw for {shown_name}." if head["missing"] else
+                    f"{ind.title}: no figures to draw up to {ctx.period}.")
+            return
         exports.chart(model["spec"], f"trend-{ind.id}-{ctx.area_code}", ctx.public)
+        if not model.get("area_drawn", True):
+            st.caption(f"{shown_name} has no figures for this metric yet: the chart shows "
+                       "the other lines only.")
         if ind.ci_method != "none":
             st.caption(f"Shaded band: 95% confidence interval for {shown_name}.")
         else:
             st.caption("Activity count for the area shown; not compared with England.")
     elif view == "Process control (SPC)":
-        _spc_view(model, ind, f"spc-{ind.id}-{ctx.area_code}", ctx.public)
+        _spc_view(model, ind, f"spc-{ind.id}-{ctx.area_code}", ctx.public, head["missing"])
     elif view == "All areas":
         _areas_view(model, ind, f"{ind.id}-{ctx.area_code}", ctx.public)
     elif view == "Figures":
         table = model["table"]
+        if table.empty:
+            st.info(f"{ind.title}: no figures for {shown_name}, England or the comparators "
+                    f"up to {ctx.period}.")
+            return
         if ctx.is_demo:
             # Every row of a download says what it is, wherever the file travels.
             table.insert(0, "Data status", "DEMONSTRATION DATA - not real figures")
         exports.table(table, f"{ind.id}_{ctx.area_code}", ctx.public)
-        st.dataframe(table, hide_index=True, width="stretch")
+        st.dataframe(tables.for_display(table), hide_index=True, width="stretch")
     else:
         _about(ind)
 
 
-def _spc_view(model, ind, name: str, public: bool) -> None:
+def _spc_view(model, ind, name: str, public: bool, missing: str | None = None) -> None:
     summary = model["summary"]
     if model["spec"] is None:
-        st.info("Too few points for a statistical process control chart.")
+        st.info(missing or "Too few points for a statistical process control chart: it "
+                "needs at least two.")
         return
     exports.chart(model["spec"], name, public)
     words = [VARIATION_WORDS.get(summary.get("variation"), "Variation not assessed")]
@@ -260,10 +289,14 @@ def _spc_view(model, ind, name: str, public: bool) -> None:
 
 
 def _areas_view(model, ind, name: str, public: bool) -> None:
+    if model["ranking"] is None or model["ranking"].empty:
+        st.info(f"{ind.title}: no area figures are loaded for "
+                f"{model['period'] or 'this period'}, so there is nothing to rank.")
+        return
     if model["ranked"] is None:
         st.caption("Activity counts are not compared between areas of different size.")
-        st.dataframe(model["ranking"].rename(columns={"area_name": "Area",
-                                                      "display": ind.unit}),
+        st.dataframe(tables.for_display(model["ranking"].rename(
+                         columns={"area_name": "Area", "display": ind.unit})),
                      hide_index=True, width="stretch")
         return
     st.markdown(f"**Every area, {model['period']}, ranked, with 95% intervals**")

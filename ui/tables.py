@@ -1,0 +1,93 @@
+"""Tables as a board paper prints them: no 'None', 'nan' or '<NA>' in a cell.
+
+Streamlit draws a missing value as the word "None", which on a public screen reads as a
+figure called None. Pages pass every table through `for_display` just before drawing it;
+downloads keep the plain values (blank cells), which spreadsheets expect.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+MISSING = "-"
+# Columns of words, where a dash would read as a figure: left blank instead.
+BLANK_WHEN_MISSING = ("Note", "Geography", "")
+
+
+def _decimals(values: pd.Series) -> int:
+    """The fewest decimals (0 to 2) that show every value as the table holds it."""
+    for places in (0, 1, 2):
+        if np.allclose(values, values.round(places), rtol=0, atol=1e-9):
+            return places
+    return 2
+
+
+def for_display(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `frame` whose missing cells read '-' (blank in note columns).
+
+    Numeric columns without gaps stay numeric (they sort as numbers); a numeric column
+    with gaps becomes text, its numbers written with thousands separators and the
+    decimals the column needs."""
+    out = frame.copy()
+    for column in out.columns:
+        series = out[column]
+        missing = series.isna()
+        if _mixed(series):
+            # Numbers beside '*' (a suppressed count): all text, so Arrow need not guess
+            # (Streamlit logs a conversion failure and retries otherwise).
+            out[column] = [("" if column in BLANK_WHEN_MISSING else MISSING)
+                           if _is_missing(v) else _text(v) for v in series]
+            continue
+        if not missing.any() and not _has_missing_words(series):
+            continue
+        fill = "" if column in BLANK_WHEN_MISSING else MISSING
+        if pd.api.types.is_bool_dtype(series.dtype):
+            out[column] = series.astype(object).where(~missing, fill)
+        elif pd.api.types.is_numeric_dtype(series.dtype):
+            present = series[~missing].astype(float)
+            places = _decimals(present) if len(present) else 0
+            out[column] = [fill if m else f"{v:,.{places}f}"
+                           for v, m in zip(series.astype(float), missing)]
+        elif pd.api.types.is_datetime64_any_dtype(series.dtype):
+            out[column] = [fill if m else f"{v:%-d %B %Y}" for v, m in zip(series, missing)]
+        else:
+            out[column] = [fill if _is_missing(v) else v for v in series]
+    return out
+
+
+def _mixed(series: pd.Series) -> bool:
+    """An object column holding both numbers and text."""
+    if not pd.api.types.is_object_dtype(series.dtype):
+        return False
+    kinds = {isinstance(v, str) for v in series if not _is_missing(v)}
+    return kinds == {True, False}
+
+
+def _text(value) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, np.integer)) or float(value).is_integer():
+        return f"{value:,.0f}"
+    return f"{value:,.2f}"
+
+
+def _is_missing(value) -> bool:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return True
+    if isinstance(value, float) and np.isnan(value):
+        return True
+    return isinstance(value, str) and value.strip() in ("None", "nan", "NaN", "<NA>", "NaT")
+
+
+def _has_missing_words(series: pd.Series) -> bool:
+    if not (pd.api.types.is_object_dtype(series.dtype)
+            or pd.api.types.is_string_dtype(series.dtype)):
+        return False
+    return any(_is_missing(v) for v in series)
+
+
+def missing_cells(frame: pd.DataFrame) -> list[tuple[str, object]]:
+    """(column, value) of every cell that would show as None, nan or <NA> (for tests)."""
+    return [(column, value) for column in frame.columns for value in frame[column]
+            if _is_missing(value)]
