@@ -267,7 +267,9 @@ def test_public_mode_suppresses_small_counts_of_other_metrics(data_dir, tmp_path
     show(at, "Figures")
     figures = at.dataframe[-1].value
     rutland = figures[figures["Area code"] == "E06000017"]
-    assert set(rutland["Count"]) == {"*"} and rutland["Value (per 100,000)"].isna().all()
+    # A suppressed rate is not published: the table shows "-" (tables.for_display).
+    assert set(rutland["Count"]) == {"*"}
+    assert set(rutland["Value (per 100,000)"]) == {"-"}
 
     at.toggle(key="public").set_value(False).run()
     assert not at.exception, exception_text(at)
