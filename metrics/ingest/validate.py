@@ -752,10 +752,12 @@ def _resolve_periods(period_text: pd.Series, ind_ids, issues: Issues, rownum, ke
     ends = np.array([p.end if p else None for p in parsed] + [None], dtype=object)[codes]
 
     # A period of the wrong kind for a catalogue indicator is ambiguous or wrong.
-    pairs = pd.DataFrame({"ind": ind_ids, "kind": kinds, "label": labels})
+    # Object columns: pandas would otherwise copy the labels into Arrow strings, which
+    # costs more than the check itself.
+    pairs = pd.DataFrame({"ind": ind_ids, "kind": kinds, "label": labels}, dtype=object)
     ok_rows = ~bad & pd.notna(ind_ids)
-    combos = pairs[ok_rows].drop_duplicates(["ind", "kind"])
-    for ind_id, kind in zip(combos["ind"], combos["kind"]):
+    combos = _first_pairs(ind_ids, codes, kinds, ok_rows)
+    for ind_id, kind in combos:
         if ind_id not in catalogue.BY_ID:
             continue
         ind = catalogue.BY_ID[ind_id]
@@ -776,6 +778,26 @@ def _resolve_periods(period_text: pd.Series, ind_ids, issues: Issues, rownum, ke
         if (mask & keep).any():
             issues.add_rows(ERROR, message, column, rownum[mask & keep])
     return labels, kinds, starts, ends, bad
+
+
+def _first_pairs(ind_ids, period_codes, kinds, rows) -> list[tuple]:
+    """The distinct (indicator, period kind) pairs among `rows`, in the order they first
+    appear (as drop_duplicates(["ind", "kind"]) gives them), found on integer codes: an
+    indicator and a period's position among the distinct periods (whose kind it fixes)."""
+    where = np.flatnonzero(rows)
+    if len(where) == 0:
+        return []
+    ind_codes, _ = pd.factorize(pd.Series(ind_ids[where], dtype=object))
+    per = np.asarray(period_codes)[where].astype(np.int64) + 1
+    key = ind_codes.astype(np.int64) * (int(per.max()) + 1) + per
+    _, first = np.unique(key, return_index=True)
+    seen, out = set(), []
+    for i in where[np.sort(first)]:
+        pair = (ind_ids[i], kinds[i])
+        if pair not in seen:
+            seen.add(pair)
+            out.append(pair)
+    return out
 
 
 def _breakdowns(text, ind_ids, fmt, fixed_totals: dict | None = None):
