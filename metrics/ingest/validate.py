@@ -258,8 +258,12 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
     totals = np.zeros(n, dtype=bool)
     for f in (*columns.AREA_FIELDS, "period"):
         if f in text:
-            lowered = text[f].str.lower().str.strip(" :")
-            totals |= (lowered.isin(TOTAL_WORDS) | lowered.str.startswith("total ")).to_numpy()
+            # Tested once per distinct cell (areas and periods repeat), then mapped back.
+            codes, uniques = pd.factorize(text[f])
+            lowered = pd.Series(uniques).str.lower().str.strip(" :")
+            is_total = (lowered.isin(TOTAL_WORDS) | lowered.str.startswith("total "))
+            totals |= np.append(is_total.to_numpy(dtype=bool, na_value=False),
+                                False)[np.asarray(codes)]
     totals &= ~blank & ~note_rows
     if note_rows.any():
         issues.add_rows(NOTE, "rows with a single cell (titles, notes or sources) were not "
