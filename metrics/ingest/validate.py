@@ -199,11 +199,16 @@ def map_ids(ids: np.ndarray, mapping: dict, default=None) -> np.ndarray:
     return np.array(looked, dtype=object)[codes]
 
 
+def _by_code(codes: np.ndarray, uniques, mapping: dict, default=None) -> np.ndarray:
+    """map_ids for ids already factorised into (codes, uniques)."""
+    looked = [mapping.get(u, default) for u in uniques] + [default]
+    return np.array(looked, dtype=object)[codes]
+
+
 def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Catalogue,
                   issues: Issues) -> TableResult:
     fmt = columns.detect_format(table.headers)
     mapping, clashes, unused = columns.map_columns(table.headers, fmt)
-    empty = TableResult(_empty_rows(), {}, fmt, 0)
     for fld, names in clashes:
         issues.add(ERROR, f"columns {', '.join(repr(n) for n in names)} all look like the "
                           f"{fld.replace('_', ' ')}: keep one or rename the others")
@@ -231,9 +236,9 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
         found = ", ".join(f"'{h}'" for h in table.headers if h) or "none"
         issues.add(ERROR, f"missing required columns: {'; '.join(missing)}. Columns found "
                           f"(header on row {table.header_row}): {found}")
-        return empty
+        return TableResult(_empty_rows(), {}, fmt, 0)
     if clashes:
-        return empty
+        return TableResult(_empty_rows(), {}, fmt, 0)
 
     data, rownum = table.data, table.row_numbers
     text = {f: text_column(data[i]) for f, i in mapping.items()
@@ -253,8 +258,12 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
     totals = np.zeros(n, dtype=bool)
     for f in (*columns.AREA_FIELDS, "period"):
         if f in text:
-            lowered = text[f].str.lower().str.strip(" :")
-            totals |= (lowered.isin(TOTAL_WORDS) | lowered.str.startswith("total ")).to_numpy()
+            # Tested once per distinct cell (areas and periods repeat), then mapped back.
+            codes, uniques = pd.factorize(text[f])
+            lowered = pd.Series(uniques).str.lower().str.strip(" :")
+            is_total = (lowered.isin(TOTAL_WORDS) | lowered.str.startswith("total "))
+            totals |= np.append(is_total.to_numpy(dtype=bool, na_value=False),
+                                False)[np.asarray(codes)]
     totals &= ~blank & ~note_rows
     if note_rows.any():
         issues.add_rows(NOTE, "rows with a single cell (titles, notes or sources) were not "
@@ -752,10 +761,12 @@ def _resolve_periods(period_text: pd.Series, ind_ids, issues: Issues, rownum, ke
     ends = np.array([p.end if p else None for p in parsed] + [None], dtype=object)[codes]
 
     # A period of the wrong kind for a catalogue indicator is ambiguous or wrong.
-    pairs = pd.DataFrame({"ind": ind_ids, "kind": kinds, "label": labels})
+    # Object columns: pandas would otherwise copy the labels into Arrow strings, which
+    # costs more than the check itself.
+    pairs = pd.DataFrame({"ind": ind_ids, "kind": kinds, "label": labels}, dtype=object)
     ok_rows = ~bad & pd.notna(ind_ids)
-    combos = pairs[ok_rows].drop_duplicates(["ind", "kind"])
-    for ind_id, kind in zip(combos["ind"], combos["kind"]):
+    combos = _first_pairs(ind_ids, codes, kinds, ok_rows)
+    for ind_id, kind in combos:
         if ind_id not in catalogue.BY_ID:
             continue
         ind = catalogue.BY_ID[ind_id]
@@ -776,6 +787,26 @@ def _resolve_periods(period_text: pd.Series, ind_ids, issues: Issues, rownum, ke
         if (mask & keep).any():
             issues.add_rows(ERROR, message, column, rownum[mask & keep])
     return labels, kinds, starts, ends, bad
+
+
+def _first_pairs(ind_ids, period_codes, kinds, rows) -> list[tuple]:
+    """The distinct (indicator, period kind) pairs among `rows`, in the order they first
+    appear (as drop_duplicates(["ind", "kind"]) gives them), found on integer codes: an
+    indicator and a period's position among the distinct periods (whose kind it fixes)."""
+    where = np.flatnonzero(rows)
+    if len(where) == 0:
+        return []
+    ind_codes, _ = pd.factorize(pd.Series(ind_ids[where], dtype=object))
+    per = np.asarray(period_codes)[where].astype(np.int64) + 1
+    key = ind_codes.astype(np.int64) * (int(per.max()) + 1) + per
+    _, first = np.unique(key, return_index=True)
+    seen, out = set(), []
+    for i in where[np.sort(first)]:
+        pair = (ind_ids[i], kinds[i])
+        if pair not in seen:
+            seen.add(pair)
+            out.append(pair)
+    return out
 
 
 def _breakdowns(text, ind_ids, fmt, fixed_totals: dict | None = None):
@@ -867,7 +898,11 @@ def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
     pct = unit == "%"
     is_count = unit == "count"
     ids = out["indicator_id"].to_numpy(dtype=object)
-    method = map_ids(ids, {i.id: i.ci_method for i in catalogue.INDICATORS})
+    # The indicators factorised once: each lookup below is then per distinct indicator.
+    id_codes, id_uniques = pd.factorize(pd.Series(ids, dtype=object))
+    id_codes = np.asarray(id_codes)
+    method = _by_code(id_codes, id_uniques,
+                      {i.id: i.ci_method for i in catalogue.INDICATORS})
     num, den = out["numerator"].to_numpy(), out["denominator"].to_numpy()
     value = out["value"].to_numpy().copy()
     limits = {f: out[f].to_numpy().copy() for f in ("lower95", "upper95", "lower998",
@@ -942,8 +977,9 @@ def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
 
         # A value that disagrees with its own numerator and denominator (warning).
         crude = np.isin(method, ["wilson", "byars"])
-        multiplier = map_ids(ids, {i.id: float(i.multiplier) for i in catalogue.INDICATORS},
-                             np.nan).astype(float)
+        multiplier = _by_code(id_codes, id_uniques,
+                              {i.id: float(i.multiplier) for i in catalogue.INDICATORS},
+                              np.nan).astype(float)
         expected = num / den * multiplier
         have = crude & ~np.isnan(value) & ~np.isnan(expected) & (den > 0)
         off = have & (np.abs(value - expected) > np.maximum(0.051, 0.005 * np.abs(expected)))
@@ -981,10 +1017,8 @@ def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
             lower, upper = stats.dsr_ci(num[dsr], value[dsr], value[dsr] ** 2 / num[dsr],
                                         confidence=conf)
             lo[dsr], hi[dsr] = lower, upper
-    # Indicators as integer codes: comparing a million-row object array once per indicator
-    # would cost a fifth of a second each time.
-    id_codes, id_uniques = pd.factorize(pd.Series(ids, dtype=object))
-    id_codes = np.asarray(id_codes)
+    # Indicators as integer codes (above): comparing a million-row object array once per
+    # indicator would cost a fifth of a second each time.
     names = {i: _title(i, titles) for i in id_uniques}
     by_id = (id_codes, id_uniques)
     suppressed = out["_suppressed"].to_numpy(dtype=bool)
@@ -1271,12 +1305,16 @@ def _title(indicator_id, titles: dict | None = None) -> str:
 def _future_periods(out: pd.DataFrame, issues: Issues, column: str) -> None:
     """Figures for a period that has not ended yet (quarters up to 2029/30 Q4 were
     once accepted without a word): a warning naming the periods and rows."""
-    ends = pd.to_datetime(out["period_end"], errors="coerce")
+    # Each distinct end date converted and compared once, then mapped back to the rows.
+    codes, uniques = pd.factorize(out["period_end"])
     now = pd.Timestamp(today())
-    future = (ends > now).to_numpy()
+    codes = np.asarray(codes)
+    ends = pd.to_datetime(pd.Series(uniques, dtype=object), errors="coerce")
+    future = np.append((ends > now).to_numpy(dtype=bool), False)[codes]
     if not future.any():
         return
-    frame = pd.DataFrame({"period": out["period"].to_numpy()[future], "end": ends[future]})
+    frame = pd.DataFrame({"period": out["period"].to_numpy()[future],
+                          "end": ends.to_numpy()[codes[future]]})
     labels = frame.drop_duplicates("period").sort_values("end")["period"].tolist()
     listed = ", ".join(labels[:6]) + (f" and {len(labels) - 6} more" if len(labels) > 6 else "")
     issues.add_rows(WARNING, f"period(s) {listed} end after today ({now:%d %B %Y}): figures "
