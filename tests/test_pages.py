@@ -131,6 +131,17 @@ def test_overview_shows_a_card_for_each_of_the_six_outcomes(demo_data_dir):
     assert len(at.metric) >= len(OUTCOMES), [m.label for m in at.metric]
 
 
+def test_overview_says_not_significant_under_the_card_not_in_the_cut_off_delta(demo_data_dir):
+    """The delta badge is one line Streamlit cuts off at narrow widths, so the words
+    "not significant" go in the caption under the card, where they wrap."""
+    at = run_page(OVERVIEW)
+    assert not at.exception, exception_text(at)
+    deltas = [str(m.proto.delta) for m in at.metric]
+    assert not [d for d in deltas if "significant" in d], deltas
+    captions = [str(c.value) for c in at.caption]
+    assert any(c.startswith("change not significant") for c in captions), captions
+
+
 def test_overview_follows_the_area_selector(demo_data_dir):
     at = run_page(OVERVIEW)
     at.selectbox(key="area").set_value(OTHER_AREA[0]).run()

@@ -34,15 +34,21 @@ def outcome_card(card: OutcomeCard) -> None:
         st.markdown(f"**{card.outcome_name}**")
         ind = card.indicator
         england_only = card.geography_note.startswith("England figure")
-        colour = "off" if card.change_direction == "not_significant" else \
-            _delta_colour(ind.polarity)
+        not_significant = card.change_direction == "not_significant"
+        colour = "off" if not_significant else _delta_colour(ind.polarity)
+        # The delta badge is one line that Streamlit cuts off with an ellipsis at narrow
+        # widths ("(not significa..."): the verdict goes in words under the card instead.
+        delta = card.change_text.removesuffix(" (not significant)") if not_significant \
+            else card.change_text
         st.metric(
             f"England: {ind.title}" if england_only else ind.title, card.value_text,
-            delta=card.change_text or None, delta_color=colour,
+            delta=delta or None, delta_color=colour,
             chart_data=[v for v in card.sparkline if v is not None] or None,
             chart_type="line", help=ind.definition)
         comparison_badge(card.comparison, card.comparison_words)
         details = [card.period or "", card.england_text, card.geography_note]
+        if not_significant:
+            details.insert(0, "change not significant")
         if card.suppressed:
             details.append("small count suppressed")
         st.caption(" · ".join(d for d in details if d))
