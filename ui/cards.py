@@ -33,6 +33,14 @@ def outcome_card(card: OutcomeCard) -> None:
     with st.container(border=True, height="stretch"):
         st.markdown(f"**{card.outcome_name}**")
         ind = card.indicator
+        if card.period is None:
+            # No figure: the reason in words that wrap (a metric's value and badge are
+            # single lines, cut off with an ellipsis in a narrow card).
+            st.markdown(f"{ind.title}")
+            st.info(f"{card.comparison_words}.")
+            if card.geography_note:
+                st.caption(card.geography_note)
+            return
         england_only = card.geography_note.startswith("England figure")
         not_significant = card.change_direction == "not_significant"
         colour = "off" if not_significant else _delta_colour(ind.polarity)
