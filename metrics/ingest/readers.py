@@ -551,6 +551,21 @@ def csv_layout(head: bytes) -> CsvLayout | None:
                      title, "UTF-8 with BOM" if bom else "UTF-8", bom)
 
 
+def _open_stream(source, layout: CsvLayout, block_bytes: int, include=None):
+    """Arrow's streaming CSV reader over the rows under the header, every cell as text,
+    columns named c0, c1, ... (`include`: only those)."""
+    names = [f"c{i}" for i in range(len(layout.headers))]
+    return pacsv.open_csv(
+        source,
+        read_options=pacsv.ReadOptions(skip_rows=layout.header_index + 1,
+                                       column_names=names, block_size=block_bytes),
+        parse_options=pacsv.ParseOptions(delimiter=layout.delimiter,
+                                         ignore_empty_lines=False, newlines_in_values=False),
+        convert_options=pacsv.ConvertOptions(
+            column_types={n: pa.string() for n in names}, include_columns=include or [],
+            strings_can_be_null=False, quoted_strings_can_be_null=False))
+
+
 def iter_csv_chunks(source, layout: CsvLayout, name: str, lines: int,
                     block_bytes: int):
     """RawTables of consecutive rows of a CSV (`source`: a path or a binary file object),
@@ -558,18 +573,8 @@ def iter_csv_chunks(source, layout: CsvLayout, name: str, lines: int,
     number of lines in the file; if the rows read do not account for every line after
     the header, StreamFallback is raised once the end is reached (a caller keeps nothing
     from the chunks already seen)."""
-    names = [f"c{i}" for i in range(len(layout.headers))]
     try:
-        reader = pacsv.open_csv(
-            source,
-            read_options=pacsv.ReadOptions(skip_rows=layout.header_index + 1,
-                                           column_names=names, block_size=block_bytes),
-            parse_options=pacsv.ParseOptions(delimiter=layout.delimiter,
-                                             ignore_empty_lines=False,
-                                             newlines_in_values=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, strings_can_be_null=False,
-                quoted_strings_can_be_null=False))
+        reader = _open_stream(source, layout, block_bytes)
     except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
         raise StreamFallback(str(exc)) from exc
     first = layout.header_line + 1
@@ -602,19 +607,9 @@ def csv_value_counts(source, layout: CsvLayout, positions: list[int], block_byte
     """Rows per distinct combination of the cells in columns `positions` (in order of first
     appearance), a block at a time: a first pass over a large CSV for what must be decided
     on the whole file. Raises StreamFallback where iter_csv_chunks would."""
-    names = [f"c{i}" for i in range(len(layout.headers))]
-    wanted = [names[i] for i in positions]
+    wanted = [f"c{i}" for i in positions]
     try:
-        reader = pacsv.open_csv(
-            source,
-            read_options=pacsv.ReadOptions(skip_rows=layout.header_index + 1,
-                                           column_names=names, block_size=block_bytes),
-            parse_options=pacsv.ParseOptions(delimiter=layout.delimiter,
-                                             ignore_empty_lines=False,
-                                             newlines_in_values=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in names}, include_columns=wanted,
-                strings_can_be_null=False, quoted_strings_can_be_null=False))
+        reader = _open_stream(source, layout, block_bytes, include=wanted)
         counts: dict[tuple, int] = {}
         for batch in reader:
             table = pa.Table.from_batches([batch])
