@@ -288,6 +288,30 @@ def test_public_mode_hides_small_counts_from_the_trend_chart(data_dir, tmp_path,
     assert trend and all(r.get("value") is None or np.isnan(r["value"]) for r in trend)
 
 
+def test_a_count_given_only_as_a_value_is_suppressed_everywhere(data_dir, tmp_path):
+    """A new count metric whose file has a value column and no numerator: a count of 3
+    must be hidden like any other small count, in the spine, the headline, the trend's
+    data and the figures table (disclosure control reads the count, not the drawing)."""
+    kits = tmp_path / "kits.csv"
+    kits.write_text("indicator_id,area_code,period,value,indicator_name,unit\n"
+                    "naloxone_kits,E10000013,2023/24,3,Naloxone kits supplied,count\n"
+                    "naloxone_kits,E10000013,2022/23,12,Naloxone kits supplied,count\n"
+                    "naloxone_kits,E92000001,2023/24,4000,Naloxone kits supplied,count\n"
+                    "naloxone_kits,E92000001,2022/23,3900,Naloxone kits supplied,count\n",
+                    encoding="utf-8")
+    publish(data_dir, kits)
+    at = other_page(area="E10000013")
+    row = spine(at).set_index("Metric").loc["Naloxone kits supplied"]
+    assert row["Gloucestershire"] == "*"
+    sent = [r for rows in chart_rows(at) for r in rows]
+    assert not [r for r in sent if any(v == 3 for v in r.values()
+                                       if isinstance(v, (int, float)))], sent
+    show(at, "Figures")
+    figures = at.dataframe[-1].value
+    glos = figures[(figures["Area code"] == "E10000013") & (figures["Period"] == "2023/24")]
+    assert "3" not in {str(v) for v in glos.iloc[0].to_list()}, glos
+
+
 # --- matching Fingertips indicators to catalogue metrics ------------------------------------
 
 def renumbered(tmp_path, new_id: str, name: str | None = None):

@@ -1028,6 +1028,11 @@ def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
                    suppressed, names)
     _future_periods(out, issues, col("period"))
     out["value"] = value
+    # A count given only as a value (no numerator column) is still a count: disclosure
+    # control reads the numerator, so a count of 3 must be there to be suppressed.
+    count_only_value = is_count & np.isnan(num.astype(float)) & ~np.isnan(value)
+    if count_only_value.any():
+        out["numerator"] = np.where(count_only_value, value, num)
     for f, arr in limits.items():
         out[f] = arr
     return out
