@@ -207,10 +207,16 @@ def complete_loaded(rows: pd.DataFrame, units: dict[str, str | None]) -> pd.Data
                 crude = np.where(den > 0, num / den * multiplier, np.nan)
             value = np.where(np.isnan(value) & ~suppressed, crude, value)
             rows.loc[sel, "value"] = value
+        # Where the file gave 95% limits, the loader has already decided about 99.8%: worked
+        # out by the method its 95% limits show, or none (limits of an estimate, wider
+        # than the method's: compared at 95% only). Only rows with no limits at all get
+        # both levels here.
+        gave95 = ~(np.isnan(pd.to_numeric(part["lower95"], errors="coerce").to_numpy(float))
+                   & np.isnan(pd.to_numeric(part["upper95"], errors="coerce").to_numpy(float)))
         for level, conf in (("95", 0.95), ("998", 0.998)):
             lo = pd.to_numeric(part[f"lower{level}"], errors="coerce").to_numpy(float, copy=True)
             hi = pd.to_numeric(part[f"upper{level}"], errors="coerce").to_numpy(float, copy=True)
-            todo = np.isnan(lo) & np.isnan(hi) & ~np.isnan(num) & ~np.isnan(value)
+            todo = np.isnan(lo) & np.isnan(hi) & ~np.isnan(num) & ~np.isnan(value) & ~gave95
             if method == "dsr":
                 todo &= num > 0
             else:

@@ -432,3 +432,23 @@ def test_any_figures_give_a_unit_and_complete_without_error(rows):
     assert ind.polarity == "none"
     with np.errstate(all="ignore"):
         definitions.complete_loaded(frame.copy(), {"new_metric": None})
+
+
+def test_an_unknown_indicator_with_an_estimates_own_limits_is_compared_at_95_only(data_dir,
+                                                                                  tmp_path):
+    """OHID's real unmet-need export under an id and name the catalogue does not know: its
+    95% limits are an estimate's own, far wider than Wilson's, so no 99.8% limits may be
+    worked out from the count (they would be narrower than the published 95% ones and
+    claim a difference at 99.8% that the source does not support)."""
+    from metrics import store
+    real = PROJECT_ROOT / "tests" / "fixtures" / "real" / "areas" / "unmet_opiates.csv"
+    text = real.read_text(encoding="utf-8").replace(
+        "93517,Proportion of opiates and/or crack cocaine users (i.e. OCU) not in treatment",
+        "99998,A share of estimated users")
+    unknown = tmp_path / "unknown_estimates.csv"
+    unknown.write_text(text, encoding="utf-8")
+    report = publish(data_dir, unknown)
+    assert set(report.values["indicator_id"]) == {"fingertips_99998"}
+    rows = store.all_area_values(store.current_version(data_dir), ["fingertips_99998"])
+    assert len(rows) == 13 and rows["lower95"].notna().all()
+    assert rows["lower998"].isna().all() and rows["upper998"].isna().all()
