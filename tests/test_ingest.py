@@ -414,3 +414,14 @@ def test_cli_refuses_a_missing_file_without_a_traceback(data_dir):
     assert result.returncode == 1
     assert "nope.csv: file not found" in result.stderr and "Traceback" not in result.stderr
     json.dumps(result.stderr)
+
+
+@pytest.mark.parametrize("command", ["load", "status", "history", "rollback", "drop",
+                                     "template"])
+def test_every_command_line_help_prints_without_a_traceback(command):
+    """--help of every command (the unit list holds a '%', which argparse reads as a
+    format character unless it is doubled)."""
+    result = subprocess.run([sys.executable, "-m", "metrics.ingest", command, "--help"],
+                            cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "usage:" in result.stdout

@@ -139,7 +139,8 @@ def main(argv: list[str] | None = None) -> int:
                         "(default: a period in the file name)")
     g.add_argument("--indicator-name", metavar="TEXT", help="a new metric's title")
     g.add_argument("--unit", metavar="UNIT",
-                   help=f"a new metric's unit: {', '.join(layouts.UNITS)}")
+                   # argparse formats help with %: a literal "%" must be written "%%".
+                   help="a new metric's unit: " + ", ".join(layouts.UNITS).replace("%", "%%"))
     g.add_argument("--value-column", metavar="NAME",
                    help="the column holding the figure, where several could "
                         "(one column per drug)")

@@ -1239,9 +1239,11 @@ def _limits_998_from_95(by_id, value, num, den, method, multiplier, limits, rown
     left = only95 & ~done & ~differ & (np.isin(method, ["wilson", "byars", "dsr"])
                                        | pd.isna(method))
     if left.any():
-        issues.add_rows(NOTE, "the file gives 95% limits only and no count to work out "
-                              "99.8% limits: these areas are compared with England at 95% "
-                              "only, and say so", col("lower95"), rownum[left])
+        issues.add_rows(NOTE, "the file gives 95% limits only, and the 99.8% limits "
+                              "cannot be worked out (no count, or a method the published "
+                              "95% limits do not show): these areas are compared with "
+                              "England at 95% only, and say so", col("lower95"),
+                        rownum[left])
 
 
 def _unit_evidence(by_id, unit, method, multiplier, value, num, den, rownum, issues, col,
