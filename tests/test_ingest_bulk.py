@@ -251,3 +251,24 @@ def test_csv_layout_leaves_other_encodings_to_the_whole_file_reader():
     assert readers.csv_layout(b"PK\x03\x04rest") is None
     layout = readers.csv_layout((FIXTURES / "fingertips_export_bom.csv").read_bytes())
     assert layout is not None and layout.bom and layout.encoding == "UTF-8 with BOM"
+
+
+def test_an_all_areas_export_read_in_chunks_skips_the_district_copies_of_uas(
+        data_dir, tmp_path, chunked):
+    """A Fingertips "all areas" export lists unitary authorities under counties and again
+    under districts; in a large file ordered by area type the two lists fall in different
+    chunks, so the whole file decides that the district list's copies are skipped (they
+    were refused as duplicates, one message per row)."""
+    real = ROOT / "tests" / "fixtures" / "real" / "areas" / "unmet_opiates.csv"
+    lines = real.read_text(encoding="utf-8").splitlines()
+    again = [line.replace(",UA,", ",Districts & UAs (from Apr 2023),")
+             for line in lines[1:] if ",UA," in line]
+    path = tmp_path / "all_areas.csv"
+    path.write_text("\n".join(lines + again) + "\n", encoding="utf-8")
+    chunked()
+    report = load([path], data_dir, dry_run=True)
+    assert report.ok, _issues(report)
+    assert len(report.values) == 13
+    # One note per chunk that skipped rows (a chunk's note counts its own rows).
+    notes = [str(i) for i in report.issues if "skipped" in str(i)]
+    assert notes and all("Districts & UAs (from Apr 2023)" in n for n in notes), notes

@@ -31,7 +31,8 @@ from metrics.ingest import areas as areas_mod
 from metrics.ingest import checks, columns, layouts, readers
 from metrics.ingest.model import (ERROR, NOTE, FileReport, Issue, Issues, LoadReport,
                                   merge_issues)
-from metrics.ingest.validate import Catalogue, breakdown_totals, table_to_rows
+from metrics.ingest.validate import (NOTHING_USABLE, Catalogue, breakdown_totals,
+                                     lists_both_tiers, table_to_rows)
 from metrics.settings import load_settings
 
 INDICATOR_COLUMNS = ["indicator_id", "title", "unit", "source", "fingertips_id", "outcome"]
@@ -295,10 +296,13 @@ def _check_streamed(source: Source, spool: store.Spool, index, known, file_issue
 
     try:
         totals = _file_breakdown_totals(stream(), layout)
+        both_tiers = _file_lists_both_tiers(stream(), layout)
         for number, chunk in enumerate(readers.iter_csv_chunks(
                 stream(), layout, source.name, lines, STREAM_CHUNK_BYTES)):
             if totals is not None:
                 chunk.breakdown_totals = _chunk_totals(chunk, *totals)
+            chunk.both_tiers = both_tiers
+            chunk.chunk = True
             part = Issues(source.name)
             try:
                 result = table_to_rows(chunk, source.name, index, known, part)
@@ -333,8 +337,25 @@ def _check_streamed(source: Source, spool: store.Spool, index, known, file_issue
     report.periods = [p for p, _ in sorted(periods_seen.items(),
                                            key=lambda kv: pd.Timestamp(kv[1]))]
     if report.rows_loaded == 0 and not _has_errors(issues, source.name):
-        file_issues.add(ERROR, "the file is empty: no data rows under the header")
+        skipped_all = report.rows_read > 0 and any(
+            i.level == NOTE and "skipped" in i.problem for i in file_issues.items)
+        file_issues.add(ERROR, NOTHING_USABLE if skipped_all
+                        else "the file is empty: no data rows under the header")
     return report
+
+
+def _file_lists_both_tiers(stream, layout: readers.CsvLayout) -> bool | None:
+    """For a file read in chunks: whether its Area Type column lists both districts and
+    counties/UAs, decided on the whole file (a first pass over that column only), so a
+    chunk holding only the district list still skips its copies of unitary authorities.
+    None without an Area Type column."""
+    fmt = columns.detect_format(layout.headers)
+    mapping, _, _ = columns.map_columns(layout.headers, fmt)
+    if "area_type" not in mapping:
+        return None
+    counts = readers.csv_value_counts(stream, layout, [mapping["area_type"]],
+                                      STREAM_CHUNK_BYTES)
+    return lists_both_tiers([combo[0].strip() for combo in counts])
 
 
 def _file_breakdown_totals(stream, layout: readers.CsvLayout):

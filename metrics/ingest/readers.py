@@ -59,6 +59,10 @@ class RawTable:
     # A chunk of a large CSV: per field ("sex", "age"), each row's total value as the whole
     # file decides it (validate.breakdown_totals); None for a table read whole.
     breakdown_totals: dict | None = None
+    # A chunk of a large CSV: whether the whole file lists both district and county/UA
+    # area types (validate.lists_both_tiers); None for a table read whole.
+    both_tiers: bool | None = None
+    chunk: bool = False            # one chunk of a large CSV read a part at a time
 
 
 @dataclass

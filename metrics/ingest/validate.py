@@ -300,12 +300,12 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
         geography = np.where(known_ids, geography, "pfa")
     names = {f: table.headers[i] for f, i in mapping.items()}
     cols["area_code"], bad_area, skip_area, by_name, area_src = _resolve_areas(
-        text, geography, areas, issues, rownum, keep, names)
+        text, geography, areas, issues, rownum, keep, names, table.both_tiers)
     had_rows = keep.any()
     keep &= ~skip_area
-    if had_rows and not keep.any():
-        issues.add(ERROR, "nothing usable is left: every row is for an area the dashboard "
-                          "does not show (see the note on skipped rows)")
+    # A chunk of a large file may hold only skipped rows: the loader decides on the file.
+    if had_rows and not keep.any() and not table.chunk:
+        issues.add(ERROR, NOTHING_USABLE)
 
     # Periods.
     labels, kinds, starts, ends, bad_period = _resolve_periods(
@@ -489,6 +489,18 @@ _FORCE_HEADER = re.compile(r"\bforce\b|\bpfa\b", re.I)
 # second time next to the districts ("Districts & UAs (from Apr 2023)").
 _LOWER_TIER_TYPE = re.compile(r"district|lower tier|ltla", re.I)
 _UPPER_TIER_TYPE = re.compile(r"count|upper tier|utla|cty|\bua\b|unitary", re.I)
+
+
+NOTHING_USABLE = ("nothing usable is left: every row is for an area the dashboard does not "
+                  "show (see the note on skipped rows)")
+
+
+def lists_both_tiers(area_types) -> bool:
+    """Whether a file's Area Type values include a lower-tier list (districts) and an
+    upper-tier one (counties and UAs): then a UA listed again as a district is a copy."""
+    lower = [bool(_LOWER_TIER_TYPE.search(t)) for t in area_types]
+    upper = [bool(_UPPER_TIER_TYPE.search(t)) and not lo for t, lo in zip(area_types, lower)]
+    return any(lower) and any(upper)
 SHOWN = 5   # values quoted in one message about many
 
 
@@ -503,7 +515,7 @@ def _quote(values: list[str], total: int) -> str:
 
 
 def _resolve_areas(text, geography, areas: AreaIndex, issues: Issues, rownum, keep,
-                   names: dict[str, str]):
+                   names: dict[str, str], both_tiers: bool | None = None):
     """(ONS code per row, rows that failed, rows skipped on purpose, the text each row was
     placed by). Every cause is one message with a count and the first few values, quoting
     the codes and the names the file gives."""
@@ -567,7 +579,8 @@ def _resolve_areas(text, geography, areas: AreaIndex, issues: Issues, rownum, ke
         types = area_type.to_numpy(dtype=object)
         lower = area_type.str.contains(_LOWER_TIER_TYPE).to_numpy()
         upper = area_type.str.contains(_UPPER_TIER_TYPE).to_numpy() & ~lower
-        if lower.any() and upper.any():
+        # For a chunk of a large file, the whole file decides (`both_tiers`).
+        if (both_tiers if both_tiers is not None else (lower.any() and upper.any())):
             again = lower & np.isin(outcome_kind, ["placed", "recoded"])
             outcome_kind = np.where(again, "skipped", outcome_kind)
             result = np.where(again, None, result)
