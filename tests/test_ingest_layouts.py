@@ -396,3 +396,19 @@ def test_random_layouts_are_reported_never_raised(data_dir, tmp_path):
                        for i in report.errors), errors(report)
 
     check()
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("seizures_2023-24.csv", "2023/24"),
+    ("deaths_2019-21.xlsx", "2019 - 21"),
+    ("table_2024.csv", "2024"),
+    # A year beside other period words means something else: not guessed, --period asked.
+    ("table_2024_Q1.csv", None),
+    ("seizures_year_ending_March_2024.csv", None),
+    ("drug_misuse_2023_to_2024.csv", None),
+])
+def test_a_period_is_taken_from_a_file_name_only_when_the_name_says_nothing_else(name,
+                                                                                  expected):
+    from metrics.ingest.layouts import _period_from_name
+    found = _period_from_name(name)
+    assert (found.label if found else None) == expected

@@ -448,8 +448,19 @@ def value_column(table: RawTable, options: LoadOptions, issues: Issues) -> RawTa
     return table
 
 
+# Words in a file name that make a bare year in it mean something else ("table_2024_Q1":
+# a quarter; "year_ending_March_2024": 2023/24): then no period is guessed from the name
+# and the analyst is asked for --period.
+_OTHER_PERIOD_WORDS = re.compile(
+    r"(?i)(?<![a-z])(q[1-4]|quarter|ending|to|jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|"
+    r"june?|july?|aug(ust)?|sep(t|tember)?|oct(ober)?|nov(ember)?|dec(ember)?|months?)"
+    r"(?![a-z])")
+
+
 def _period_from_name(file_name: str) -> periods.Period | None:
     stem = re.sub(r"\.[A-Za-z0-9]+$", "", file_name)
+    if _OTHER_PERIOD_WORDS.search(stem.replace("_", " ").replace("-", " ")):
+        return None
     tokens = set()
     for m in re.finditer(r"(?<!\d)((?:19|20)\d\d)(?:[-_/\u2013 ]?((?:19|20)?\d\d))?(?!\d)",
                          stem):
