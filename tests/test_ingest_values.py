@@ -320,3 +320,15 @@ def test_limits_that_are_not_the_methods_own_get_no_998_limits_from_the_count(da
     assert len(rows) == 13
     assert rows["lower998"].isna().all() and rows["upper998"].isna().all()
     assert rows["lower95"].notna().all()
+
+
+def test_a_decimal_comma_is_refused_not_read_as_a_thousands_separator(data_dir, tmp_path):
+    """'45,5' in a semicolon-separated file would otherwise load silently as 455 (in a
+    rate nothing else would catch it); '1,234' stays a thousands separator."""
+    path = tmp_path / "decimal_comma.csv"
+    path.write_text("indicator_id;area_code;period;numerator;denominator;value\n"
+                    "drug_misuse_deaths;E10000013;2019 - 21;1,234;;45,5\n",
+                    encoding="utf-8")
+    report = load([path], data_dir, dry_run=True)
+    errors = issues_of(report, "error")
+    assert errors and any("'value'" in e and "45,5" in e for e in errors), errors

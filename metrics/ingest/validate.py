@@ -157,9 +157,14 @@ def number_column(col: pd.Series) -> Numbers:
     lower = text.str.lower()
     suppressed = lower.isin(SUPPRESSED).to_numpy()
     missing = lower.isin(NOT_AVAILABLE).to_numpy()
-    cleaned = text.str.replace(",", "", regex=False).str.replace("%", "", regex=False) \
-        .str.replace("\u00a3", "", regex=False).str.strip()
-    cleaned = cleaned.where(~(suppressed | missing), None)
+    bare = text.str.replace("%", "", regex=False).str.replace("\u00a3", "", regex=False) \
+        .str.strip()
+    # A comma is read only as a thousands separator ("1,234.5"): "45,5" (a decimal comma,
+    # or a typing slip) would otherwise silently become 455, so it is refused instead.
+    thousands = bare.str.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?", na=False)
+    stray_comma = (bare.str.contains(",", regex=False, na=False) & ~thousands).to_numpy(bool)
+    cleaned = bare.str.replace(",", "", regex=False)
+    cleaned = cleaned.where(~(suppressed | missing | stray_comma), None)
     values = pd.to_numeric(cleaned, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     invalid = (np.isnan(values) | ~np.isfinite(values)) & ~suppressed & ~missing
     values = np.where(np.isfinite(values), values, np.nan)
