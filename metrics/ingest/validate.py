@@ -161,8 +161,11 @@ def number_column(col: pd.Series) -> Numbers:
         .str.strip()
     # A comma is read only as a thousands separator ("1,234.5"): "45,5" (a decimal comma,
     # or a typing slip) would otherwise silently become 455, so it is refused instead.
-    thousands = bare.str.fullmatch(r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?", na=False)
-    stray_comma = (bare.str.contains(",", regex=False, na=False) & ~thousands).to_numpy(bool)
+    comma = bare.str.contains(",", regex=False, na=False).to_numpy(bool)
+    stray_comma = comma.copy()
+    if comma.any():   # the pattern only where there is a comma: a million rows cost 0.5 s
+        stray_comma[comma] = ~bare[comma].str.fullmatch(
+            r"[-+]?\d{1,3}(,\d{3})+(\.\d+)?", na=False).to_numpy(bool)
     cleaned = bare.str.replace(",", "", regex=False)
     cleaned = cleaned.where(~(suppressed | missing | stray_comma), None)
     values = pd.to_numeric(cleaned, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
