@@ -377,11 +377,7 @@ def wide(table: RawTable, options: LoadOptions, areas: AreaIndex,
         labels = [_clean_label(table.headers[j]) for j in period_cols]
         melted = _melt(table, keep, period_cols, "Period", labels, issues)
         ignored = [table.headers[j] for j in other if j not in period_cols]
-        issues.add(NOTE, f"{_at(table)}a wide table (an area per row and a period per column: "
-                         f"{', '.join(labels[:6])}{' ...' if len(labels) > 6 else ''}) was "
-                         "read as one row per area and period"
-                         + (f"; columns not used: {', '.join(ignored[:10])}" if ignored
-                            else ""))
+        _note_wide(table, issues, "an area per row and a period per column", labels, ignored)
         return melted
     if len(area_cols) >= 2 and not has_area:
         shown = ", ".join(f"'{table.headers[j]}'" for j in area_cols[:6])
@@ -394,11 +390,7 @@ def wide(table: RawTable, options: LoadOptions, areas: AreaIndex,
         labels = [_clean_label(table.headers[j]) for j in area_cols]
         melted = _melt(table, keep, area_cols, "Area", labels, issues)
         ignored = [table.headers[j] for j in other if j not in area_cols]
-        issues.add(NOTE, f"{_at(table)}a wide table (a period per row and an area per column: "
-                         f"{', '.join(labels[:6])}{' ...' if len(labels) > 6 else ''}) was "
-                         "read as one row per area and period"
-                         + (f"; columns not used: {', '.join(ignored[:10])}" if ignored
-                            else ""))
+        _note_wide(table, issues, "a period per row and an area per column", labels, ignored)
         return melted
     return None
 
@@ -455,6 +447,14 @@ _OTHER_PERIOD_WORDS = re.compile(
     r"(?i)(?<![a-z])(q[1-4]|quarter|ending|to|jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|"
     r"june?|july?|aug(ust)?|sep(t|tember)?|oct(ober)?|nov(ember)?|dec(ember)?|months?)"
     r"(?![a-z])")
+
+
+def _note_wide(table: RawTable, issues: Issues, shape: str, labels: list[str],
+               ignored: list[str]) -> None:
+    issues.add(NOTE, f"{_at(table)}a wide table ({shape}: "
+                     f"{', '.join(labels[:6])}{' ...' if len(labels) > 6 else ''}) was "
+                     "read as one row per area and period"
+                     + (f"; columns not used: {', '.join(ignored[:10])}" if ignored else ""))
 
 
 def _period_from_name(file_name: str) -> periods.Period | None:

@@ -143,18 +143,25 @@ def _head_rows(text: str, delimiter: str) -> tuple[list[list[str]], list[int]]:
     return rows, starts
 
 
-def _read_csv(data: bytes, name: str, issues: Issues) -> ReadResult:
-    text, encoding = decode(data)
-    if "\x00" in text[:8192]:
-        issues.add(ERROR, "cannot be read: this is not a text (CSV) file")
-        return ReadResult(encoding=encoding, kind="csv")
-    text = text.rstrip("\r\n\t ")
+def _best_header(text: str):
+    """(delimiter, rows, row starts, header index) of the delimiter whose header row has
+    the most cells, or None when no delimiter gives a recognisable header."""
     best = None
     for delimiter in DELIMITERS:
         rows, starts = _head_rows(text, delimiter)
         index = columns.find_header(rows)
         if index is not None and (best is None or len(rows[index]) > len(best[1][index])):
             best = (delimiter, rows, starts, index)
+    return best
+
+
+def _read_csv(data: bytes, name: str, issues: Issues) -> ReadResult:
+    text, encoding = decode(data)
+    if "\x00" in text[:8192]:
+        issues.add(ERROR, "cannot be read: this is not a text (CSV) file")
+        return ReadResult(encoding=encoding, kind="csv")
+    text = text.rstrip("\r\n\t ")
+    best = _best_header(text)
     if best is None:
         issues.add(ERROR, "missing required columns: no header row naming the area and "
                           "period columns was found in the first rows (see the template)")
@@ -541,12 +548,7 @@ def csv_layout(head: bytes) -> CsvLayout | None:
         return None
     if "\x00" in text[:8192]:
         return None
-    best = None
-    for delimiter in DELIMITERS:
-        rows, starts = _head_rows(text, delimiter)
-        index = columns.find_header(rows)
-        if index is not None and (best is None or len(rows[index]) > len(best[1][index])):
-            best = (delimiter, rows, starts, index)
+    best = _best_header(text)
     if best is None:
         return None
     delimiter, rows, starts, index = best
