@@ -39,7 +39,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
@@ -328,11 +328,168 @@ def write_keys(con: duckdb.DuckDBPyConnection, select_sql: str, columns: list[st
     return pq.ParquetFile(path).metadata.num_rows
 
 
+# --- Re-issues: what a load replaces ------------------------------------------------------
+#
+# A published row is replaced only by a loaded row with the same key. The key includes
+# the breakdown and category, so the area total and each breakdown row are re-issued
+# separately: a two-row correction of an area's totals keeps its breakdown rows, and a
+# file of the sex breakdown alone keeps the total. (Superseding whole (indicator, area,
+# period) keys deleted rows the file never held.)
+
+REISSUE_KEY = ("indicator_id", "area_code", "period", "period_kind", "breakdown",
+               "category")
+REISSUE_KEYS_KEPT = 1_000        # replaced keys kept in memory for the report
+TOTAL_TIER = "area total"
+
+
+def _reissue_join(a: str, b: str) -> str:
+    """REISSUE_KEY as a join condition DuckDB hashes: a missing breakdown, category or
+    kind matches only a missing one (an area total matches only an area total)."""
+    return " AND ".join([f"{a}.{c} = {b}.{c}" for c in REISSUE_KEY[:3]] +
+                        [f"{a}.{c} IS NOT DISTINCT FROM {b}.{c}" for c in REISSUE_KEY[3:]])
+
+
+@dataclass
+class Reissue:
+    """What a load replaces in the version it builds on."""
+    keys: pd.DataFrame              # the first REISSUE_KEYS_KEPT replaced keys
+    count: int                      # published rows replaced (one per key)
+    summary: list[dict]             # per indicator and tier: see plan_reissue
+    periods: dict[str, list[str]]   # indicator -> periods with a replaced row
+    path: Path | None = None        # every replaced key, as Parquet (write_keys)
+    partial: list[dict] = field(default_factory=list)  # breakdowns re-issued
+    #                                 with some published categories missing
+
+    def lines(self) -> list[str]:
+        """One sentence per indicator and tier, for the load report."""
+        return [describe_reissue(s) for s in self.summary]
+
+
+def _plural(n: int, one: str, many: str) -> str:
+    return f"{n:,} {one if n == 1 else many}"
+
+
+def describe_reissue(s: dict) -> str:
+    """"replaces 2 area totals of continuity_of_care (2024/25 Q1 to 2024/25 Q2) in 1
+    area; keeps its 22 breakdown rows"."""
+    if s["tier"] == TOTAL_TIER:
+        what = _plural(s["rows_replaced"], "area total", "area totals")
+    else:
+        what = _plural(s["rows_replaced"], f"{s['tier']} breakdown row",
+                       f"{s['tier']} breakdown rows")
+    span = s["first_period"] if s["first_period"] == s["last_period"] else \
+        f"{s['first_period']} to {s['last_period']}"
+    text = (f"replaces {what} of {s['indicator_id']} ({span}) in "
+            f"{_plural(s['areas'], 'area', 'areas')}")
+    kept = []
+    if s["totals_kept"]:
+        kept.append("its area total" if s["totals_kept"] == 1
+                    else f"its {s['totals_kept']:,} area totals")
+    if s["breakdown_rows_kept"]:
+        n = s["breakdown_rows_kept"]
+        if s["tier"] == TOTAL_TIER:
+            kept.append(f"its {_plural(n, 'breakdown row', 'breakdown rows')}")
+        else:
+            kept.append(_plural(n, "other breakdown row", "other breakdown rows"))
+    if kept:
+        text += "; keeps " + " and ".join(kept)
+    return text
+
+
+def plan_reissue(con: duckdb.DuckDBPyConnection, base_path: Path | None,
+                 keys_path: Path) -> Reissue:
+    """What the rows of the view new_rows (on `con`) replace in the published values file
+    `base_path`: every replaced key (written to `keys_path`), and per indicator and tier
+    (the area total, or one breakdown) the rows replaced, the areas and periods, and the
+    published rows of the same areas and periods that stay because the load does not
+    re-issue them (rows_kept = totals_kept + breakdown_rows_kept)."""
+    columns = list(REISSUE_KEY)
+    empty = Reissue(pd.DataFrame({c: pd.Series(dtype="string") for c in columns}), 0, [],
+                    {}, None, [])
+    if base_path is None or not Path(base_path).exists():
+        return empty
+    keys = ", ".join(REISSUE_KEY)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE reissue_new AS
+        SELECT DISTINCT {keys} FROM new_rows""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE reissue_base AS
+        SELECT {keys}, period_end FROM read_parquet({_sql_path(base_path)})
+        WHERE indicator_id IN (SELECT DISTINCT indicator_id FROM reissue_new)""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE replaced AS
+        SELECT b.*, coalesce(b.breakdown, '{TOTAL_TIER}') AS tier FROM reissue_base b
+        SEMI JOIN reissue_new n ON {_reissue_join('b', 'n')}""")
+    count = con.execute("SELECT count(*) FROM replaced").fetchone()[0]
+    if count == 0:
+        return empty
+    order = "indicator_id, area_code, period_end, period, breakdown NULLS FIRST, " \
+            "category NULLS FIRST"
+    path = keys_path
+    write_keys(con, f"SELECT {keys} FROM replaced ORDER BY {order}", columns, path)
+    first = con.execute(f"""SELECT {keys} FROM replaced ORDER BY {order}
+                            LIMIT {REISSUE_KEYS_KEPT}""").df().astype("string")
+    # Rows of the same indicator, area, period and kind that the load does not re-issue:
+    # they stay, and the report says so.
+    summary = con.execute(f"""
+        WITH touched AS (
+            SELECT DISTINCT indicator_id, tier, area_code, period, period_kind
+            FROM replaced),
+        kept AS (
+            SELECT t.indicator_id, t.tier,
+                   count(*) FILTER (WHERE b.breakdown IS NULL) AS totals_kept,
+                   count(*) FILTER (WHERE b.breakdown IS NOT NULL) AS breakdown_rows_kept
+            FROM touched t JOIN reissue_base b
+              ON b.indicator_id = t.indicator_id AND b.area_code = t.area_code
+             AND b.period = t.period AND b.period_kind IS NOT DISTINCT FROM t.period_kind
+            ANTI JOIN reissue_new n ON {_reissue_join('b', 'n')}
+            GROUP BY t.indicator_id, t.tier)
+        SELECT r.indicator_id, r.tier, count(*) AS rows_replaced,
+               count(DISTINCT r.area_code) AS areas,
+               count(DISTINCT r.period) AS periods,
+               arg_min(r.period, r.period_end) AS first_period,
+               arg_max(r.period, r.period_end) AS last_period,
+               coalesce(any_value(k.totals_kept), 0) AS totals_kept,
+               coalesce(any_value(k.breakdown_rows_kept), 0) AS breakdown_rows_kept
+        FROM replaced r LEFT JOIN kept k USING (indicator_id, tier)
+        GROUP BY r.indicator_id, r.tier
+        ORDER BY r.indicator_id, r.tier = '{TOTAL_TIER}' DESC, r.tier""").df()
+    records = []
+    for rec in summary.to_dict("records"):
+        rec = {k: (int(v) if isinstance(v, (int, np.integer)) else v) for k, v in rec.items()}
+        rec["rows_kept"] = rec["totals_kept"] + rec["breakdown_rows_kept"]
+        records.append(rec)
+    periods_by = {ind: list(p) for ind, p in con.execute("""
+        SELECT indicator_id, list(period ORDER BY period_end, period) FROM (
+            SELECT DISTINCT indicator_id, period, period_end FROM replaced)
+        GROUP BY indicator_id ORDER BY indicator_id""").fetchall()}
+    # A breakdown re-issued with some of its published categories missing: the missing
+    # ones stay as they were, beside the new ones (worth a warning: a partial file?).
+    partial = con.execute(f"""
+        WITH touched AS (
+            SELECT DISTINCT indicator_id, area_code, period, period_kind, breakdown
+            FROM replaced WHERE breakdown IS NOT NULL),
+        missing AS (
+            SELECT b.* FROM reissue_base b
+            SEMI JOIN touched t ON b.indicator_id = t.indicator_id
+             AND b.area_code = t.area_code AND b.period = t.period
+             AND b.period_kind IS NOT DISTINCT FROM t.period_kind
+             AND b.breakdown = t.breakdown
+            ANTI JOIN reissue_new n ON {_reissue_join('b', 'n')})
+        SELECT indicator_id, breakdown, count(*) AS rows,
+               count(DISTINCT (area_code, period)) AS area_periods,
+               list(DISTINCT category ORDER BY category)[1:6] AS categories
+        FROM missing GROUP BY indicator_id, breakdown
+        ORDER BY indicator_id, breakdown""").df()
+    return Reissue(first, int(count), records, periods_by, path,
+                   [{k: (list(v) if k == "categories" else
+                         int(v) if isinstance(v, (int, np.integer)) else v)
+                     for k, v in rec.items()} for rec in partial.to_dict("records")])
+
+
 def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame | list[Path],
                    tables: dict[str, pd.DataFrame], manifest: Callable[[str, int], dict],
                    spill_dir: Path, files: dict[str, Path] | None = None) -> Version:
-    """Publish a load: values are the base version's rows whose (indicator, area, period)
-    the load does not re-issue, plus the load's rows (`new_rows`: a DataFrame, or Parquet
+    """Publish a load: values are the base version's rows whose key (REISSUE_KEY: the
+    indicator, area, period, kind of period, breakdown and category) the load does not
+    re-issue, plus the load's rows (`new_rows`: a DataFrame, or Parquet
     parts holding VALUES_COLUMNS and perhaps more), merged and sorted by DuckDB.
     `manifest(version_id, values_rows)`; the other `tables` are written as they are, and
     `files` (table -> a Parquet file already written, by write_keys) copied."""
@@ -359,10 +516,13 @@ def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame 
                 raise ValueError("no rows to publish")
             base_path = base.path / "values.parquet" if base is not None else None
             if base_path is not None and base_path.exists():
+                # Only the rows the load re-issues are dropped: a correction of an
+                # area total keeps that area's breakdown rows, and a breakdown-only
+                # file keeps the total (see REISSUE_KEY).
+                keys = ", ".join(REISSUE_KEY)
                 select = (f"SELECT {_values_columns_sql('b')} FROM read_parquet("
-                          f"{_sql_path(base_path)}) b ANTI JOIN (SELECT DISTINCT "
-                          "indicator_id, area_code, period FROM new_rows) k "
-                          "USING (indicator_id, area_code, period) "
+                          f"{_sql_path(base_path)}) b ANTI JOIN (SELECT DISTINCT {keys} "
+                          f"FROM new_rows) k ON {_reissue_join('b', 'k')} "
                           f"UNION ALL SELECT {cols} FROM new_rows")
             else:
                 select = f"SELECT {cols} FROM new_rows"

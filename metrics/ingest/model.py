@@ -128,7 +128,8 @@ class LoadReport:
     base_version: str | None = None           # the version the checks compared with
     base_is_demo: bool = False
     changes: pd.DataFrame | None = None       # re-issued values that change
-    superseded: pd.DataFrame | None = None    # (indicator, area, period) keys replaced
+    superseded: pd.DataFrame | None = None    # published row keys replaced (the first
+    #                                           store.REISSUE_KEYS_KEPT; store.REISSUE_KEY)
     version: str | None = None                # set once published
     published: bool = False
     message: str = ""
@@ -137,6 +138,11 @@ class LoadReport:
     values_count: int | None = None
     changes_count: int | None = None
     superseded_count: int | None = None
+    # What a re-issue replaces, per indicator and tier (area total or one breakdown): a
+    # sentence each ("replaces 2 area totals of ...; keeps its 22 breakdown rows"), and
+    # the figures behind them (store.plan_reissue).
+    replaces: list[str] = field(default_factory=list)
+    replaced: list[dict] = field(default_factory=list)
 
     @property
     def keys_superseded(self) -> int:
