@@ -136,3 +136,230 @@ def test_a_reissued_breakdown_replaces_only_its_own_rows(data_dir, tmp_path):
     assert len(keys) == 4 and set(keys["breakdown"]) == {"substance"}
     assert list(keys.columns) == ["indicator_id", "area_code", "period", "period_kind",
                                   "breakdown", "category"]
+
+
+# --- 12. A missing published/CURRENT ------------------------------------------------------
+
+def _real_versions(data_dir: Path, tmp_path: Path, n: int = 2) -> list[str]:
+    ids = []
+    for q in range(1, n + 1):
+        report = load([_continuity(tmp_path / f"q{q}.csv", quarters=(q,))], data_dir)
+        assert report.published, [str(i) for i in report.errors]
+        ids.append(report.version)
+    return ids
+
+
+def test_a_lost_pointer_is_recovered_at_start_and_no_demonstration_data_is_published(
+        data_dir, tmp_path, monkeypatch):
+    from metrics import demo
+    ids = _real_versions(data_dir, tmp_path, 3)
+    (data_dir / "published" / "CURRENT").unlink()
+    built = []
+    monkeypatch.setattr(demo, "build_demo", lambda d=None: built.append(d))
+    note = demo.ensure_published(data_dir)
+    assert built == []                                   # never over real versions
+    assert store.current_version_id(data_dir) == ids[-1]
+    assert (data_dir / "published" / "CURRENT").read_text() == ids[-1]
+    assert "published/CURRENT is missing" in note and ids[-1] in note
+    last = store.publish_log(data_dir)[-1]
+    assert last["action"] == "recovered" and last["version"] == ids[-1]
+    assert len(_values(data_dir)) == 3 * 12
+
+
+def test_a_load_after_the_pointer_is_lost_builds_on_the_last_version(data_dir, tmp_path):
+    ids = _real_versions(data_dir, tmp_path, 3)
+    (data_dir / "published" / "CURRENT").unlink()
+    # Read-only callers already see the version the pointer should name.
+    assert store.current_version(data_dir).id == ids[-1]
+    assert "CURRENT is missing" in store.current_version(data_dir).notice
+    report = load([_continuity(tmp_path / "q4.csv", quarters=(4,))], data_dir)
+    assert report.published
+    assert len(_values(data_dir)) == 4 * 12                 # nothing left out
+    assert store.current_version(data_dir).manifest["base_version"] == ids[-1]
+    assert any("CURRENT is missing: restored it to " + ids[-1] in str(w)
+               for w in report.warnings)
+    assert [e["action"] for e in store.publish_log(data_dir)][-2:] == ["recovered", "load"]
+
+
+def test_a_pointer_to_a_version_that_does_not_exist_is_recovered(data_dir, tmp_path):
+    ids = _real_versions(data_dir, tmp_path, 2)
+    (data_dir / "published" / "CURRENT").write_text("../../etc")
+    assert store.current_version(data_dir).id == ids[-1]
+    report = load([_continuity(tmp_path / "q3.csv", quarters=(3,))], data_dir)
+    assert report.published and len(_values(data_dir)) == 3 * 12
+
+
+def test_the_demonstration_command_refuses_a_folder_with_real_data(data_dir, tmp_path):
+    _real_versions(data_dir, tmp_path, 1)
+    done = subprocess.run([sys.executable, "-m", "metrics.demo"], cwd=ROOT,
+                          env={**os.environ, "CDP_DATA_DIR": str(data_dir)},
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "holds real data" in done.stderr
+    assert len(store.list_versions(data_dir)) == 1
+
+
+# --- 13. Integrity: a SHA-256 per file, checked on opening --------------------------------
+
+def _corrupt(path: Path, offset_share: float = 0.5, size: int = 4096) -> None:
+    """4 KB of random bytes over the middle of a file (as a failing disk or a stray
+    write would leave it): same size, different content."""
+    data = bytearray(path.read_bytes())
+    start = max(0, int(len(data) * offset_share) - size // 2)
+    rng = np.random.default_rng(13)
+    data[start:start + size] = rng.integers(0, 256, min(size, len(data) - start),
+                                            dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+
+
+def test_every_published_file_has_its_sha256_in_the_manifest(data_dir, tmp_path):
+    import hashlib
+    [vid] = _real_versions(data_dir, tmp_path, 1)
+    version = store.get_version(data_dir, vid)
+    sums = version.manifest["checksums"]
+    assert set(sums) == {p.name for p in version.path.iterdir() if p.name != "manifest.json"}
+    for name, meta in sums.items():
+        data = (version.path / name).read_bytes()
+        assert meta == {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+
+
+def test_a_damaged_current_version_is_refused_and_the_last_good_one_served(data_dir,
+                                                                          tmp_path):
+    first, second = _real_versions(data_dir, tmp_path, 2)
+    assert store.current_version(data_dir).id == second      # verified and cached
+    path = data_dir / "published" / "versions" / second / "values.parquet"
+    expected = store.get_version(data_dir, second).manifest["checksums"][
+        "values.parquet"]["sha256"]
+    _corrupt(path)
+    version = store.current_version(data_dir)
+    assert version.id == first
+    assert f"Version {second} is damaged" in version.notice
+    assert "values.parquet" in version.notice and expected in version.notice
+    assert f"Showing {first}, the last good version" in version.notice
+    with pytest.raises(store.DamagedVersion, match="values.parquet does not match"):
+        store.get_version(data_dir, second)
+    assert store.current_version_id(data_dir) == second         # nothing rewritten
+    # Rolling back to the damaged version is refused; a load builds on the good one.
+    with pytest.raises(Exception, match="is damaged"):
+        versions.rollback(second, data_dir)
+    report = load([_continuity(tmp_path / "q3.csv", quarters=(3,))], data_dir)
+    assert report.published
+    assert any(f"Version {second} is damaged" in str(w) for w in report.warnings)
+    assert store.current_version(data_dir).manifest["base_version"] == first
+    assert set(_values(data_dir)["period"]) == {"2024/25 Q1", "2024/25 Q3"}
+
+
+def test_a_damaged_manifest_or_a_missing_file_is_refused_too(data_dir, tmp_path):
+    first, second, third = _real_versions(data_dir, tmp_path, 3)
+    (data_dir / "published" / "versions" / third / "manifest.json").write_text("{not json")
+    (data_dir / "published" / "versions" / second / "superseded.parquet").unlink()
+    version = store.current_version(data_dir)
+    assert version.id == first
+    assert "manifest.json cannot be read" in version.notice
+    hist = versions.history(data_dir)
+    assert hist.iloc[0]["integrity"].startswith("damaged: manifest.json")
+    with pytest.raises(store.DamagedVersion, match="superseded.parquet is missing"):
+        store.get_version(data_dir, second)
+
+
+def test_with_no_good_version_left_a_load_is_refused_not_published_alone(data_dir,
+                                                                        tmp_path):
+    [only] = _real_versions(data_dir, tmp_path, 1)
+    _corrupt(data_dir / "published" / "versions" / only / "values.parquet")
+    with pytest.raises(store.DamagedVersion, match="no earlier good version"):
+        store.current_version(data_dir)
+    report = load([_continuity(tmp_path / "q3.csv", quarters=(3,))], data_dir)
+    assert not report.published and "damaged" in report.message
+    assert [v.id for v in store.list_versions(data_dir)] == [only]
+
+
+def test_a_version_published_before_checksums_still_opens_with_a_note(data_dir, tmp_path):
+    [vid] = _real_versions(data_dir, tmp_path, 1)
+    manifest_path = data_dir / "published" / "versions" / vid / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    del manifest["checksums"]
+    manifest_path.write_text(json.dumps(manifest))
+    version = store.current_version(data_dir)
+    assert version.id == vid and not version.has_checksums and version.notice == ""
+    assert versions.history(data_dir).iloc[0]["integrity"].startswith("no checksums")
+    report = load([_continuity(tmp_path / "q3.csv", quarters=(3,))], data_dir)
+    assert report.published
+    assert any("published before checksums were recorded" in str(n) for n in report.notes)
+    assert store.current_version(data_dir).has_checksums
+
+
+def test_the_app_serves_the_last_good_version_and_says_which(data_dir, tmp_path,
+                                                             monkeypatch):
+    from streamlit.testing.v1 import AppTest
+    first, second = _real_versions(data_dir, tmp_path, 2)
+    _corrupt(data_dir / "published" / "versions" / second / "values.parquet")
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=90)
+    at.run()
+    assert not at.exception
+    shown = [w.value for w in at.warning]
+    assert any(f"Version {second} is damaged" in w and f"Showing {first}" in w
+               for w in shown), shown
+    assert not any("Demonstration data" in w for w in shown)
+
+
+# --- 14. Version ids past v9999, staging folders, message sizes ---------------------------
+
+def test_version_ids_grow_past_v9999_and_sort_by_number(data_dir, tmp_path):
+    [vid] = _real_versions(data_dir, tmp_path, 1)
+    versions_dir = data_dir / "published" / "versions"
+    os.rename(versions_dir / vid, versions_dir / "v9999")
+    (data_dir / "published" / "CURRENT").write_text("v9999")
+    report = load([_continuity(tmp_path / "q3.csv", quarters=(3,))], data_dir)
+    assert report.published and report.version == "v10000"
+    assert store.current_version(data_dir).id == "v10000"
+    assert [v.id for v in store.list_versions(data_dir)] == ["v9999", "v10000"]
+    assert versions.history(data_dir)["version"].tolist() == ["v10000", "v9999"]
+    assert versions.normalise_version("10000") == "v10000"
+    assert versions.normalise_version("v0042") == versions.normalise_version("42") == "v0042"
+    again = load([_continuity(tmp_path / "q4.csv", quarters=(4,))], data_dir)
+    assert again.version == "v10001" and len(_values(data_dir)) == 3 * 12
+    back = versions.rollback("9999", data_dir)
+    assert back.id == "v10002"
+
+
+def test_a_failed_load_leaves_no_staging_folder_or_spool(data_dir, tmp_path, monkeypatch):
+    _real_versions(data_dir, tmp_path, 1)
+
+    def full_disk(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(store, "write_sorted_values", full_disk)
+    monkeypatch.setattr(loading, "STREAM_BYTES", 0)          # the spool path too
+    with pytest.raises(OSError, match="No space left"):
+        load([_continuity(tmp_path / "q3.csv", quarters=(3,))], data_dir)
+    assert sorted(p.name for p in (data_dir / "published" / "versions").iterdir()) == \
+        ["v0001"]
+    assert list((data_dir / store.SPOOL_DIR).iterdir()) == []
+
+
+def test_only_leftovers_of_dead_writers_are_removed(data_dir, tmp_path):
+    _real_versions(data_dir, tmp_path, 1)
+    versions_dir = data_dir / "published" / "versions"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    host = store._HOST
+    stale = versions_dir / f".v0002.{host}.{dead}.0000abcd.partial"
+    live = versions_dir / f".v0002.{host}.{os.getpid()}.0000abcd.partial"
+    elsewhere = versions_dir / f".v0002.{'f' * 8}.{dead}.0000abcd.partial"
+    legacy = versions_dir / ".v0002.0000abcd.partial"
+    for path in (stale, live, elsewhere, legacy):
+        path.mkdir()
+        (path / "values.parquet").write_bytes(b"x" * 1000)
+    pointer = data_dir / "published" / f"CURRENT.{host}.{dead}.0000abcd.tmp"
+    pointer.write_text("v0009")
+    # At start-up (no lock held): only what a dead process on this host left.
+    removed = store.remove_interrupted(data_dir, locked=False)
+    assert sorted(removed) == sorted([stale.name, pointer.name])
+    assert live.exists() and elsewhere.exists() and legacy.exists()
+    # Under the publish lock, leftovers named before writers were recorded go too; a
+    # live process's folder and another host's recent one stay.
+    old = 2 * store.STALE_AFTER_SECONDS
+    os.utime(elsewhere, (elsewhere.stat().st_atime - old, elsewhere.stat().st_mtime - old))
+    with store.publish_lock(data_dir):
+        removed = store.remove_interrupted(data_dir)
+    assert sorted(removed) == sorted([legacy.name, elsewhere.name])
+    assert live.exists()

@@ -50,10 +50,10 @@ class Context:
 def _ensure_data(data_dir: str) -> str | None:
     """Once per server process: build the demonstration set if nothing is published,
     then load any extracts waiting in the drop folder. Returns a note for the sidebar."""
-    demo.ensure_published(data_dir)
+    repaired = demo.ensure_published(data_dir)
     report = ingest.load_drop_folder(data_dir)
     if report is None:
-        return None
+        return repaired
     if report.published:
         return f"Loaded the drop folder at start-up as version {report.version}."
     return ("Files in the drop folder were refused at start-up; see the Data page and "
@@ -67,6 +67,8 @@ def start(force_public: bool = False) -> Context:
     data_dir = str(settings.data_dir)
     start_note = _ensure_data(data_dir)
     version = store.current_version(data_dir)
+    if version.notice:   # a damaged version skipped, or a lost pointer: say what is shown
+        st.warning(version.notice, icon=":material/report:")
     areas = data.areas(data_dir, version.id)
     partnerships = areas[areas["area_type"] == "utla"].sort_values("area_name")
     names = dict(zip(partnerships["area_code"], partnerships["area_name"]))

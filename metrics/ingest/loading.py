@@ -46,6 +46,8 @@ SUPPORTED = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls", ".ods", ".parquet
 # smaller files are read whole (the same checks and messages either way).
 STREAM_BYTES = 24 << 20
 STREAM_CHUNK_BYTES = 6 << 20
+PUBLISHED_LABEL = "(published data)"   # where the report's messages about the published
+#                                          data itself (not one file) are filed
 PREVIEW_ROWS = 1_000          # rows of a large load kept in the report (the Data page shows 200)
 
 
@@ -455,7 +457,14 @@ def load(files, data_dir=None, *, dry_run: bool = False, user: str | None = None
                                                          "one file")],
                           pd.DataFrame(), pd.DataFrame(), message="nothing to load")
 
-    current = _current(data_dir)
+    try:
+        current = _current(data_dir)
+    except store.DamagedVersion as exc:
+        # No good version is left to build on: publishing these files alone would drop
+        # everything else, so nothing is published until the data is restored.
+        return LoadReport([], [Issue(ERROR, PUBLISHED_LABEL, str(exc))], pd.DataFrame(),
+                          pd.DataFrame(), message="refused: the published data is damaged "
+                          "and no good version is left to build on; nothing was published")
     if options is not None and options.problems(_known(_real_base(current)).additional):
         return LoadReport([], [Issue(ERROR, "(options)", p) for p in
                                options.problems(_known(_real_base(current)).additional)],
@@ -478,6 +487,9 @@ def load(files, data_dir=None, *, dry_run: bool = False, user: str | None = None
 
         with store.publish_lock(data_dir):
             store.remove_interrupted(data_dir)
+            # A missing published/CURRENT is written back (and logged) before building on
+            # it: without it this load would publish its own files alone.
+            repaired = store.repair_current(data_dir)
             latest = _current(data_dir)
             if expect_base is not None and (latest.id if latest else None) != expect_base:
                 report = _finish(files_, issues, rows, additional, latest, None, dry_run=True)
@@ -490,6 +502,9 @@ def load(files, data_dir=None, *, dry_run: bool = False, user: str | None = None
                 files_, issues, rows, additional, known = checked(latest)
                 if any(i.level == ERROR for bag in issues.values() for i in bag.items):
                     return _finish(files_, issues, rows, additional, latest, None)
+            if repaired:
+                issues.setdefault(PUBLISHED_LABEL, Issues(PUBLISHED_LABEL)).add(
+                    WARNING, f"{repaired}; this load builds on {latest.id}")
             return _finish(files_, issues, rows, additional, latest, None, publish=True,
                            data_dir=data_dir, user=user or default_user(), known=known,
                            action=action)
@@ -547,6 +562,7 @@ def _finish_in(work_dir: Path, files_, issues, rows, additional, current, *, dry
         reissue = _plan_reissue(new, base_path, work_dir)
         preview = new.drop(columns=["_file", "_row"], errors="ignore")
     _report_reissue(reissue, files_, issues)
+    _report_base(current, issues)
     all_issues = [i for bag in issues.values() for i in bag.finish()]
     order = {ERROR: 0, "warning": 1, NOTE: 2}
     all_issues.sort(key=lambda i: order.get(i.level, 3))
@@ -597,6 +613,23 @@ def _plan_reissue(new: pd.DataFrame, base_path: Path | None, work_dir: Path) -> 
         con.close()
 
 
+def _report_base(current: store.Version | None, issues: dict[str, Issues]) -> None:
+    """Say when the version this load compares with and builds on is not simply the one
+    published/CURRENT names (a damaged version skipped, a pointer recovered), or could
+    not be checked (published before checksums were recorded)."""
+    if current is None:
+        return
+    bag = issues.setdefault(PUBLISHED_LABEL, Issues(PUBLISHED_LABEL))
+    if current.notice:
+        bag.add(WARNING, f"{current.notice} This load builds on {current.id}.")
+    if not current.has_checksums and not current.is_demo:
+        bag.add(NOTE, f"{current.id}, which this load builds on, was published before "
+                      "checksums were recorded: its files could not be verified (the new "
+                      "version's are recorded)")
+    if not bag.items:
+        del issues[PUBLISHED_LABEL]
+
+
 def _report_reissue(reissue: store.Reissue, files_: list[FileReport],
                     issues: dict[str, Issues]) -> None:
     """What the load replaces, as notes on the file that holds each indicator; a
@@ -605,7 +638,7 @@ def _report_reissue(reissue: store.Reissue, files_: list[FileReport],
         for report in files_:
             if indicator_id in report.indicators:
                 return issues.setdefault(report.name, Issues(report.name))
-        return issues.setdefault("(published data)", Issues("(published data)"))
+        return issues.setdefault(PUBLISHED_LABEL, Issues(PUBLISHED_LABEL))
 
     for summary, line in zip(reissue.summary, reissue.lines()):
         bag(summary["indicator_id"]).add(NOTE, line[0].upper() + line[1:] + " (the "
