@@ -363,3 +363,46 @@ def test_only_leftovers_of_dead_writers_are_removed(data_dir, tmp_path):
         removed = store.remove_interrupted(data_dir)
     assert sorted(removed) == sorted([legacy.name, elsewhere.name])
     assert live.exists()
+
+
+def _wide_csv(path: Path, head: list[str], extra: int = 100_000) -> Path:
+    columns = head + [f"extra_column_{i:06d}" for i in range(extra)]
+    path.write_text(",".join(columns) + "\n" + ",".join("1" for _ in columns) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("head", [["indicator_id", "area_code", "value"],   # no period
+                                  ["column_a", "column_b"],                 # no header
+                                  ["indicator_id", "area_code", "period", "value", "value"]])
+def test_a_100000_column_file_gives_a_report_of_a_few_kilobytes(data_dir, tmp_path, head):
+    from metrics.ingest import drop
+    report = load([_wide_csv(tmp_path / "wide.csv", head)], data_dir, dry_run=True)
+    assert report.errors
+    text = drop.report_text(report)
+    assert len(text) < 4_000, len(text)
+    assert all(len(str(i)) < 2_500 for i in report.issues)
+
+
+def test_a_wide_parquet_file_names_a_few_columns_and_counts_the_rest(data_dir, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from metrics.ingest import drop
+    # Parquet keeps every column name (a CSV header is read from the file's first
+    # characters); 5,000 columns made a 60 KB message, and writing 100,000 takes 30 s.
+    names = ["indicator_id", "area_code", "value"] + [f"c{i:06d}" for i in range(5_000)]
+    table = pa.table({n: pa.array([1], pa.int8()) for n in names})
+    pq.write_table(table, tmp_path / "wide.parquet")
+    report = load([tmp_path / "wide.parquet"], data_dir, dry_run=True)
+    assert report.errors
+    text = drop.report_text(report)
+    assert len(text) < 4_000, len(text)
+    assert "'c000016' and 4,983 more" in text
+
+
+def test_listing_names_the_first_twenty_and_counts_the_rest():
+    from metrics.ingest.model import Issue, listing
+    names = [f"c{i}" for i in range(100_000)]
+    assert listing(names).endswith("'c19' and 99,980 more")
+    assert listing(["a", "b"]) == "'a', 'b'"
+    long = Issue("error", "f.csv", "x" * 1_000_000, column="y" * 10_000)
+    assert len(str(long)) < 2_500 and "more characters not shown" in long.problem
