@@ -712,48 +712,62 @@ def plan_reissue(con: duckdb.DuckDBPyConnection, base_path: Path | None,
     if base_path is None or not Path(base_path).exists():
         return empty
     keys = ", ".join(REISSUE_KEY)
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE reissue_new AS
-        SELECT DISTINCT {keys} FROM new_rows""")
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE reissue_base AS
-        SELECT {keys}, period_end FROM read_parquet({_sql_path(base_path)})
-        WHERE indicator_id IN (SELECT DISTINCT indicator_id FROM reissue_new)""")
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE replaced AS
-        SELECT b.*, coalesce(b.breakdown, '{TOTAL_TIER}') AS tier FROM reissue_base b
-        SEMI JOIN reissue_new n ON {_reissue_join('b', 'n')}""")
+    con.execute("""CREATE OR REPLACE TEMP TABLE reissue_indicators AS
+        SELECT DISTINCT indicator_id FROM new_rows""")
+    # One pass over both sides: every key of the load's indicators, and whether the
+    # published version, the load, or both hold it. GROUP BY puts missing breakdowns and
+    # categories in one group, as REISSUE_KEY's matching does. (Cheaper than joins here:
+    # each side is read once and nothing is matched twice.)
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE reissue_keys AS
+        SELECT {keys}, max(period_end) AS period_end,
+               bool_or(NOT from_load) AS published, bool_or(from_load) AS loaded
+        FROM (SELECT {keys}, period_end, false AS from_load
+              FROM read_parquet({_sql_path(base_path)})
+              WHERE indicator_id IN (SELECT indicator_id FROM reissue_indicators)
+              UNION ALL
+              SELECT {keys}, period_end, true FROM new_rows)
+        GROUP BY ALL""")
+    con.execute("""CREATE OR REPLACE TEMP VIEW replaced AS
+        SELECT * FROM reissue_keys WHERE published AND loaded""")
     count = con.execute("SELECT count(*) FROM replaced").fetchone()[0]
     if count == 0:
         return empty
+    write_keys(con, f"SELECT {keys} FROM replaced", columns, keys_path)
     order = "indicator_id, area_code, period_end, period, breakdown NULLS FIRST, " \
-            "category NULLS FIRST"
-    path = keys_path
-    write_keys(con, f"SELECT {keys} FROM replaced ORDER BY {order}", columns, path)
+        "category NULLS FIRST"
     first = con.execute(f"""SELECT {keys} FROM replaced ORDER BY {order}
                             LIMIT {REISSUE_KEYS_KEPT}""").df().astype("string")
-    # Rows of the same indicator, area, period and kind that the load does not re-issue:
-    # they stay, and the report says so.
-    summary = con.execute(f"""
+    # Published rows the load does not re-issue, in an area, period and kind where it
+    # re-issues some tier: they stay. Per tier re-issued: how many are totals, breakdown
+    # rows, and rows of the same breakdown (a breakdown re-issued without some of its
+    # published categories).
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE reissue_kept AS
         WITH touched AS (
-            SELECT DISTINCT indicator_id, tier, area_code, period, period_kind
+            SELECT DISTINCT indicator_id, area_code, period, period_kind,
+                   coalesce(breakdown, '{TOTAL_TIER}') AS tier
             FROM replaced),
-        kept AS (
-            SELECT t.indicator_id, t.tier,
-                   count(*) FILTER (WHERE b.breakdown IS NULL) AS totals_kept,
-                   count(*) FILTER (WHERE b.breakdown IS NOT NULL) AS breakdown_rows_kept
-            FROM touched t JOIN reissue_base b
-              ON b.indicator_id = t.indicator_id AND b.area_code = t.area_code
-             AND b.period = t.period AND b.period_kind IS NOT DISTINCT FROM t.period_kind
-            ANTI JOIN reissue_new n ON {_reissue_join('b', 'n')}
-            GROUP BY t.indicator_id, t.tier)
-        SELECT r.indicator_id, r.tier, count(*) AS rows_replaced,
-               count(DISTINCT r.area_code) AS areas,
-               count(DISTINCT r.period) AS periods,
-               arg_min(r.period, r.period_end) AS first_period,
-               arg_max(r.period, r.period_end) AS last_period,
-               coalesce(any_value(k.totals_kept), 0) AS totals_kept,
-               coalesce(any_value(k.breakdown_rows_kept), 0) AS breakdown_rows_kept
-        FROM replaced r LEFT JOIN kept k USING (indicator_id, tier)
-        GROUP BY r.indicator_id, r.tier
-        ORDER BY r.indicator_id, r.tier = '{TOTAL_TIER}' DESC, r.tier""").df()
+        stay AS (SELECT * FROM reissue_keys WHERE published AND NOT loaded)
+        SELECT t.indicator_id, t.tier, s.area_code, s.period, s.breakdown, s.category
+        FROM stay s JOIN touched t
+          ON s.indicator_id = t.indicator_id AND s.area_code = t.area_code
+         AND s.period = t.period AND s.period_kind IS NOT DISTINCT FROM t.period_kind""")
+    summary = con.execute(f"""
+        WITH kept AS (
+            SELECT indicator_id, tier,
+                   count(*) FILTER (WHERE breakdown IS NULL) AS totals_kept,
+                   count(*) FILTER (WHERE breakdown IS NOT NULL) AS breakdown_rows_kept
+            FROM reissue_kept GROUP BY indicator_id, tier),
+        done AS (
+            SELECT indicator_id, coalesce(breakdown, '{TOTAL_TIER}') AS tier,
+                   count(*) AS rows_replaced, count(DISTINCT area_code) AS areas,
+                   count(DISTINCT period) AS periods,
+                   arg_min(period, period_end) AS first_period,
+                   arg_max(period, period_end) AS last_period
+            FROM replaced GROUP BY ALL)
+        SELECT d.*, coalesce(k.totals_kept, 0) AS totals_kept,
+               coalesce(k.breakdown_rows_kept, 0) AS breakdown_rows_kept
+        FROM done d LEFT JOIN kept k USING (indicator_id, tier)
+        ORDER BY d.indicator_id, d.tier = '{TOTAL_TIER}' DESC, d.tier""").df()
     records = []
     for rec in summary.to_dict("records"):
         rec = {k: (int(v) if isinstance(v, (int, np.integer)) else v) for k, v in rec.items()}
@@ -763,25 +777,13 @@ def plan_reissue(con: duckdb.DuckDBPyConnection, base_path: Path | None,
         SELECT indicator_id, list(period ORDER BY period_end, period) FROM (
             SELECT DISTINCT indicator_id, period, period_end FROM replaced)
         GROUP BY indicator_id ORDER BY indicator_id""").fetchall()}
-    # A breakdown re-issued with some of its published categories missing: the missing
-    # ones stay as they were, beside the new ones (worth a warning: a partial file?).
-    partial = con.execute(f"""
-        WITH touched AS (
-            SELECT DISTINCT indicator_id, area_code, period, period_kind, breakdown
-            FROM replaced WHERE breakdown IS NOT NULL),
-        missing AS (
-            SELECT b.* FROM reissue_base b
-            SEMI JOIN touched t ON b.indicator_id = t.indicator_id
-             AND b.area_code = t.area_code AND b.period = t.period
-             AND b.period_kind IS NOT DISTINCT FROM t.period_kind
-             AND b.breakdown = t.breakdown
-            ANTI JOIN reissue_new n ON {_reissue_join('b', 'n')})
+    partial = con.execute("""
         SELECT indicator_id, breakdown, count(*) AS rows,
                count(DISTINCT (area_code, period)) AS area_periods,
                list(DISTINCT category ORDER BY category)[1:6] AS categories
-        FROM missing GROUP BY indicator_id, breakdown
-        ORDER BY indicator_id, breakdown""").df()
-    return Reissue(first, int(count), records, periods_by, path,
+        FROM reissue_kept WHERE breakdown = tier
+        GROUP BY indicator_id, breakdown ORDER BY indicator_id, breakdown""").df()
+    return Reissue(first, int(count), records, periods_by, keys_path,
                    [{k: (list(v) if k == "categories" else
                          int(v) if isinstance(v, (int, np.integer)) else v)
                      for k, v in rec.items()} for rec in partial.to_dict("records")])
@@ -789,13 +791,16 @@ def plan_reissue(con: duckdb.DuckDBPyConnection, base_path: Path | None,
 
 def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame | list[Path],
                    tables: dict[str, pd.DataFrame], manifest: Callable[[str, int], dict],
-                   spill_dir: Path, files: dict[str, Path] | None = None) -> Version:
+                   spill_dir: Path, files: dict[str, Path] | None = None,
+                   replaces: bool = True) -> Version:
     """Publish a load: values are the base version's rows whose key (REISSUE_KEY: the
     indicator, area, period, kind of period, breakdown and category) the load does not
     re-issue, plus the load's rows (`new_rows`: a DataFrame, or Parquet
     parts holding VALUES_COLUMNS and perhaps more), merged and sorted by DuckDB.
     `manifest(version_id, values_rows)`; the other `tables` are written as they are, and
-    `files` (table -> a Parquet file already written, by write_keys) copied."""
+    `files` (table -> a Parquet file already written, by write_keys) copied.
+    `replaces=False` (plan_reissue found no published row re-issued): the base's rows are
+    kept without matching them against the load's keys."""
     files = files or {}
     tables = {**tables}
     unknown = (set(tables) | set(files)) - set(TABLES)
@@ -818,7 +823,10 @@ def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame 
             else:
                 raise ValueError("no rows to publish")
             base_path = base.path / "values.parquet" if base is not None else None
-            if base_path is not None and base_path.exists():
+            if base_path is not None and base_path.exists() and not replaces:
+                select = (f"SELECT {_values_columns_sql()} FROM read_parquet("
+                          f"{_sql_path(base_path)}) UNION ALL SELECT {cols} FROM new_rows")
+            elif base_path is not None and base_path.exists():
                 # Only the rows the load re-issues are dropped: a correction of an
                 # area total keeps that area's breakdown rows, and a breakdown-only
                 # file keeps the total (see REISSUE_KEY).

@@ -238,6 +238,10 @@ def test_a_damaged_current_version_is_refused_and_the_last_good_one_served(data_
     with pytest.raises(store.DamagedVersion, match="values.parquet does not match"):
         store.get_version(data_dir, second)
     assert store.current_version_id(data_dir) == second         # nothing rewritten
+    hist = versions.history(data_dir).set_index("version")
+    assert hist.loc[second, "state"] == "current (damaged: not shown)"
+    assert hist.loc[second, "integrity"].startswith("damaged: values.parquet does not match")
+    assert hist.loc[first, "integrity"] == "sha256 recorded"
     # Rolling back to the damaged version is refused; a load builds on the good one.
     with pytest.raises(Exception, match="is damaged"):
         versions.rollback(second, data_dir)

@@ -50,10 +50,10 @@ class Context:
 def _ensure_data(data_dir: str) -> str | None:
     """Once per server process: build the demonstration set if nothing is published,
     then load any extracts waiting in the drop folder. Returns a note for the sidebar."""
-    repaired = demo.ensure_published(data_dir)
+    demo.ensure_published(data_dir)
     report = ingest.load_drop_folder(data_dir)
     if report is None:
-        return repaired
+        return None
     if report.published:
         return f"Loaded the drop folder at start-up as version {report.version}."
     return ("Files in the drop folder were refused at start-up; see the Data page and "

@@ -731,4 +731,4 @@ def _publish(data_dir, base, new, indicators, reissue: store.Reissue, files_, re
         }
 
     return store.publish_merged(data_dir, base, new_values, tables, manifest,
-                                spill or work_dir, files)
+                                spill or work_dir, files, replaces=reissue.count > 0)

@@ -31,8 +31,12 @@ def history(data_dir=None) -> pd.DataFrame:
     rows = []
     for version in store.list_versions(data_dir):
         m = version.manifest
+        damaged = m.get("damaged")
         if version.id == current:
-            state = "current"
+            # The current version's files are checked (once per process, as opening it
+            # does): a damaged one is not what the pages show.
+            damaged = damaged or store.verify(version)
+            state = "current (damaged: not shown)" if damaged else "current"
         elif not log_exists or version.id in shown:
             state = "earlier"
         else:
@@ -58,7 +62,7 @@ def history(data_dir=None) -> pd.DataFrame:
             "demo": bool(m.get("demo")),
             # Files are checked when a version is opened, not here (hashing every
             # version's files would make listing them slow).
-            "integrity": ("damaged: " + str(m["damaged"]) if "damaged" in m else
+            "integrity": ("damaged: " + str(damaged) if damaged else
                           "sha256 recorded" if version.has_checksums else
                           "no checksums (published before they were recorded)"),
         })
