@@ -737,8 +737,8 @@ def build_demo(data_dir=None) -> store.Version:
 
 def ensure_published(data_dir) -> str | None:
     """At start: build the demonstration set when nothing has been published yet (first
-    start), and tidy what killed loads left behind. Returns a note to show when
-    something had to be repaired, else None.
+    start), and tidy what killed loads left behind. Returns what had to be repaired (also
+    logged, and recorded in the publish log), else None.
 
     Demonstration data is never published where any version exists: a missing or broken
     published/CURRENT is written back from the publish log (store.repair_current), the
