@@ -410,3 +410,38 @@ def test_listing_names_the_first_twenty_and_counts_the_rest():
     assert listing(["a", "b"]) == "'a', 'b'"
     long = Issue("error", "f.csv", "x" * 1_000_000, column="y" * 10_000)
     assert len(str(long)) < 2_500 and "more characters not shown" in long.problem
+
+
+def test_a_staging_folder_being_written_is_never_removed(data_dir, tmp_path):
+    import signal
+    import time
+
+    from metrics import demo
+    _real_versions(data_dir, tmp_path, 1)
+    marker = tmp_path / "paused"
+    env = {**os.environ, "CDP_DATA_DIR": str(data_dir), "CDP_PUBLISH_PAUSE_AT": "staged",
+           "CDP_PUBLISH_PAUSE_FILE": str(marker), "CDP_PUBLISH_PAUSE_SECONDS": "120"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "metrics.ingest", "load",
+         str(_continuity(tmp_path / "q2.csv", quarters=(2,)))],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    versions_dir = data_dir / "published" / "versions"
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists():
+            assert process.poll() is None, process.stderr.read().decode()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        [staging] = [p for p in versions_dir.iterdir() if p.name.endswith(".partial")]
+        # The app starting meanwhile, and a clean-up without the lock, leave it alone.
+        assert demo.ensure_published(data_dir) is None
+        assert store.remove_interrupted(data_dir, locked=False) == []
+        assert staging.exists()
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    # Its writer is gone: the next start removes it.
+    assert demo.ensure_published(data_dir) is None
+    assert not staging.exists()
