@@ -712,21 +712,26 @@ def plan_reissue(con: duckdb.DuckDBPyConnection, base_path: Path | None,
     if base_path is None or not Path(base_path).exists():
         return empty
     keys = ", ".join(REISSUE_KEY)
-    con.execute("""CREATE OR REPLACE TEMP TABLE reissue_indicators AS
-        SELECT DISTINCT indicator_id FROM new_rows""")
-    # One pass over both sides: every key of the load's indicators, and whether the
-    # published version, the load, or both hold it. GROUP BY puts missing breakdowns and
-    # categories in one group, as REISSUE_KEY's matching does. (Cheaper than joins here:
-    # each side is read once and nothing is matched twice.)
+    # Only published rows of an indicator and period the load holds can be replaced or
+    # kept beside a replaced one (a load of a new quarter stops here, at once).
+    con.execute("""CREATE OR REPLACE TEMP TABLE reissue_pairs AS
+        SELECT DISTINCT indicator_id, period FROM new_rows""")
+    con.execute(f"""CREATE OR REPLACE TEMP TABLE reissue_base AS
+        SELECT {keys}, period_end FROM read_parquet({_sql_path(base_path)}) b
+        SEMI JOIN reissue_pairs p USING (indicator_id, period)""")
+    if con.execute("SELECT count(*) FROM reissue_base").fetchone()[0] == 0:
+        return empty
+    # One pass over both sides: every key, and whether the published version, the load,
+    # or both hold it. GROUP BY puts missing breakdowns and categories in one group, as
+    # REISSUE_KEY's matching does. (Cheaper than joins here: each side is read once.)
     con.execute(f"""CREATE OR REPLACE TEMP TABLE reissue_keys AS
         SELECT {keys}, max(period_end) AS period_end,
                bool_or(NOT from_load) AS published, bool_or(from_load) AS loaded
-        FROM (SELECT {keys}, period_end, false AS from_load
-              FROM read_parquet({_sql_path(base_path)})
-              WHERE indicator_id IN (SELECT indicator_id FROM reissue_indicators)
+        FROM (SELECT *, false AS from_load FROM reissue_base
               UNION ALL
               SELECT {keys}, period_end, true FROM new_rows)
         GROUP BY ALL""")
+    con.execute("DROP TABLE reissue_base")
     con.execute("""CREATE OR REPLACE TEMP VIEW replaced AS
         SELECT * FROM reissue_keys WHERE published AND loaded""")
     count = con.execute("SELECT count(*) FROM replaced").fetchone()[0]
