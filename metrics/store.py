@@ -7,8 +7,10 @@ visible and any earlier version can be restored:
                                         lsoa_need.parquet  small-area need (maps)
                                         manifest.json      who, when, what, row counts
                                         indicators.parquet additional metrics (loaded extracts)
-                                        superseded.parquet keys this load re-issued
-                                        manifest.json      who, when, what, row counts
+                                        superseded.parquet published rows this load replaced
+                                        manifest.json      who, when, what, row counts, and
+                                                           each file's SHA-256 ("checksums")
+    <data_dir>/published/versions/v10000/...               ids grow past v9999 (sorted by number)
     <data_dir>/published/CURRENT                           the version being shown
     <data_dir>/published/log.jsonl                         one line per version made current
     <data_dir>/.publish.lock                               serialises publishers (fcntl)
@@ -17,7 +19,13 @@ Publishing writes a new version folder aside, then replaces CURRENT atomically
 (`os.replace`), so readers see the old version or the new one, never a mixture. A version
 is an immutable full snapshot: a later load or a rollback is a new version, so nothing
 published is ever deleted. Publishers hold `publish_lock` while they read the current
-version and publish the next one (metrics.ingest and metrics.demo do).
+version and publish the next one (metrics.ingest and metrics.demo do). A load replaces
+only the published rows it re-issues, key by key (REISSUE_KEY).
+
+Nothing damaged is shown or built on: opening a version checks its files against the
+SHA-256 recorded at publishing (once per process); a damaged current version is refused
+and the last good one shown, with a notice. A missing CURRENT is recovered from the
+publish log (repair_current), never replaced by demonstration data.
 
 Reading: DuckDB connections are not thread-safe and Streamlit runs each session in its own
 thread, so one shared in-memory connection per published version holds the views and
