@@ -5,7 +5,6 @@ visible and any earlier version can be restored:
 
     <data_dir>/published/versions/v0001/values.parquet     one row per indicator x area x period
                                         lsoa_need.parquet  small-area need (maps)
-                                        manifest.json      who, when, what, row counts
                                         indicators.parquet additional metrics (loaded extracts)
                                         superseded.parquet published rows this load replaced
                                         manifest.json      who, when, what, row counts, and
