@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
