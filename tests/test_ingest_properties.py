@@ -195,7 +195,7 @@ _KEYS = [(area, q, b, c) for area in ("E10000013", "E06000023") for q in (1, 2)
          for b, c in _TIERS]
 
 
-def _rows(keys, numerator: float) -> pd.DataFrame:
+def _values_of(keys, numerator: float) -> pd.DataFrame:
     import datetime as dt
     from metrics import store
     return pd.DataFrame([{
@@ -218,9 +218,9 @@ def test_a_load_replaces_exactly_the_rows_it_holds(published, reissued):
     from metrics import store
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
-        base = store.publish(data_dir, {"values": _rows(sorted(published, key=str), 10.0)},
+        base = store.publish(data_dir, {"values": _values_of(sorted(published, key=str), 10.0)},
                              {"demo": False})
-        new = _rows(sorted(reissued, key=str), 20.0)
+        new = _values_of(sorted(reissued, key=str), 20.0)
         con = store.scratch_connection(data_dir)
         try:
             con.register("new_rows", new)
