@@ -214,8 +214,8 @@ def current_version(data_dir: Path) -> Version:
                                  "; no earlier good version is left to show") from None
         return replace(good, notice=(
             f"Version {damaged.version_id} is damaged and is not shown ({damaged.problem}). "
-            f"Showing {good.id}, the last good version; load the files again or roll back "
-            "to rebuild it."))
+            f"Showing {good.id}, the last good version; load the files of "
+            f"{damaged.version_id} again to restore what it added."))
 
 
 def get_version(data_dir: Path, version_id: str) -> Version:
