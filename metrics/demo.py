@@ -24,11 +24,9 @@ How it is made:
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -736,22 +734,44 @@ def build_demo(data_dir=None) -> store.Version:
     return store.publish(data_dir, tables, manifest)
 
 
-def ensure_published(data_dir) -> None:
-    """Build the demonstration set when nothing has been published yet (first start).
+def ensure_published(data_dir) -> str | None:
+    """At start: build the demonstration set when nothing has been published yet (first
+    start), and tidy what killed loads left behind. Returns what had to be repaired (also
+    logged, and recorded in the publish log), else None.
 
-    A lock file serialises this between processes (two servers, or the app and a test),
-    and the check is repeated inside the lock so only the first one builds."""
-    if store.current_version_id(data_dir) is not None:
-        return
-    Path(data_dir).mkdir(parents=True, exist_ok=True)
-    with open(Path(data_dir) / ".publish.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if store.current_version_id(data_dir) is None:
+    Demonstration data is never published where any version exists: a missing or broken
+    published/CURRENT is written back from the publish log (store.repair_current), the
+    real versions untouched. The publish lock serialises this between processes (two
+    servers, or the app and a load), and the checks are repeated inside it."""
+    if store.current_version_id(data_dir) is not None and \
+            store.pointer_problem(data_dir) is None:
+        # The usual start: only tidy up, and only if no load is publishing right now (its
+        # own start tidies anyway); leftovers of live processes are never touched.
+        with store.publish_lock(data_dir, wait=False) as held:
+            if held:
+                store.remove_interrupted(data_dir)
+        return None
+    with store.publish_lock(data_dir):
+        store.remove_interrupted(data_dir)
+        repaired = store.repair_current(data_dir)
+        if repaired:
+            return f"The published data's pointer was repaired at start-up: {repaired}."
+        if store.current_version_id(data_dir) is None and not store.list_versions(data_dir):
             build_demo(data_dir)
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
-    version = build_demo()
+    data_dir = load_settings().data_dir
+    with store.publish_lock(data_dir):
+        real = [v.id for v in store.list_versions(data_dir) if not v.is_demo]
+        if real:
+            # Invented figures are never published over a partnership's own data.
+            print(f"Not published: {data_dir} holds real data ({', '.join(real[-3:])}). "
+                  "Build the demonstration set in an empty folder (set CDP_DATA_DIR).",
+                  file=sys.stderr)
+            return 1
+        version = build_demo(data_dir)
     print(f"Published demonstration data as {version.id} in {version.path} "
           f"({version.manifest['rows']['values']:,} values)", file=sys.stderr)
     return 0

@@ -184,3 +184,59 @@ def test_arbitrary_csv_cells_are_refused_or_read_never_raised(cells):
     report = load([Source("cells.csv", buffer.getvalue().encode("utf-8"))], DATA_DIR,
                   dry_run=True)
     assert not report.published
+
+
+# --- re-issues: no published row is ever lost --------------------------------------------------
+
+# Keys of one indicator: 2 areas x 2 quarters x (the total + 2 sex + 2 substance rows).
+_TIERS = [(None, None), ("sex", "Male"), ("sex", "Female"), ("substance", "Opiate"),
+          ("substance", "Alcohol only")]
+_KEYS = [(area, q, b, c) for area in ("E10000013", "E06000023") for q in (1, 2)
+         for b, c in _TIERS]
+
+
+def _values_of(keys, numerator: float) -> pd.DataFrame:
+    import datetime as dt
+    from metrics import store
+    return pd.DataFrame([{
+        "indicator_id": "continuity_of_care", "area_code": area, "period": f"2024/25 Q{q}",
+        "period_kind": "quarter", "period_start": dt.date(2024, 3 * q + 1, 1),
+        "period_end": dt.date(2024, 3 * q + 3, 28), "breakdown": b, "category": c,
+        "numerator": numerator, "denominator": 100.0, "value": numerator,
+        "lower95": None, "upper95": None, "lower998": None, "upper998": None,
+        "value_note": None} for area, q, b, c in keys],
+        columns=list(store.VALUES_COLUMNS)).astype(store.VALUES_COLUMNS)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(published=st.sets(st.sampled_from(_KEYS), min_size=1),
+       reissued=st.sets(st.sampled_from(_KEYS), min_size=1))
+def test_a_load_replaces_exactly_the_rows_it_holds(published, reissued):
+    """Whatever is published and whatever a load holds (totals, some breakdown rows, a
+    mixture), the new version is every published row the load does not hold, unchanged,
+    plus the load's rows; the plan counts exactly the rows replaced."""
+    from metrics import store
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir = Path(tmp)
+        base = store.publish(data_dir, {"values": _values_of(sorted(published, key=str), 10.0)},
+                             {"demo": False})
+        new = _values_of(sorted(reissued, key=str), 20.0)
+        con = store.scratch_connection(data_dir)
+        try:
+            con.register("new_rows", new)
+            plan = store.plan_reissue(con, base.path / "values.parquet",
+                                      data_dir / "keys.parquet")
+        finally:
+            con.close()
+        version = store.publish_merged(data_dir, base, new, {}, lambda v, n: {},
+                                       data_dir, replaces=plan.count > 0)
+        out = store.read_table(version, "values")
+        key = lambda r: (r.area_code, int(r.period[-1]),  # noqa: E731
+                         None if pd.isna(r.breakdown) else r.breakdown,
+                         None if pd.isna(r.category) else r.category)
+        got = {key(r): r.numerator for r in out.itertuples()}
+        assert len(got) == len(out)                                  # no key twice
+        expected = {k: 10.0 for k in published} | {k: 20.0 for k in reissued}
+        assert got == expected
+        assert plan.count == len(published & reissued)
+        assert sum(s["rows_replaced"] for s in plan.summary) == plan.count

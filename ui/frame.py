@@ -67,6 +67,8 @@ def start(force_public: bool = False) -> Context:
     data_dir = str(settings.data_dir)
     start_note = _ensure_data(data_dir)
     version = store.current_version(data_dir)
+    if version.notice:   # a damaged version skipped, or a lost pointer: say what is shown
+        st.warning(version.notice, icon=":material/report:")
     areas = data.areas(data_dir, version.id)
     partnerships = areas[areas["area_type"] == "utla"].sort_values("area_name")
     names = dict(zip(partnerships["area_code"], partnerships["area_name"]))

@@ -35,7 +35,7 @@ import pandas as pd
 from metrics import catalogue, periods
 from metrics.ingest import columns
 from metrics.ingest.areas import AreaIndex
-from metrics.ingest.model import ERROR, NOTE, Issues
+from metrics.ingest.model import ERROR, NOTE, Issues, listing
 from metrics.ingest.readers import RawTable, ReadResult
 
 # Units as the catalogue writes them; a new metric must use one.
@@ -406,7 +406,7 @@ def value_column(table: RawTable, options: LoadOptions, issues: Issues) -> RawTa
         if not matches:
             raise LayoutError(
                 f"--value-column '{options.value_column}' is not a column of {_where(table)}"
-                f" (columns: {', '.join(repr(h) for h in headers if h.strip())})")
+                f" (columns: {listing(h for h in headers if h.strip())})")
         chosen = matches[0]
         drop = set(fields.get("value", [])) - {chosen}
         candidates = [j for j, h in enumerate(headers) if h.strip() and j not in used
@@ -417,7 +417,8 @@ def value_column(table: RawTable, options: LoadOptions, issues: Issues) -> RawTa
         data = table.data[keep]
         issues.add(NOTE, f"{_at(table)}the figure was read from column "
                          f"'{headers[chosen]}' (--value-column)"
-                         + (f"; not used: {', '.join(headers[j] for j in sorted(drop))}"
+                         + (f"; not used: "
+                            f"{listing((headers[j] for j in sorted(drop)), quote=False)}"
                             if drop else ""))
         return _replace(table, new_headers, data)
     if {"value", "numerator"} & set(fields):

@@ -6,8 +6,10 @@
 2. take the publish lock; compare with the current version (warnings; a real version is
    the base, a demonstration version is not: real data never mixes with invented data);
 3. if any file has an error, publish nothing; otherwise write a new version that is the
-   base minus the (indicator, area, period) keys this load re-issues, plus the new rows,
-   and make it current atomically (metrics.store).
+   base minus the rows this load re-issues (the same indicator, area, period, kind of
+   period, breakdown and category: store.REISSUE_KEY), plus the new rows, and make it
+   current atomically (metrics.store). No other published row is ever dropped; the
+   report lists what is replaced and what is kept.
 """
 
 from __future__ import annotations
@@ -29,8 +31,8 @@ import pyarrow as pa
 from metrics import store
 from metrics.ingest import areas as areas_mod
 from metrics.ingest import checks, columns, layouts, readers
-from metrics.ingest.model import (ERROR, NOTE, FileReport, Issue, Issues, LoadReport,
-                                  merge_issues)
+from metrics.ingest.model import (ERROR, NOTE, WARNING, FileReport, Issue, Issues,
+                                  LoadReport, merge_issues)
 from metrics.ingest.validate import (NOTHING_USABLE, Catalogue, breakdown_totals,
                                      lists_both_tiers, table_to_rows)
 from metrics.settings import load_settings
@@ -44,6 +46,8 @@ SUPPORTED = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".xls", ".ods", ".parquet
 # smaller files are read whole (the same checks and messages either way).
 STREAM_BYTES = 24 << 20
 STREAM_CHUNK_BYTES = 6 << 20
+PUBLISHED_LABEL = "(published data)"   # where the report's messages about the published
+#                                          data itself (not one file) are filed
 PREVIEW_ROWS = 1_000          # rows of a large load kept in the report (the Data page shows 200)
 
 
@@ -453,7 +457,14 @@ def load(files, data_dir=None, *, dry_run: bool = False, user: str | None = None
                                                          "one file")],
                           pd.DataFrame(), pd.DataFrame(), message="nothing to load")
 
-    current = _current(data_dir)
+    try:
+        current = _current(data_dir)
+    except store.DamagedVersion as exc:
+        # No good version is left to build on: publishing these files alone would drop
+        # everything else, so nothing is published until the data is restored.
+        return LoadReport([], [Issue(ERROR, PUBLISHED_LABEL, str(exc))], pd.DataFrame(),
+                          pd.DataFrame(), message="refused: the published data is damaged "
+                          "and no good version is left to build on; nothing was published")
     if options is not None and options.problems(_known(_real_base(current)).additional):
         return LoadReport([], [Issue(ERROR, "(options)", p) for p in
                                options.problems(_known(_real_base(current)).additional)],
@@ -476,6 +487,9 @@ def load(files, data_dir=None, *, dry_run: bool = False, user: str | None = None
 
         with store.publish_lock(data_dir):
             store.remove_interrupted(data_dir)
+            # A missing published/CURRENT is written back (and logged) before building on
+            # it: without it this load would publish its own files alone.
+            repaired = store.repair_current(data_dir)
             latest = _current(data_dir)
             if expect_base is not None and (latest.id if latest else None) != expect_base:
                 report = _finish(files_, issues, rows, additional, latest, None, dry_run=True)
@@ -488,6 +502,9 @@ def load(files, data_dir=None, *, dry_run: bool = False, user: str | None = None
                 files_, issues, rows, additional, known = checked(latest)
                 if any(i.level == ERROR for bag in issues.values() for i in bag.items):
                     return _finish(files_, issues, rows, additional, latest, None)
+            if repaired:
+                issues.setdefault(PUBLISHED_LABEL, Issues(PUBLISHED_LABEL)).add(
+                    WARNING, f"{repaired}; this load builds on {latest.id}")
             return _finish(files_, issues, rows, additional, latest, None, publish=True,
                            data_dir=data_dir, user=user or default_user(), known=known,
                            action=action)
@@ -505,22 +522,35 @@ def _current(data_dir: Path) -> store.Version | None:
 
 def _finish(files_, issues, rows, additional, current, _unused, *, dry_run=False,
             publish=False, data_dir=None, user=None, known=None, action="load") -> LoadReport:
+    # A large load works in its spool folder; a small one in a temporary folder (the
+    # replaced keys are written there before they are copied into the new version).
+    work = contextlib.nullcontext(rows.dir) if isinstance(rows, store.Spool) else \
+        tempfile.TemporaryDirectory(prefix="cdp-load-")
+    with work as work_dir:
+        return _finish_in(Path(work_dir), files_, issues, rows, additional, current,
+                          dry_run=dry_run, publish=publish, data_dir=data_dir, user=user,
+                          action=action)
+
+
+def _finish_in(work_dir: Path, files_, issues, rows, additional, current, *, dry_run,
+               publish, data_dir, user, action) -> LoadReport:
     base = _real_base(current)
+    base_path = base.path / "values.parquet" if base is not None else None
     counts = {}
     if isinstance(rows, store.Spool):
         # A large load: its rows stay on disk; DuckDB compares them with the published file.
         new = rows
         con = rows.connect()
         try:
-            base_path = base.path / "values.parquet" if base is not None else None
-            changes, counts["changes"], keys = checks.compare_sql(
+            changes, counts["changes"], _ = checks.compare_sql(
                 con, base_path if rows.rows else None, _AnyLabel(issues), additional,
                 rows.dir / "superseded.parquet")
+            reissue = store.plan_reissue(con, base_path if rows.rows else None,
+                                         work_dir / "replaced.parquet")
         finally:
             con.close()
         preview = rows.head(PREVIEW_ROWS)
-        counts["values"], counts["superseded"] = rows.rows, keys.count
-        superseded = keys.first
+        counts["values"] = rows.rows
     else:
         if rows is not None:
             new = rows
@@ -528,9 +558,11 @@ def _finish(files_, issues, rows, additional, current, _unused, *, dry_run=False
             new = _typed(_empty_like())
             new["_file"], new["_row"] = pd.Series(dtype=object), pd.Series(dtype=object)
         base_values = _base_values(base, new)
-        changes, superseded = checks.compare_with_published(new, base_values, issues,
-                                                            additional)
+        changes, _ = checks.compare_with_published(new, base_values, issues, additional)
+        reissue = _plan_reissue(new, base_path, work_dir)
         preview = new.drop(columns=["_file", "_row"], errors="ignore")
+    _report_reissue(reissue, files_, issues)
+    _report_base(current, issues)
     all_issues = [i for bag in issues.values() for i in bag.finish()]
     order = {ERROR: 0, "warning": 1, NOTE: 2}
     all_issues.sort(key=lambda i: order.get(i.level, 3))
@@ -538,10 +570,11 @@ def _finish(files_, issues, rows, additional, current, _unused, *, dry_run=False
                               columns=INDICATOR_COLUMNS)
     result = LoadReport(files_, all_issues, preview, indicators,
                         current.id if current else None,
-                        bool(current and current.is_demo), changes, superseded,
+                        bool(current and current.is_demo), changes, reissue.keys,
                         values_count=counts.get("values"),
                         changes_count=counts.get("changes"),
-                        superseded_count=counts.get("superseded"))
+                        superseded_count=reissue.count,
+                        replaces=reissue.lines(), replaced=reissue.summary)
     errors = result.errors
     if errors:
         result.message = (f"refused: {len(errors)} error(s); nothing was published "
@@ -550,16 +583,76 @@ def _finish(files_, issues, rows, additional, current, _unused, *, dry_run=False
     if dry_run or not publish:
         result.message = "checked (dry run): nothing was published"
         return result
-    version = _publish(data_dir, base, new, indicators,
-                       keys if isinstance(rows, store.Spool) else superseded, files_, result,
-                       user, action)
+    version = _publish(data_dir, base, new, indicators, reissue, files_, result, user,
+                       action, work_dir)
     result.version, result.published = version.id, True
     replaced = " (replacing the demonstration data)" if current is not None and \
         current.is_demo else ""
     result.message = (f"published {version.id}: {result.rows_to_publish:,} rows from "
-                      f"{len(files_)} file(s){replaced}; {result.keys_superseded:,} earlier "
-                      "(indicator, area, period) keys superseded")
+                      f"{len(files_)} file(s){replaced}; "
+                      f"{_rows(result.keys_superseded, 'earlier row')} replaced (the same "
+                      "indicator, area, period and breakdown); no other row changed")
     return result
+
+
+def _rows(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
+
+
+def _plan_reissue(new: pd.DataFrame, base_path: Path | None, work_dir: Path) -> store.Reissue:
+    """store.plan_reissue for rows held in memory (a load read whole)."""
+    if base_path is None or new.empty:
+        return store.plan_reissue(None, None, work_dir / "replaced.parquet")
+    con = store.scratch_connection(work_dir)
+    try:
+        keys = new[list(store.REISSUE_KEY) + ["period_end"]]
+        con.register("new_frame", pa.Table.from_pandas(keys, preserve_index=False))
+        con.execute("CREATE TEMP VIEW new_rows AS SELECT * FROM new_frame")
+        return store.plan_reissue(con, base_path, work_dir / "replaced.parquet")
+    finally:
+        con.close()
+
+
+def _report_base(current: store.Version | None, issues: dict[str, Issues]) -> None:
+    """Say when the version this load compares with and builds on is not simply the one
+    published/CURRENT names (a damaged version skipped, a pointer recovered), or could
+    not be checked (published before checksums were recorded)."""
+    if current is None:
+        return
+    bag = issues.setdefault(PUBLISHED_LABEL, Issues(PUBLISHED_LABEL))
+    if current.notice:
+        bag.add(WARNING, f"{current.notice} This load builds on {current.id}.")
+    if not current.has_checksums and not current.is_demo:
+        bag.add(NOTE, f"{current.id}, which this load builds on, was published before "
+                      "checksums were recorded: its files could not be verified (the new "
+                      "version's are recorded)")
+    if not bag.items:
+        del issues[PUBLISHED_LABEL]
+
+
+def _report_reissue(reissue: store.Reissue, files_: list[FileReport],
+                    issues: dict[str, Issues]) -> None:
+    """What the load replaces, as notes on the file that holds each indicator; a
+    breakdown re-issued without some of its published categories, as a warning."""
+    def bag(indicator_id: str) -> Issues:
+        for report in files_:
+            if indicator_id in report.indicators:
+                return issues.setdefault(report.name, Issues(report.name))
+        return issues.setdefault(PUBLISHED_LABEL, Issues(PUBLISHED_LABEL))
+
+    for summary, line in zip(reissue.summary, reissue.lines()):
+        bag(summary["indicator_id"]).add(NOTE, line[0].upper() + line[1:] + " (the "
+                                         "replaced rows stay in the earlier versions)")
+    for gap in reissue.partial:
+        shown = ", ".join(f"'{c}'" for c in gap["categories"])
+        more = gap["rows"] - len(gap["categories"])
+        bag(gap["indicator_id"]).add(
+            WARNING, f"re-issues the {gap['breakdown']} breakdown of {gap['indicator_id']} "
+                     f"without {_rows(gap['rows'], 'published row')} of it ({shown}"
+                     f"{' ...' if more > 0 else ''}) in "
+                     f"{_rows(gap['area_periods'], 'area and period')}: those rows are "
+                     "kept as published; if the breakdown's categories changed, check "
+                     "the file holds the whole breakdown")
 
 
 def _empty_like() -> pd.DataFrame:
@@ -580,28 +673,19 @@ def _base_values(base: store.Version | None, new: pd.DataFrame) -> pd.DataFrame 
     return values.astype(store.VALUES_COLUMNS)
 
 
-def _publish(data_dir, base, new, indicators, superseded, files_, result, user,
-             action) -> store.Version:
+def _publish(data_dir, base, new, indicators, reissue: store.Reissue, files_, result, user,
+             action, work_dir: Path) -> store.Version:
     if isinstance(new, store.Spool):
         new_values, new_rows, spill = new.parts, new.rows, new.dir
     else:
         new_values, new_rows, spill = new.drop(columns=["_file", "_row"]), len(new), None
     base_rows = store.table_rows(base, "values") if base is not None else None
-    files = {}
-    if isinstance(superseded, checks.Superseded):
-        # A large load's keys are in a file already; only their summary is in memory.
-        tables = {}
-        if superseded.path is not None:
-            files["superseded"] = superseded.path
-        else:
-            tables["superseded"] = superseded.first.astype("string")
-        superseded_summary, keys_count = superseded.periods, superseded.count
+    files, tables = {}, {}
+    # Every replaced key, in a file already (only the first ones are in memory).
+    if reissue.path is not None:
+        files["superseded"] = reissue.path
     else:
-        tables = {"superseded": superseded.astype("string")}
-        superseded_summary, keys_count = {}, len(superseded)
-        if len(superseded):
-            for ind, group in superseded.groupby("indicator_id"):
-                superseded_summary[ind] = sorted(group["period"].unique().tolist())
+        tables["superseded"] = reissue.keys.astype("string")
     base_indicators = store.read_table(base, "indicators") if base is not None else None
     merged = pd.concat([x for x in (base_indicators, indicators) if x is not None and len(x)],
                        ignore_index=True) if (base_indicators is not None and
@@ -639,13 +723,12 @@ def _publish(data_dir, base, new, indicators, superseded, files_, result, user,
             "rows_added": int(new_rows),
             "rows_superseded": int(base_rows + new_rows - values_rows)
             if base_rows is not None else 0,
-            "superseded_keys": int(keys_count),
-            "superseded": superseded_summary,
+            "superseded_keys": int(reissue.count),
+            "superseded": reissue.periods,
+            "replaces": reissue.summary,
             "indicator_sources": sources,
             "warnings": [str(i) for i in result.warnings[:50]],
         }
 
-    with tempfile.TemporaryDirectory(dir=spill) if spill is None else \
-            contextlib.nullcontext(spill) as spill_dir:
-        return store.publish_merged(data_dir, base, new_values, tables, manifest,
-                                    Path(spill_dir), files)
+    return store.publish_merged(data_dir, base, new_values, tables, manifest,
+                                spill or work_dir, files, replaces=reissue.count > 0)

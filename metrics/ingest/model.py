@@ -11,6 +11,27 @@ import pandas as pd
 ERROR, WARNING, NOTE = "error", "warning", "note"
 ROWS_SHOWN = 5            # row numbers quoted in one message
 MAX_ISSUES_PER_FILE = 200  # beyond this a file is clearly the wrong file; say how many more
+# Names listed in one message (columns, sheets, values): a 100,000-column file must not
+# make a 1 MB message. `listing` says how many more there are.
+NAMES_SHOWN = 20
+# The last resort for any message built elsewhere: longer problems are cut with a note of
+# how much was left out, and a column named in an issue is cut the same way.
+MAX_PROBLEM_CHARS = 2_000
+MAX_COLUMN_CHARS = 200
+
+
+def listing(names, limit: int = NAMES_SHOWN, quote: bool = True) -> str:
+    """"'a', 'b', 'c' and 99,997 more": the first `limit` names of a list, quoted."""
+    names = list(names)
+    shown = [repr(str(n)) if quote else str(n) for n in names[:limit]]
+    more = len(names) - len(shown)
+    return ", ".join(shown) + (f" and {more:,} more" if more > 0 else "")
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]} ... ({len(text) - limit:,} more characters not shown)"
 
 
 class IngestError(Exception):
@@ -25,6 +46,13 @@ class Issue:
     column: str | None = None
     rows: list[int] = field(default_factory=list)   # row numbers as the file shows them
     row_count: int = 0            # how many rows in all (rows holds the first few)
+
+    def __post_init__(self) -> None:
+        # Every issue passes here, wherever its text was built: none can grow without end.
+        self.problem = _cut(str(self.problem), MAX_PROBLEM_CHARS)
+        if self.column is not None:
+            self.column = _cut(str(self.column), MAX_COLUMN_CHARS)
+        self.file = _cut(str(self.file), MAX_COLUMN_CHARS)
 
     def where(self) -> str:
         parts = [self.file]
@@ -128,7 +156,8 @@ class LoadReport:
     base_version: str | None = None           # the version the checks compared with
     base_is_demo: bool = False
     changes: pd.DataFrame | None = None       # re-issued values that change
-    superseded: pd.DataFrame | None = None    # (indicator, area, period) keys replaced
+    superseded: pd.DataFrame | None = None    # published row keys replaced (the first
+    #                                           store.REISSUE_KEYS_KEPT; store.REISSUE_KEY)
     version: str | None = None                # set once published
     published: bool = False
     message: str = ""
@@ -137,6 +166,11 @@ class LoadReport:
     values_count: int | None = None
     changes_count: int | None = None
     superseded_count: int | None = None
+    # What a re-issue replaces, per indicator and tier (area total or one breakdown): a
+    # sentence each ("replaces 2 area totals of ...; keeps its 22 breakdown rows"), and
+    # the figures behind them (store.plan_reissue).
+    replaces: list[str] = field(default_factory=list)
+    replaced: list[dict] = field(default_factory=list)
 
     @property
     def keys_superseded(self) -> int:

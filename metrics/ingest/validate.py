@@ -34,7 +34,7 @@ import pyarrow.compute as pc
 from metrics import catalogue, definitions, disclosure, periods, stats
 from metrics.ingest import columns
 from metrics.ingest.areas import AreaIndex
-from metrics.ingest.model import ERROR, NOTE, WARNING, Issues
+from metrics.ingest.model import ERROR, NOTE, WARNING, Issues, listing
 from metrics.ingest.readers import RawTable
 
 SUPPRESSED = {"*", "**", "[c]", "c", "~", "<5", "< 5", "supp", "suppressed", "[low]"}
@@ -218,7 +218,7 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
     fmt = columns.detect_format(table.headers)
     mapping, clashes, unused = columns.map_columns(table.headers, fmt)
     for fld, names in clashes:
-        issues.add(ERROR, f"columns {', '.join(repr(n) for n in names)} all look like the "
+        issues.add(ERROR, f"columns {listing(names)} all look like the "
                           f"{fld.replace('_', ' ')}: keep one or rename the others")
     if unused:
         issues.add(NOTE, f"columns not used: {', '.join(unused[:15])}"
@@ -241,7 +241,7 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
                            "row naming one catalogue indicator; or declare it with "
                            "--indicator ID)")
     if missing:
-        found = ", ".join(f"'{h}'" for h in table.headers if h) or "none"
+        found = listing(h for h in table.headers if h) or "none"
         issues.add(ERROR, f"missing required columns: {'; '.join(missing)}. Columns found "
                           f"(header on row {table.header_row}): {found}")
         return TableResult(_empty_rows(), {}, fmt, 0)

@@ -31,8 +31,12 @@ def history(data_dir=None) -> pd.DataFrame:
     rows = []
     for version in store.list_versions(data_dir):
         m = version.manifest
+        damaged = m.get("damaged")
         if version.id == current:
-            state = "current"
+            # The current version's files are checked (once per process, as opening it
+            # does): a damaged one is not what the pages show.
+            damaged = damaged or store.verify(version)
+            state = "current (damaged: not shown)" if damaged else "current"
         elif not log_exists or version.id in shown:
             state = "earlier"
         else:
@@ -56,18 +60,24 @@ def history(data_dir=None) -> pd.DataFrame:
             "rows_added": int(m.get("rows_added", 0) or 0),
             "keys_superseded": int(m.get("superseded_keys", 0) or 0),
             "demo": bool(m.get("demo")),
+            # Files are checked when a version is opened, not here (hashing every
+            # version's files would make listing them slow).
+            "integrity": ("damaged: " + str(damaged) if damaged else
+                          "sha256 recorded" if version.has_checksums else
+                          "no checksums (published before they were recorded)"),
         })
     frame = pd.DataFrame(rows, columns=["version", "published_at", "state", "action", "by",
                                         "files", "rows", "rows_added", "keys_superseded",
-                                        "demo"])
+                                        "demo", "integrity"])
     return frame.iloc[::-1].reset_index(drop=True)
 
 
 def normalise_version(text: str) -> str:
-    m = re.fullmatch(r"v?0*(\d{1,4})", str(text).strip(), flags=re.I)
+    """"3", "v3", "V0003" -> "v0003"; "10000" -> "v10000" (ids grow past v9999)."""
+    m = re.fullmatch(r"v?0*(\d{1,12})", str(text).strip(), flags=re.I)
     if not m:
-        raise IngestError(f"'{text}' is not a version (such as v0003 or 3)")
-    return f"v{int(m.group(1)):04d}"
+        raise IngestError(f"'{str(text)[:40]}' is not a version (such as v0003 or 3)")
+    return store.version_id_of(int(m.group(1)))
 
 
 def rollback(target: str, data_dir=None, user: str | None = None) -> store.Version:
@@ -81,10 +91,13 @@ def rollback(target: str, data_dir=None, user: str | None = None) -> store.Versi
         raise IngestError(f"there is no version {version_id} (versions: {listed})")
     with store.publish_lock(data_dir):
         store.remove_interrupted(data_dir)
+        source = known[version_id]
+        problem = store.verify(source)
+        if problem is not None:
+            raise IngestError(f"{version_id} is damaged and cannot be restored: {problem}")
         current = store.current_version_id(data_dir)
         if current == version_id:
             raise IngestError(f"{version_id} is already the version shown")
-        source = known[version_id]
         m = source.manifest
 
         def manifest(new_id: str) -> dict:
