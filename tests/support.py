@@ -90,3 +90,22 @@ def allow_unsuppressed(monkeypatch, tmp_path, extra_disclosure: str = "") -> Non
                       encoding="utf-8")
     monkeypatch.setenv("CDP_CONFIG", str(config))
     serve_on_localhost(monkeypatch)
+
+
+def vega_datasets(element) -> list[dict]:
+    """The rows a drawn Vega-Lite chart sends to the browser: Streamlit moves named
+    datasets out of the spec into Arrow tables beside it (AppTest element)."""
+    import json
+
+    import pyarrow as pa
+    rows = []
+    for dataset in element.proto.datasets:
+        rows += pa.ipc.open_stream(dataset.data.data).read_all().to_pylist()
+    spec = json.loads(element.proto.spec)
+    for part in [spec, *spec.get("layer", [])]:
+        data = part.get("data")
+        if isinstance(data, dict):
+            rows += data.get("values", []) or []
+    for values in spec.get("datasets", {}).values():
+        rows += values
+    return rows

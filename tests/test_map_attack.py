@@ -23,7 +23,7 @@ from metrics import geo, store
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 THRESHOLD = 5
-# Areas where the page gave counts away (before: Rutland 4, Slough 6, Bracknell Forest 2,
+# Areas where the page gave counts away (before: Rutland 4, Slough 6, Bracknell Forest 4,
 # Darlington 1 exactly), the smallest (City of London, 6 small areas; Isles of Scilly, 1)
 # and the home area.
 AREAS = ["E06000017", "E06000039", "E06000036", "E06000005", "E09000001", "E06000053",
@@ -62,14 +62,8 @@ def _number(text):
 
 
 def _chart_rows(at: AppTest) -> list[dict]:
-    rows = []
-    for chart in at.get("vega_lite_chart"):
-        spec = json.loads(chart.proto.spec)
-        for dataset in spec.get("datasets", {}).values():
-            rows += dataset
-        rows += spec.get("data", {}).get("values", []) if isinstance(spec.get("data"), dict) \
-            else []
-    return rows
+    from tests.support import vega_datasets
+    return [row for chart in at.get("vega_lite_chart") for row in vega_datasets(chart)]
 
 
 def collect(area: str) -> dict:
@@ -217,6 +211,8 @@ def attack(sent: dict, population: dict) -> Knowledge:
                 if share is not None and est is not None and est < 1000:
                     k.learn((group, TREAT), round(share * est / 100))
     for row in sent["charts"]:          # whatever the chart data carries
+        if "lower" not in row:
+            continue                    # England's ticks (the same labels, England's data)
         group = row.get("group_label")
         for column, count in (("estimated_ocu", EST), ("ocu_in_treatment", TREAT),
                               ("not_in_treatment", NOT), ("drug_deaths_5y", DEATHS)):
@@ -249,7 +245,8 @@ def truth(need: pd.DataFrame) -> dict:
 
 
 def recovered_small(area: str, data_dir) -> list:
-    """Hidden counts from 1 to 4 the viewer works out exactly."""
+    """Counts from 1 to 4 the viewer learns exactly: read straight from what is sent
+    (the page itself shows them only as *) or worked out."""
     version = store.current_version(data_dir)
     lsoas = geo.reference_lsoas()
     lsoas = lsoas[lsoas["utla_code"] == area].drop(columns="utla_code")
@@ -259,8 +256,7 @@ def recovered_small(area: str, data_dir) -> list:
     solved = knowledge.solve()
     true = truth(need)
     return sorted((cell, value) for cell, value in solved.items()
-                  if cell not in knowledge.known and cell in true
-                  and 0 < true[cell] < THRESHOLD and abs(value - true[cell]) < 1e-6)
+                  if cell in true and 0 < true[cell] < THRESHOLD and abs(value - true[cell]) < 1e-6)
 
 
 @pytest.mark.parametrize("area", AREAS)
