@@ -792,7 +792,7 @@ def _fmt_value(value, decimals: int = 1, suffix: str = "") -> str:
 # are solved again until they agree. One system per area is exact too but takes ten
 # times longer. England's table by class shows no counts (only rates and shares of
 # England-sized totals, rounded), so the areas' class totals cannot be worked out from
-# it either; tests/test_geo.py checks, by solving what the page shows, that no hidden
+# it either; tests/test_map_attack.py checks, by solving what the page sends, that no hidden
 # count can be worked out.
 
 COUNTS = ("estimated_ocu", "ocu_in_treatment", "not_in_treatment", "drug_deaths_5y")
