@@ -497,3 +497,27 @@ def test_static_maps_build():
     spec = chart.to_dict()
     assert spec["layer"][0]["mark"]["type"] == "geoshape"
     assert "Open Government Licence" in json.dumps(spec)
+
+
+def test_a_class_total_less_the_small_areas_shown_gives_nothing_away():
+    """Two classes, one with a hidden small area: the class total (shown) less the small
+    areas shown must not leave exactly the hidden one (its 3 users in treatment)."""
+    need = _need(5, ruc11_class=["A1", "A1", "A1", "D1", "D1"],
+                 estimated_ocu=[20.0, 25.0, 30.0, 40.0, 50.0],
+                 ocu_in_treatment=[3.0, 12.0, 15.0, 20.0, 25.0])
+    table = geo.need_table(_lsoas(5), need, None, None)
+    protection = geo.protect_small_areas(table, threshold=5)
+    values = geo.lsoa_values(table, "treatment_rate", 5, protection).set_index("lsoa_code")
+    classes = geo.urban_rural_summary(table, "class", 5, protection=protection) \
+        .set_index("group")
+    shown = [float(t) for t in values.loc[values["ruc_class"] == "A1", "treat_text"]
+             if t != "*"]
+    assert values.loc["E01000001", "treat_text"] == "*"
+    if not classes.loc["A1", "ocu_in_treatment_hidden"]:
+        # At least two small areas of the class are hidden: their sum is not one count.
+        assert len(shown) <= 1
+    # Whatever is shown, the class treated share hides with its counts.
+    assert np.isnan(classes.loc["A1", "treated_share"]) == bool(
+        classes.loc["A1", ["ocu_in_treatment_hidden", "not_in_treatment_hidden"]].any())
+    # With public mode off nothing is hidden.
+    assert not geo.protect_small_areas(table, threshold=1).lsoas.to_numpy().any()
