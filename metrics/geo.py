@@ -772,42 +772,197 @@ def _fmt_value(value, decimals: int = 1, suffix: str = "") -> str:
     return f"{value:,.{decimals}f}{suffix}"
 
 
-def treatment_suppression(estimated, treated, threshold: int) -> tuple[bool, bool]:
-    """(suppress estimated users, suppress in-treatment and not-in-treatment).
+# --- Disclosure control across the small-area map and the rural-urban tables -------------
+#
+# The maps page shows one count per small area (estimated users, in treatment, not in
+# treatment, deaths), the same counts summed by rural-urban class, broad group (urban,
+# rural) and for the whole area, and a district's deaths (as a rate). These are linked by
+# sums, so hiding each small count where it is shown is not enough: a class total minus
+# its shown small areas gives the one hidden. `protect_small_areas` decides the hidden
+# cells of all of them together with disclosure.protect, for each area in two levels:
+#
+#   totals   the area's classes, broad groups and total (broad = sum of its classes,
+#            total = sum of broad groups, estimated = in treatment + not in treatment)
+#   classes  each class's small areas (estimated = in treatment + not) adding up to the
+#            class total, hidden or shown as the first level decided; the unclassified
+#            small areas (no total shown) alone
+#   deaths   the area's small-area deaths adding up to the class totals and districts
+#
+# A level that must hide a total the first level showed sends it back, and the levels
+# are solved again until they agree. One system per area is exact too but takes ten
+# times longer. England's table by class shows no counts (only rates and shares of
+# England-sized totals, rounded), so the areas' class totals cannot be worked out from
+# it either; tests/test_map_attack.py checks, by solving what the page sends, that no hidden
+# count can be worked out.
 
-    In treatment and not in treatment add up to the estimate, so when either is small
-    both are hidden (secondary suppression: one could be found from the other)."""
-    if estimated is None or pd.isna(estimated):
-        return False, False
-    est_small = disclosure.is_small(estimated, threshold)
-    if treated is None or pd.isna(treated):
-        return est_small, False
-    split_small = est_small or disclosure.is_small(treated, threshold) or \
-        disclosure.is_small(estimated - treated, threshold)
-    return est_small, split_small
+COUNTS = ("estimated_ocu", "ocu_in_treatment", "not_in_treatment", "drug_deaths_5y")
+SPLIT = COUNTS[:3]                  # estimated = in treatment + not in treatment
+LOCAL = "local"                     # the area key when a table has no utla_code
 
 
-def lsoa_values(table: pd.DataFrame, measure_id: str, threshold: int) -> pd.DataFrame:
-    """The map's value per LSOA for one measure, with disclosure control applied.
+@dataclass(frozen=True)
+class SmallAreaProtection:
+    """What `protect_small_areas` hides. `lsoas`: index lsoa_code, a bool column
+    <count>_hidden per count in COUNTS. `groups`: hidden group totals as (area, group,
+    count), area an upper-tier code (or LOCAL), group a class code, a broad group name or
+    "All". `districts`: codes of districts whose deaths are hidden."""
+    lsoas: pd.DataFrame
+    groups: frozenset
+    districts: frozenset
+    threshold: int
+
+    def hidden(self, area: str, group: str, count: str) -> bool:
+        return (area, group, count) in self.groups
+
+
+def _split_counts(table: pd.DataFrame) -> pd.DataFrame:
+    out = pd.DataFrame({
+        "lsoa_code": table["lsoa_code"].to_numpy(),
+        "area": (table["utla_code"] if "utla_code" in table.columns
+                 else pd.Series(LOCAL, index=table.index)).fillna(LOCAL).to_numpy(),
+        "ltla_code": table["ltla_code"].to_numpy(),
+        "ruc_class": table["ruc_class"].to_numpy(),
+        "estimated_ocu": table["estimated_ocu"].astype(float).to_numpy(),
+        "ocu_in_treatment": table["ocu_in_treatment"].astype(float).to_numpy(),
+        "drug_deaths_5y": table["drug_deaths_5y"].astype(float).to_numpy()})
+    out["not_in_treatment"] = out["estimated_ocu"] - out["ocu_in_treatment"]
+    out["broad"] = out["ruc_class"].map(lambda c: ruc_broad(c) if isinstance(c, str) else None)
+    return out
+
+
+def _area_totals(rows: pd.DataFrame, area: str) -> tuple[dict, list]:
+    """(area, group, count) -> total for one area's classes, broad groups and "All", and
+    the relations between them."""
+    classified = rows[rows["ruc_class"].notna()]
+    totals: dict = {}
+    relations: list = []
+    if classified.empty:
+        return totals, relations
+    for column in ("ruc_class", "broad"):
+        sums = classified.groupby(column, sort=True)[list(COUNTS)].sum(min_count=1)
+        for group, row in sums.iterrows():
+            totals |= {(area, group, count): row[count] for count in COUNTS}
+    totals |= {(area, "All", count): classified[count].sum(min_count=1) for count in COUNTS}
+    pairs = classified[["ruc_class", "broad"]].drop_duplicates()
+    broads = sorted(pairs["broad"].unique())
+    for count in COUNTS:
+        for broad in broads:
+            classes = sorted(pairs.loc[pairs["broad"] == broad, "ruc_class"])
+            relations.append(((area, broad, count), [(area, c, count) for c in classes]))
+        relations.append(((area, "All", count), [(area, b, count) for b in broads]))
+    for group in sorted(set(pairs["ruc_class"]) | set(broads) | {"All"}):
+        relations.append(((area, group, "estimated_ocu"),
+                          [(area, group, "ocu_in_treatment"), (area, group, "not_in_treatment")]))
+    return totals, relations
+
+
+def _class_problem(rows: pd.DataFrame, area: str, cls, totals: dict) -> tuple[dict, list]:
+    """Estimated / in treatment / not in treatment of one class of one area (cls None:
+    the area's unclassified small areas, which add up to no shown total)."""
+    counts, relations = {}, []
+    for code, est, treat, not_ in zip(rows["lsoa_code"], rows["estimated_ocu"],
+                                      rows["ocu_in_treatment"], rows["not_in_treatment"]):
+        counts |= {(code, "estimated_ocu"): est, (code, "ocu_in_treatment"): treat,
+                   (code, "not_in_treatment"): not_}
+        relations.append(((code, "estimated_ocu"),
+                          [(code, "ocu_in_treatment"), (code, "not_in_treatment")]))
+    if cls is not None:
+        for count in SPLIT:
+            counts[(area, cls, count)] = totals[(area, cls, count)]
+            relations.append(((area, cls, count), [(c, count) for c in rows["lsoa_code"]]))
+        relations.append(((area, cls, "estimated_ocu"),
+                          [(area, cls, "ocu_in_treatment"), (area, cls, "not_in_treatment")]))
+    return counts, relations
+
+
+def _deaths_problem(rows: pd.DataFrame, area: str, totals: dict) -> tuple[dict, list]:
+    count = "drug_deaths_5y"
+    counts = {(code, count): deaths for code, deaths in zip(rows["lsoa_code"], rows[count])}
+    relations = []
+    for cls, members in rows[rows["ruc_class"].notna()].groupby("ruc_class", sort=True):
+        counts[(area, cls, count)] = totals[(area, cls, count)]
+        relations.append(((area, cls, count), [(c, count) for c in members["lsoa_code"]]))
+    for district, members in rows.groupby("ltla_code", sort=True):
+        counts[("district", district)] = members[count].sum(min_count=1)
+        relations.append((("district", district), [(c, count) for c in members["lsoa_code"]]))
+    return counts, relations
+
+
+def _protect_area(rows: pd.DataFrame, area: str, threshold: int) -> set:
+    totals, top_relations = _area_totals(rows, area)
+    sent_back: set = set()
+    solved: dict = {}          # sub-problem -> (hidden it was given, hidden it returned)
+    for _ in range(20):
+        top_hidden = disclosure.protect(totals, top_relations, threshold, hidden=sent_back) \
+            if totals else set()
+        hidden = set(top_hidden)
+        problems = [(("class", cls), members, cls if isinstance(cls, str) else None)
+                    for cls, members in rows.groupby("ruc_class", sort=True, dropna=False)]
+        problems.append((("deaths",), rows, None))
+        for key, members, cls in problems:
+            if key[0] == "class":
+                counts, relations = _class_problem(members, area, cls, totals)
+            else:
+                counts, relations = _deaths_problem(members, area, totals)
+            given = frozenset(k for k in counts if k in top_hidden)
+            if key not in solved or solved[key][0] != given:
+                solved[key] = (given, disclosure.protect(counts, relations, threshold,
+                                                         hidden=given))
+            hidden |= solved[key][1]
+        new = {k for k in hidden if k in totals and k not in top_hidden}
+        if not new:
+            return hidden
+        sent_back |= new
+    raise RuntimeError(f"small-area disclosure control did not settle for {area}")
+
+
+def protect_small_areas(table: pd.DataFrame, threshold: int) -> SmallAreaProtection:
+    """Every count to hide on the maps page, from the small-area table `table` (rows of
+    need_table: one area, or several with a utla_code column, each protected alone)."""
+    lsoas = _split_counts(table)
+    flags = pd.DataFrame(False, index=pd.Index(lsoas["lsoa_code"], name="lsoa_code"),
+                         columns=[f"{c}_hidden" for c in COUNTS])
+    if threshold <= 1 or lsoas.empty:
+        return SmallAreaProtection(flags, frozenset(), frozenset(), threshold)
+    hidden: set = set()
+    for area, rows in lsoas.groupby("area", sort=True):
+        hidden |= _protect_area(rows, area, threshold)
+    for count in COUNTS:
+        codes = {k[0] for k in hidden if len(k) == 2 and k[1] == count}
+        flags[f"{count}_hidden"] = flags.index.isin(codes)
+    groups = frozenset(k for k in hidden if len(k) == 3)
+    districts = frozenset(k[1] for k in hidden if len(k) == 2 and k[0] == "district")
+    return SmallAreaProtection(flags, groups, districts, threshold)
+
+
+def lsoa_values(table: pd.DataFrame, measure_id: str, threshold: int,
+                protection: SmallAreaProtection | None = None) -> pd.DataFrame:
+    """The map's value per LSOA for one measure, with disclosure control applied: the
+    cells `protection` hides (default: protect_small_areas of this table, so the
+    small areas, their classes and districts are protected together).
 
     Returns the table with columns: value (float; NaN when missing or suppressed),
     suppressed (bool), category (for class and decile measures) and the tooltip texts
     est_text, treat_text, unmet_text, deaths_text, value_text."""
     measure = MEASURES[measure_id]
+    if protection is None:
+        protection = protect_small_areas(table, threshold)
     out = table.copy()
     pop = out["population"].astype(float)
     est = out["estimated_ocu"].astype(float)
     treat = out["ocu_in_treatment"].astype(float)
     deaths = out["drug_deaths_5y"].astype(float)
-    flags = [treatment_suppression(e, t, threshold) for e, t in zip(est, treat)]
-    est_hidden = np.array([f[0] for f in flags], dtype=bool)
-    split_hidden = np.array([f[1] for f in flags], dtype=bool)
-    deaths_hidden = np.array([disclosure.is_small(d, threshold) for d in deaths], dtype=bool)
+    flags = protection.lsoas.reindex(out["lsoa_code"]).fillna(False).astype(bool)
+    est_hidden = flags["estimated_ocu_hidden"].to_numpy()
+    treat_hidden = flags["ocu_in_treatment_hidden"].to_numpy()
+    # Unmet need is not-in-treatment over estimated users: shown only when all three are.
+    split_hidden = est_hidden | treat_hidden | flags["not_in_treatment_hidden"].to_numpy()
+    deaths_hidden = flags["drug_deaths_5y_hidden"].to_numpy()
 
     with np.errstate(divide="ignore", invalid="ignore"):
         values = {
             "ocu_rate": (est / pop * 1000, est_hidden),
-            "treatment_rate": (treat / pop * 1000, split_hidden),
+            "treatment_rate": (treat / pop * 1000, treat_hidden),
             "unmet_need": ((est - treat) / est * 100, split_hidden),
             "deaths_rate": (deaths / (pop * 5) * 100_000, deaths_hidden),
         }
@@ -816,9 +971,8 @@ def lsoa_values(table: pd.DataFrame, measure_id: str, threshold: int) -> pd.Data
                                                 pop=("population", "sum"))
         with np.errstate(divide="ignore", invalid="ignore"):
             rate = district["deaths"] / (district["pop"] * 5) * 100_000
-        small = district["deaths"].map(lambda d: disclosure.is_small(d, threshold))
         values[measure_id] = (out["ltla_code"].map(rate).astype(float),
-                              out["ltla_code"].map(small).fillna(False).to_numpy(bool))
+                              out["ltla_code"].isin(protection.districts).to_numpy(bool))
     if measure.kind in ("rate", "proportion"):
         value, hidden = values[measure_id]
         out["suppressed"] = hidden & value.notna().to_numpy()
@@ -834,7 +988,7 @@ def lsoa_values(table: pd.DataFrame, measure_id: str, threshold: int) -> pd.Data
         out["category"] = out["ruc_class"]
 
     out["est_text"] = [_fmt_count(e, threshold, h) for e, h in zip(est, est_hidden)]
-    out["treat_text"] = [_fmt_count(t, threshold, h) for t, h in zip(treat, split_hidden)]
+    out["treat_text"] = [_fmt_count(t, threshold, h) for t, h in zip(treat, treat_hidden)]
     unmet = values["unmet_need"][0]
     out["unmet_text"] = [SUPPRESSED if h and not pd.isna(u) else _fmt_value(u, 0, "%")
                          for u, h in zip(unmet, split_hidden)]
@@ -855,22 +1009,13 @@ def lsoa_values(table: pd.DataFrame, measure_id: str, threshold: int) -> pd.Data
 
 # --- Urban and rural -----------------------------------------------------------------------
 
-SUMMARY_COUNTS = ("estimated_ocu", "ocu_in_treatment", "not_in_treatment", "drug_deaths_5y")
-
-
-def _secondary_suppress(counts: pd.Series, hidden: pd.Series) -> pd.Series:
-    """When exactly one category of a set adding up to a shown total is hidden, also hide
-    the smallest other non-zero one, so the hidden figure cannot be found by subtraction."""
-    hidden = hidden.copy()
-    if hidden.sum() == 1:
-        candidates = counts[(~hidden) & (counts > 0)]
-        if len(candidates):
-            hidden[candidates.idxmin()] = True
-    return hidden
+SUMMARY_COUNTS = COUNTS
 
 
 def urban_rural_summary(table: pd.DataFrame, by: str, threshold: int,
-                        with_total: bool = True) -> pd.DataFrame:
+                        with_total: bool = True,
+                        protection: SmallAreaProtection | None = None,
+                        counts_shown: bool = True) -> pd.DataFrame:
     """Need and provision by rural-urban group, with 95% intervals and disclosure control.
 
     `by`: "broad" (Urban / Rural) or "class" (the finer ONS classes). One row per group
@@ -879,8 +1024,11 @@ def urban_rural_summary(table: pd.DataFrame, by: str, threshold: int,
     value and lower95/upper95: ocu_rate (per 1,000 residents, Byar's/exact Poisson),
     treated_share (% of estimated users in treatment, Wilson), unmet_need (100 minus
     treated_share), deaths_rate (per 100,000 a year over 5 years). Boolean columns
-    <count>_hidden say which counts are suppressed; measures built on a hidden count
-    are NaN."""
+    <count>_hidden say which counts are suppressed (`protection`: default
+    protect_small_areas of this table, one area; pass the page's so map and table agree);
+    measures built on a hidden count are NaN. `counts_shown=False` (England's table,
+    many areas): the counts are left out (NaN) and nothing is suppressed, since only
+    rates and shares of England-sized totals are shown."""
     if by not in ("broad", "class"):
         raise ValueError("by must be 'broad' or 'class'")
     data = table[table["ruc_class"].notna()].copy()
@@ -900,35 +1048,26 @@ def urban_rural_summary(table: pd.DataFrame, by: str, threshold: int,
         grouped["group_label"] = [ruc_label(g) for g in grouped.index]
         grouped["broad"] = [ruc_broad(g) for g in grouped.index]
     grouped = grouped.sort_values("order")
-
-    for count in SUMMARY_COUNTS:
-        grouped[f"{count}_hidden"] = [disclosure.is_small(v, threshold)
-                                      for v in grouped[count]]
-    # In treatment + not in treatment = estimated users: hide both when either is small.
-    split = grouped["ocu_in_treatment_hidden"] | grouped["not_in_treatment_hidden"] | \
-        grouped["estimated_ocu_hidden"]
-    grouped["ocu_in_treatment_hidden"] = split
-    grouped["not_in_treatment_hidden"] = split
-    # Categories add up to the total row: secondary suppression across categories.
-    for count in SUMMARY_COUNTS:
-        grouped[f"{count}_hidden"] = _secondary_suppress(grouped[count].fillna(0),
-                                                         grouped[f"{count}_hidden"])
-    pairs = grouped["ocu_in_treatment_hidden"] | grouped["not_in_treatment_hidden"]
-    grouped["ocu_in_treatment_hidden"] = pairs
-    grouped["not_in_treatment_hidden"] = pairs
-
     if with_total and len(grouped):
-        total = {"lsoas": grouped["lsoas"].sum(), "population": grouped["population"].sum(),
-                 **{c: grouped[c].sum(min_count=1) for c in SUMMARY_COUNTS},
-                 "order": 100, "group_label": "All small areas", "broad": "All"}
-        for count in SUMMARY_COUNTS:
-            total[f"{count}_hidden"] = disclosure.is_small(total[count], threshold)
-        split_total = total["ocu_in_treatment_hidden"] or total["not_in_treatment_hidden"] \
-            or total["estimated_ocu_hidden"]
-        total["ocu_in_treatment_hidden"] = total["not_in_treatment_hidden"] = split_total
-        grouped.loc["All"] = pd.Series(total)
+        grouped.loc["All"] = pd.Series({
+            "lsoas": grouped["lsoas"].sum(), "population": grouped["population"].sum(),
+            **{c: grouped[c].sum(min_count=1) for c in SUMMARY_COUNTS},
+            "order": 100, "group_label": "All small areas", "broad": "All"})
+
+    if counts_shown and protection is None:
+        protection = protect_small_areas(table, threshold)
+    area = LOCAL
+    if counts_shown and "utla_code" in table.columns and table["utla_code"].nunique() == 1:
+        area = table["utla_code"].iloc[0]
+    for count in SUMMARY_COUNTS:
+        grouped[f"{count}_hidden"] = [
+            bool(counts_shown and protection.hidden(area, group, count))
+            for group in grouped.index]
     grouped = grouped.rename_axis("group").reset_index()
-    return _add_summary_measures(grouped)
+    grouped = _add_summary_measures(grouped)
+    if not counts_shown:
+        grouped[list(SUMMARY_COUNTS)] = np.nan
+    return grouped
 
 
 def _add_summary_measures(g: pd.DataFrame) -> pd.DataFrame:
@@ -951,12 +1090,17 @@ def _add_summary_measures(g: pd.DataFrame) -> pd.DataFrame:
         g["deaths_rate"] = np.where(years > 0, deaths / years * 100_000, np.nan)
         g["deaths_rate_lower95"], g["deaths_rate_upper95"] = \
             _safe(stats.rate_ci, deaths, years, multiplier=100_000)
-    hide = {"ocu_rate": "estimated_ocu_hidden", "treated_share": "ocu_in_treatment_hidden",
-            "unmet_need": "ocu_in_treatment_hidden", "deaths_rate": "drug_deaths_5y_hidden"}
-    for measure, flag in hide.items():
-        mask = g[flag].astype(bool)
+    for measure, flags in MEASURE_FLAGS.items():
+        mask = g[list(flags)].astype(bool).any(axis=1)
         g.loc[mask, [measure, f"{measure}_lower95", f"{measure}_upper95"]] = np.nan
     return g
+
+
+# The counts a summary measure is built on: it is hidden when any of them is (a share of
+# estimated users, or its complement, gives the count away when the estimate is shown).
+SPLIT_FLAGS = ("estimated_ocu_hidden", "ocu_in_treatment_hidden", "not_in_treatment_hidden")
+MEASURE_FLAGS = {"ocu_rate": ("estimated_ocu_hidden",), "treated_share": SPLIT_FLAGS,
+                 "unmet_need": SPLIT_FLAGS, "deaths_rate": ("drug_deaths_5y_hidden",)}
 
 
 def _safe(fn, num, den, **kwargs):
@@ -980,9 +1124,10 @@ SUMMARY_MEASURES = {
 }
 
 
-def summary_display(summary: pd.DataFrame) -> pd.DataFrame:
+def summary_display(summary: pd.DataFrame, counts: bool = True) -> pd.DataFrame:
     """The urban/rural summary as a board paper prints it: counts with '*' where
-    suppressed, measures with their 95% intervals."""
+    suppressed, measures with their 95% intervals. `counts=False`: without the count
+    columns (England's table)."""
     def count_text(row, column):
         value = row[column]
         if pd.isna(value):
@@ -992,9 +1137,7 @@ def summary_display(summary: pd.DataFrame) -> pd.DataFrame:
     def measure_text(row, measure, decimals, suffix=""):
         value = row[measure]
         if pd.isna(value):
-            hidden = {"ocu_rate": "estimated_ocu_hidden", "deaths_rate": "drug_deaths_5y_hidden"}
-            flag = hidden.get(measure, "ocu_in_treatment_hidden")
-            return SUPPRESSED if row[flag] else "-"
+            return SUPPRESSED if any(row[f] for f in MEASURE_FLAGS[measure]) else "-"
         return (f"{value:,.{decimals}f}{suffix} ({row[f'{measure}_lower95']:,.{decimals}f} to "
                 f"{row[f'{measure}_upper95']:,.{decimals}f})")
 
@@ -1013,7 +1156,10 @@ def summary_display(summary: pd.DataFrame) -> pd.DataFrame:
             "Deaths, 5 years": count_text(row, "drug_deaths_5y"),
             "Deaths per 100,000 a year (95% CI)": measure_text(row, "deaths_rate", 1),
         })
-    return pd.DataFrame(rows)
+    out = pd.DataFrame(rows)
+    if not counts:
+        out = out.drop(columns=["Estimated users", "In treatment", "Deaths, 5 years"])
+    return out
 
 
 # --- England: one value per partnership ------------------------------------------------------

@@ -468,9 +468,12 @@ def urban_rural_chart(summary: pd.DataFrame, measure: str, title: str, unit: str
                       ) -> alt.LayerChart:
     """Dot and 95% interval per rural-urban group for one measure of
     geo.urban_rural_summary, with England's value per group as a tick."""
-    rows = summary[summary[measure].notna()].copy()
-    rows["lower"], rows["upper"] = rows[f"{measure}_lower95"], rows[f"{measure}_upper95"]
-    rows["series"] = "This area"
+    # Only the fields drawn go into the chart's data (the spec carries its rows to the
+    # browser and into the SVG/PNG downloads): no counts, hidden or not.
+    rows = summary[summary[measure].notna()]
+    rows = pd.DataFrame({"group_label": rows["group_label"], measure: rows[measure],
+                         "lower": rows[f"{measure}_lower95"],
+                         "upper": rows[f"{measure}_upper95"]})
     order = summary.sort_values("order")["group_label"].tolist()
     y = alt.Y("group_label:N", sort=order, title=None,
               axis=alt.Axis(labelLimit=320))
@@ -488,7 +491,8 @@ def urban_rural_chart(summary: pd.DataFrame, measure: str, title: str, unit: str
             x=f"{measure}:Q", y=y, tooltip=tooltip),
     ]
     if england is not None and not england.empty:
-        eng = england[england[measure].notna() & england["group_label"].isin(order)].copy()
+        eng = england.loc[england[measure].notna() & england["group_label"].isin(order),
+                          ["group_label", measure]]
         layers.append(alt.Chart(eng).mark_tick(color="#222222", thickness=2, size=22).encode(
             x=f"{measure}:Q", y=y,
             tooltip=[alt.Tooltip("group_label:N", title="Class"),

@@ -41,9 +41,16 @@ SETTINGS: tuple[Setting, ...] = (
             "Date by which the continuity of care target should be met."),
     Setting("disclosure.threshold", 5,
             "Counts from 1 to threshold - 1 are suppressed (shown as *)."),
+    Setting("disclosure.allow_unsuppressed", False,
+            "Offer a 'Public mode' switch in the sidebar that shows small counts. False: no "
+            "switch, every view is public (small counts suppressed). True is allowed only on "
+            "a server bound to this computer (Streamlit's server.address set to localhost, "
+            "127.0.0.1 or ::1): on any other server the dashboard refuses to start, since "
+            "every viewer could turn suppression off. Do not put such a server behind a "
+            "proxy that others can reach. Presentation mode and exports stay public."),
     Setting("disclosure.public_by_default", True,
-            "Start every browser session in public mode (small counts suppressed); "
-            "presentation mode and exports are always public."),
+            "With disclosure.allow_unsuppressed = true: whether a session starts in public "
+            "mode. Ignored otherwise (every view is public)."),
     Setting("data.dir", "data",
             "Directory of published data; relative to config.toml. CDP_DATA_DIR overrides it."),
     Setting("ingest.allow_upload", False,
@@ -74,6 +81,7 @@ class Settings:
     public_by_default: bool
     data_dir: Path
     allow_upload: bool = False
+    allow_unsuppressed: bool = False    # see check_unsuppressed_allowed
     drop_folder: Path | None = None     # None: <data_dir>/incoming
     area_lookup: Path | None = None
 
@@ -127,6 +135,10 @@ def load_settings(path: Path | None = None, environ: dict | None = None) -> Sett
     if not isinstance(allow_upload, bool):
         raise SettingsError(f"{path.name}: ingest.allow_upload must be true or false, "
                             f"not {allow_upload!r}")
+    allow_unsuppressed = values["disclosure.allow_unsuppressed"]
+    if not isinstance(allow_unsuppressed, bool):
+        raise SettingsError(f"{path.name}: disclosure.allow_unsuppressed must be true or "
+                            f"false, not {allow_unsuppressed!r}")
     drop_folder, area_lookup = values["ingest.drop_folder"], values["ingest.area_lookup"]
     for key, value in (("ingest.drop_folder", drop_folder), ("ingest.area_lookup", area_lookup)):
         if not isinstance(value, str):
@@ -148,6 +160,40 @@ def load_settings(path: Path | None = None, environ: dict | None = None) -> Sett
         public_by_default=bool(values["disclosure.public_by_default"]),
         data_dir=data_dir,
         allow_upload=allow_upload,
+        allow_unsuppressed=allow_unsuppressed,
         drop_folder=drop_path,
         area_lookup=lookup_path,
     )
+
+
+def is_local_address(address) -> bool:
+    """True when a server bound to `address` can be reached only from this computer.
+    Unset or empty means Streamlit listens on every interface."""
+    import ipaddress
+    if not isinstance(address, str) or not address.strip():
+        return False
+    host = address.strip().strip("[]")
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_unsuppressed_allowed(settings: Settings, address) -> None:
+    """Refuse `disclosure.allow_unsuppressed = true` on a server others can reach.
+
+    Until viewers sign in with roles, the only safe place for a switch that shows small
+    counts is a server bound to the loopback interface (an analyst's own computer): on
+    any other address every viewer would get the switch. The app calls this at the top
+    of every run with Streamlit's `server.address` and shows the message instead of any
+    page, so a misconfigured public server serves nothing rather than small counts."""
+    if settings.allow_unsuppressed and not is_local_address(address):
+        where = f"server.address is {address!r}" if address else \
+            "server.address is not set, so Streamlit listens on every network interface"
+        raise SettingsError(
+            "config.toml: disclosure.allow_unsuppressed = true is allowed only on a server "
+            f"bound to this computer, and here {where}. Start the app with "
+            "--server.address localhost (or set address = \"localhost\" under [server] in "
+            ".streamlit/config.toml), or set disclosure.allow_unsuppressed = false.")

@@ -3,7 +3,6 @@ fresh it is, every published version with rollback, and the template."""
 
 import datetime as dt
 import hashlib
-import re
 
 import pandas as pd
 import streamlit as st
@@ -11,7 +10,7 @@ import streamlit as st
 from metrics import catalogue, periods
 from metrics.ingest import drop, layouts, loading, template, versions
 from metrics.ingest.model import LoadReport
-from ui import data, frame
+from ui import data, exports, frame, plain
 
 ctx = frame.context()
 settings = ctx.settings
@@ -31,6 +30,7 @@ def user_name() -> str:
 
 
 def flash(message: str, kind: str = "success") -> None:
+    """A Markdown message for the next run (outside text in it through `_md`)."""
     st.session_state["data_flash"] = (kind, message)
 
 
@@ -41,8 +41,15 @@ def show_flash() -> None:
 
 
 def _md(text) -> str:
-    """Plain text safe inside Markdown (file names have underscores, values asterisks)."""
-    return re.sub(r"([\\`*_{}\[\]()#+\-.!|<>~$])", r"\\\1", str(text))
+    """Text from files or the loader, safe inside Markdown (ui.plain), with server paths
+    shown relative to the data directory."""
+    return plain.md(plain.without_paths(text, ctx.data_dir, settings.drop_folder))
+
+
+def show_table(frame: pd.DataFrame, **kwargs) -> None:
+    """A table of text from loaded files: cells that could run as formulas in the
+    table's own CSV download (the toolbar) are quoted, as in every export."""
+    st.dataframe(exports.safe_frame(frame), hide_index=True, width="stretch", **kwargs)
 
 
 def issue_table(issues: pd.DataFrame, limit: int = 100) -> None:
@@ -66,7 +73,7 @@ def show_report(report: LoadReport) -> None:
         "indicators": ", ".join(f.indicators),
         "periods": f"{f.periods[0]} to {f.periods[-1]}" if f.periods else ""}
         for f in report.files])
-    st.dataframe(files, hide_index=True, width="stretch")
+    show_table(files)
     issues = report.issues_frame()
     errors = issues[issues["level"] == "error"].drop(columns="level")
     warnings = issues[issues["level"] == "warning"].drop(columns="level")
@@ -86,14 +93,13 @@ def show_report(report: LoadReport) -> None:
     if report.changes is not None and len(report.changes):
         st.markdown(f"**{report.values_changed:,} published value(s) would change** "
                     "(re-issued periods). The old rows stay in earlier versions.")
-        st.dataframe(report.changes.drop(columns=["breakdown", "category"]), hide_index=True,
-                     width="stretch")
+        show_table(report.changes.drop(columns=["breakdown", "category"]))
     if len(notes):
         with st.expander(f"{len(notes)} note(s) on how the files were read"):
-            st.dataframe(notes, hide_index=True, width="stretch")
+            show_table(notes)
     if len(report.values):
         with st.expander("Rows to be published (first 200)"):
-            st.dataframe(report.values.head(200), hide_index=True, width="stretch")
+            show_table(report.values.head(200))
 
 
 def declared_options(sources) -> layouts.LoadOptions:
@@ -154,9 +160,14 @@ tab_load, tab_coverage, tab_fresh, tab_history, tab_format = st.tabs(
 with tab_load:
     waiting = drop.pending(settings.drop_folder)
     with st.container(border=True):
-        st.markdown(f"**Drop folder** `{settings.drop_folder}`: "
+        # File names are whatever was dropped in: escaped, so "[x](https://...).csv" is
+        # text, not a link. The folder is named relative to the data directory: the
+        # server's own paths are not shown to viewers.
+        names = "; ".join(_md(p.name) for p in waiting[:5])
+        st.markdown(f"**Drop folder** {_md(plain.relative(settings.drop_folder, ctx.data_dir))} "
+                    "(in the data directory): "
                     f"{len(waiting)} file(s) waiting"
-                    + (f" ({', '.join(p.name for p in waiting[:5])})" if waiting else "")
+                    + (f" ({names})" if waiting else "")
                     + ". Files placed there are loaded when the app starts or with this "
                       "button; loaded files move to `loaded/`, refused ones to `refused/` "
                       "with a report.")
@@ -169,10 +180,10 @@ with tab_load:
                 flash("Nothing was loaded: the folder is empty or another load is running.",
                       "info")
             elif report.published:
-                flash(report.message)
+                flash(_md(report.message))
             else:
-                flash(f"{report.message}. The files moved to `refused/` with a report.txt "
-                      "naming every problem.", "error")
+                flash(f"{_md(report.message)}. The files moved to `refused/` with a "
+                      "report.txt naming every problem.", "error")
             st.rerun()
 
     st.subheader("Upload files")
@@ -211,13 +222,13 @@ with tab_load:
                                               expect_base=report.base_version,
                                               options=options)
                     if result.published:
-                        flash(result.message)
+                        flash(_md(result.message))
                         st.session_state["upload_counter"] = counter + 1
                         st.session_state.pop("upload_key", None)
                         st.rerun()
                     else:
                         st.session_state.pop("upload_key", None)
-                        st.error(result.message)
+                        st.error(_md(result.message))
 
 with tab_coverage:
     summary = data.loaded_summary(ctx.data_dir, ctx.version.id)
@@ -258,8 +269,7 @@ with tab_history:
     hist = data.history(ctx.data_dir, ctx.version.id)
     st.markdown("Every version ever published, newest first. A load or a rollback is a new "
                 "version; nothing published is deleted.")
-    st.dataframe(hist, hide_index=True, width="stretch",
-                 column_config={"demo": st.column_config.CheckboxColumn("demo")})
+    show_table(hist, column_config={"demo": st.column_config.CheckboxColumn("demo")})
     others = [v for v in hist["version"] if v != ctx.version.id]
     if not settings.allow_upload:
         st.info("Rollback from this page is switched off (`ingest.allow_upload`). An analyst "
@@ -273,7 +283,7 @@ with tab_history:
                 restored = versions.rollback(target, ctx.data_dir, user=user_name())
                 flash(f"Published {restored.id}, a copy of {target}.")
             except Exception as exc:  # noqa: BLE001 - shown, not raised
-                flash(f"Not restored: {exc}", "error")
+                flash(f"Not restored: {_md(exc)}", "error")
             st.rerun()
 
 with tab_format:
@@ -302,7 +312,8 @@ Parquet):
 Periods may be written in any common style (2024/25 Q1, 2024-25 Q1, Apr-Jun 2024,
 12 months to 2024/25 Q1, 2024/25, 2021 - 23) and are shown in one.
 """)
-    st.download_button("Download the long-format template (CSV)", template.template_csv(),
+    st.download_button("Download the long-format template (CSV)",
+                       exports.csv_bytes(template.template_frame()),
                        file_name="cdp_long_format_template.csv", mime="text/csv",
                        icon=":material/download:")
     st.dataframe(pd.DataFrame({"column": list(template.COLUMN_HELP),

@@ -39,6 +39,13 @@ if loaded_lookups:
     st.caption("Official lookups: " + "; ".join(
         f"{meta['edition']} ({meta['file']}, loaded {meta['loaded_at'][:10]})"
         for meta in loaded_lookups.values()))
+# One decision about what to hide for the map, its tooltips, the class tables and the
+# print version (a class total less the small areas shown must not give one away).
+protection = data.local_protection(ctx.data_dir, ctx.version.id, lookup_stamp, ctx.area_code,
+                                   boundary_stamp, threshold)
+export_protection = protection if export_threshold == threshold else data.local_protection(
+    ctx.data_dir, ctx.version.id, lookup_stamp, ctx.area_code, boundary_stamp,
+    export_threshold)
 ruc_title = "Rural-urban class" + (" (demonstration)" if demo_ruc else "")
 imd_title = "Deprivation decile" + (" (demonstration)" if demo_imd else "")
 
@@ -87,7 +94,7 @@ elif view == "Partnership":
             m, geo.MEASURES[m].title),
         help="; ".join(f"{geo.MEASURES[m].title}: {geo.MEASURES[m].description}"
                        for m in measures))
-    values = geo.lsoa_values(need, measure, threshold)
+    values = geo.lsoa_values(need, measure, threshold, protection)
     chosen = st.session_state.get("local_map")
     picked = (chosen.selection.get("objects", {}).get("lsoas") or [{}])[0].get("code") \
         if chosen else None
@@ -120,7 +127,8 @@ elif view == "Partnership":
         else:
             st.info("Click a small area on the map to see its figures here.",
                     icon=":material/touch_app:")
-        total = geo.urban_rural_summary(need, "broad", threshold).set_index("group")
+        total = geo.urban_rural_summary(need, "broad", threshold,
+                                        protection=protection).set_index("group")
         if "All" in total.index:
             all_row = geo.summary_display(total.loc[["All"]].reset_index()).iloc[0]
             st.markdown(f"**{ctx.area_name}**  \n{all_row['Small areas']} small areas · "
@@ -129,7 +137,8 @@ elif view == "Partnership":
                         f"In treatment per estimated user: "
                         f"{all_row['In treatment per estimated user (95% CI)']}")
     print_version(lambda: map_charts.local_static_map(
-        boundaries, geo.lsoa_values(need, measure, export_threshold), measure, legend.title,
+        boundaries, geo.lsoa_values(need, measure, export_threshold, export_protection),
+        measure, legend.title,
         ctx.area_name), f"map_{ctx.area_code}_{measure}")
 
 elif view == "England":
@@ -188,7 +197,7 @@ else:
     by = st.segmented_control("Classes", ["broad", "class"], default="broad", required=True,
                               key="ur_by", format_func={"broad": "Urban and rural",
                                                         "class": "Finer ONS classes"}.get)
-    summary = geo.urban_rural_summary(need, by, threshold)
+    summary = geo.urban_rural_summary(need, by, threshold, protection=protection)
     england = data.england_urban_rural(ctx.data_dir, ctx.version.id, lookup_stamp, by,
                                        threshold)
     measure = st.selectbox("Compare", list(geo.SUMMARY_MEASURES), key="ur_measure",
@@ -207,6 +216,9 @@ else:
                "below 10) for rates. Estimated users are modelled, so their intervals are "
                f"narrower than the model's own.{suppression}")
     with st.expander("England by the same classes"):
-        st.dataframe(geo.summary_display(england), hide_index=True, width="stretch")
+        st.caption("Rates and shares only: England's counts by class, less the areas' "
+                   "own, could give away a count an area hides.")
+        st.dataframe(geo.summary_display(england, counts=False), hide_index=True,
+                     width="stretch")
 
 st.caption(geo.ATTRIBUTION)

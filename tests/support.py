@@ -72,3 +72,40 @@ def publish_subset(data_dir, where: str, source_version=None, demo: bool = False
     manifest = {"demo": demo, "source": f"Subset of {source.id} where {where}",
                 "loaded_by": "tests", "files": []}
     return store._publish(data_dir, write, manifest)
+
+
+def serve_on_localhost(monkeypatch) -> None:
+    """Bind the test server to localhost for one test, as `disclosure.allow_unsuppressed
+    = true` requires (metrics.settings.check_unsuppressed_allowed)."""
+    from streamlit import config
+    monkeypatch.setattr(config.get_config_options()["server.address"], "_get_val_func",
+                        lambda: "localhost")
+
+
+def allow_unsuppressed(monkeypatch, tmp_path, extra_disclosure: str = "") -> None:
+    """A config.toml with the public-mode switch on (extra lines for its [disclosure]
+    table, such as "threshold = 10"), on a server bound to localhost."""
+    config = tmp_path / "config_unsuppressed.toml"
+    config.write_text(f"[disclosure]\nallow_unsuppressed = true\n{extra_disclosure}\n",
+                      encoding="utf-8")
+    monkeypatch.setenv("CDP_CONFIG", str(config))
+    serve_on_localhost(monkeypatch)
+
+
+def vega_datasets(element) -> list[dict]:
+    """The rows a drawn Vega-Lite chart sends to the browser: Streamlit moves named
+    datasets out of the spec into Arrow tables beside it (AppTest element)."""
+    import json
+
+    import pyarrow as pa
+    rows = []
+    for dataset in element.proto.datasets:
+        rows += pa.ipc.open_stream(dataset.data.data).read_all().to_pylist()
+    spec = json.loads(element.proto.spec)
+    for part in [spec, *spec.get("layer", [])]:
+        data = part.get("data")
+        if isinstance(data, dict):
+            rows += data.get("values", []) or []
+    for values in spec.get("datasets", {}).values():
+        rows += values
+    return rows

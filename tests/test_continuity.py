@@ -557,7 +557,9 @@ def cc_views():
     return VIEWS
 
 
-def test_page_before_the_target_date_and_for_a_small_area(page_data):
+def test_page_before_the_target_date_and_for_a_small_area(page_data, tmp_path, monkeypatch):
+    from tests.support import allow_unsuppressed
+    allow_unsuppressed(monkeypatch, tmp_path)      # the public-mode switch, on localhost
     at = _open({"period": "2023/24 Q2"})
     assert not at.exception, [e.message for e in at.exception]
     assert any("needs to rise by 9.1 percentage points a quarter" in t for t in _texts(at))

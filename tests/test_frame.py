@@ -46,6 +46,8 @@ def test_an_empty_publication_says_what_to_do(tmp_path, monkeypatch):
 
 
 def test_public_mode_is_on_by_default_and_switching_it_off_warns(tmp_path, monkeypatch):
+    from tests.support import allow_unsuppressed
+    allow_unsuppressed(monkeypatch, tmp_path)
     at = _run(tmp_path, monkeypatch, _annual_rows())
     assert at.toggle(key="public").value is True
     at.toggle(key="public").set_value(False).run()

@@ -372,9 +372,11 @@ def test_map_values_and_tooltips_hide_small_counts():
     # 3 estimated users: everything about them is hidden.
     assert unmet.loc["E01000002", ["est_text", "treat_text", "unmet_text"]].tolist() == \
         ["*", "*", "*"]
-    # 12 users, 10 treated: the 2 not treated would show, so the split is hidden.
+    # 12 users, 10 treated: the 2 not treated would show, so the split is hidden; and
+    # the class's 65 users less the others shown would give the 3 away, so the next
+    # smallest estimate (12) is hidden too.
     assert unmet.loc["E01000003", ["est_text", "treat_text", "unmet_text"]].tolist() == \
-        ["12", "*", "*"]
+        ["*", "*", "*"]
     assert unmet.loc["E01000004", "suppressed"] and np.isnan(unmet.loc["E01000004", "value"])
     deaths = geo.lsoa_values(table, "deaths_rate", threshold=5).set_index("lsoa_code")
     assert deaths.loc["E01000002", "deaths_text"] == "*"
@@ -495,3 +497,27 @@ def test_static_maps_build():
     spec = chart.to_dict()
     assert spec["layer"][0]["mark"]["type"] == "geoshape"
     assert "Open Government Licence" in json.dumps(spec)
+
+
+def test_a_class_total_less_the_small_areas_shown_gives_nothing_away():
+    """Two classes, one with a hidden small area: the class total (shown) less the small
+    areas shown must not leave exactly the hidden one (its 3 users in treatment)."""
+    need = _need(5, ruc11_class=["A1", "A1", "A1", "D1", "D1"],
+                 estimated_ocu=[20.0, 25.0, 30.0, 40.0, 50.0],
+                 ocu_in_treatment=[3.0, 12.0, 15.0, 20.0, 25.0])
+    table = geo.need_table(_lsoas(5), need, None, None)
+    protection = geo.protect_small_areas(table, threshold=5)
+    values = geo.lsoa_values(table, "treatment_rate", 5, protection).set_index("lsoa_code")
+    classes = geo.urban_rural_summary(table, "class", 5, protection=protection) \
+        .set_index("group")
+    shown = [float(t) for t in values.loc[values["ruc_class"] == "A1", "treat_text"]
+             if t != "*"]
+    assert values.loc["E01000001", "treat_text"] == "*"
+    if not classes.loc["A1", "ocu_in_treatment_hidden"]:
+        # At least two small areas of the class are hidden: their sum is not one count.
+        assert len(shown) <= 1
+    # Whatever is shown, the class treated share hides with its counts.
+    assert np.isnan(classes.loc["A1", "treated_share"]) == bool(
+        classes.loc["A1", ["ocu_in_treatment_hidden", "not_in_treatment_hidden"]].any())
+    # With public mode off nothing is hidden.
+    assert not geo.protect_small_areas(table, threshold=1).lsoas.to_numpy().any()

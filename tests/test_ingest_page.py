@@ -74,3 +74,58 @@ def test_coverage_grid_lists_metrics_by_period(tmp_path, monkeypatch):
              if "2023/24 Q1" in list(getattr(f.value, "columns", []))]
     assert grids, [list(getattr(f.value, "columns", [])) for f in at.dataframe]
     assert "Continuity of care: prison to community" in list(grids[0].index)
+
+
+# --- Text from files is shown as text ----------------------------------------------------
+
+# A file name cannot hold "/", but "https:example.com" is the same address to a browser
+# (WHATWG URL: slashes after a special scheme are optional), and GitHub-flavoured
+# Markdown links a bare "www." name by itself.
+HOSTILE_NAMES = ["[click](https:example.com).csv", "see www.example.com.csv"]
+
+
+def _links(at: AppTest) -> list[str]:
+    """Every link the page's Markdown renders (GitHub-flavoured: bare URLs link too)."""
+    from markdown_it import MarkdownIt
+    parser = MarkdownIt("commonmark", {"linkify": True}).enable(["linkify"])
+    found = []
+    for kind in ("markdown", "caption", "info", "warning", "success", "error", "title"):
+        for element in at.get(kind):
+            for token in parser.parse(str(element.value)):
+                for child in [token, *(token.children or [])]:
+                    if child.type in ("link_open", "image"):
+                        found.append(child.attrs.get("href") or child.attrs.get("src"))
+    return found
+
+
+def test_a_hostile_file_name_in_the_drop_folder_is_text_not_a_link(tmp_path, monkeypatch):
+    data_dir = tmp_path / "data"
+    load([FIXTURES / "long_format.csv"], data_dir)
+    at = run_data_page(monkeypatch, data_dir)        # the start-up load has run
+    incoming = data_dir / "incoming"
+    incoming.mkdir(exist_ok=True)
+    for name in HOSTILE_NAMES:
+        (incoming / name).write_text("not,a\nreal,extract\n", encoding="utf-8")
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    words = texts(at)
+    assert "2 file(s) waiting" in words and "click" in words
+    assert "example" in words
+    assert _links(at) == []
+    assert str(data_dir) not in words and str(tmp_path) not in words
+    # Loading it: refused, and the message naming it is text too.
+    next(b for b in at.button if b.label.startswith("Load files")).click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("nothing was published" in e.value for e in at.error)
+    assert _links(at) == []
+    assert str(tmp_path) not in texts(at)
+
+
+def test_the_plain_text_helpers():
+    from ui import plain
+    assert plain.md("[x](https://e.com) **b** :red[c] $d$ # e\n- f") == (
+        r"\[x\]\(https\:\/\/e\.com\) \*\*b\*\* \:red\[c\] \$d\$ \# e \- f")
+    assert plain.relative("/srv/cdp/data/incoming", "/srv/cdp/data") == "incoming"
+    assert plain.relative("/elsewhere/drop", "/srv/cdp/data") == "drop"
+    assert plain.without_paths("moved to /srv/cdp/data/incoming/refused/x.csv",
+                               "/srv/cdp/data") == "moved to incoming/refused/x.csv"

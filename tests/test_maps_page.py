@@ -102,6 +102,14 @@ def test_england_map_by_comparison_and_by_force_area(demo_data_dir):
 def test_urban_and_rural_view(demo_data_dir):
     at = maps_page("Urban and rural", ur_by="class")
     assert at.get("vega_lite_chart")
+    # The chart's data holds only what it draws: no counts, hidden or shown.
+    from tests.support import vega_datasets
+    rows = vega_datasets(at.get("vega_lite_chart")[0])
+    fields = {key for row in rows for key in row}
+    assert rows and fields <= {"group_label", "treated_share", "lower", "upper"}, fields
+    # England's table: rates and shares only (its counts less the areas' would give
+    # away a class total an area hides).
+    assert "Estimated users" not in at.dataframe[-1].value.columns
     table = at.dataframe[0].value
     assert table["Rural-urban class"].iloc[-1] == "All small areas"
     assert "Rural village and dispersed" in set(table["Rural-urban class"])

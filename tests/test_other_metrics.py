@@ -256,9 +256,8 @@ def test_new_long_format_metric_is_computed_and_shown(data_dir):
 
 def test_public_mode_suppresses_small_counts_of_other_metrics(data_dir, tmp_path, monkeypatch):
     # Rutland's 0-9 year count is 6: suppressed under a threshold of 10.
-    config = tmp_path / "config.toml"
-    config.write_text("[disclosure]\nthreshold = 10\n", encoding="utf-8")
-    monkeypatch.setenv("CDP_CONFIG", str(config))
+    from tests.support import allow_unsuppressed
+    allow_unsuppressed(monkeypatch, tmp_path, "threshold = 10")
     publish(data_dir, LONG)
     at = other_page(area="E06000017")
     row = spine(at).set_index("Metric").loc[CHILDREN]

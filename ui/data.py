@@ -110,7 +110,19 @@ def england_urban_rural(data_dir: str, version_id: str, lookup_stamp: str, by: s
     need = store.lsoa_need(_version(data_dir, version_id))
     ruc, imd = _lookups(data_dir, None)
     table = geo.need_table(geo.reference_lsoas(), need, ruc, imd)
-    return geo.urban_rural_summary(table, by, threshold)
+    # Rates and shares only: England's counts by class, less the areas' shown class
+    # totals, would give away a total an area hides.
+    return geo.urban_rural_summary(table, by, threshold, counts_shown=False)
+
+
+@st.cache_data(**CACHE)
+def local_protection(data_dir: str, version_id: str, lookup_stamp: str, utla_code: str,
+                     stamp: str, threshold: int):
+    """What the area's small-area map, class tables and district rates hide, decided
+    together (metrics.geo.protect_small_areas); every view of the maps page uses it."""
+    from metrics import geo
+    return geo.protect_small_areas(local_need(data_dir, version_id, lookup_stamp, utla_code,
+                                              stamp), threshold)
 
 
 # --- The Data page (metrics.ingest): keyed on the current version, so a load shows at once.

@@ -6,7 +6,9 @@ callable `data` on click), so drawing a page costs nothing extra.
 
 from __future__ import annotations
 
+import csv
 import io
+import re
 
 import pandas as pd
 import streamlit as st
@@ -35,20 +37,59 @@ def table(frame: pd.DataFrame, name: str, public: bool = True) -> None:
     """CSV and Excel downloads of a table that is already suppressed for disclosure."""
     note = "" if public else " Public mode is off: the file may contain small counts."
     csv_col, excel_col, _ = st.columns([1, 1, 3])
-    csv_col.download_button("CSV", frame.to_csv(index=False).encode("utf-8"),
+    csv_col.download_button("CSV", csv_bytes(frame),
                             file_name=f"{name}.csv", mime="text/csv",
                             icon=":material/download:", key=f"csv-{name}",
                             help=f"Download these figures as CSV.{note}")
-    excel_col.download_button("Excel", data=lambda: _excel(frame), file_name=f"{name}.xlsx",
+    excel_col.download_button("Excel", data=lambda: excel_bytes(frame), file_name=f"{name}.xlsx",
                               mime="application/vnd.openxmlformats-officedocument."
                                    "spreadsheetml.sheet",
                               icon=":material/table:", key=f"xlsx-{name}",
                               help=f"Download these figures as an Excel workbook.{note}")
 
 
-def _excel(frame: pd.DataFrame) -> bytes:
+# --- Formula injection (OWASP "CSV Injection") --------------------------------------------
+#
+# Text from loaded files (value notes, metric and area names, sheet names) ends up in the
+# downloads. A cell beginning with one of these characters is run as a formula when the
+# file is opened in a spreadsheet (=HYPERLINK(...) sends data away, =cmd|... on old
+# Excel), so such text cells get a leading single quote, as OWASP advises. Number cells
+# stay numbers, and text that is only a number ("-12.5") or the "-" placeholder is left
+# alone: neither can be a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(\d[\d,]*)?(\.\d+)?([eE][+-]?\d+)?%?")
+
+
+def neutralise(value):
+    """`value` safe to write into a spreadsheet cell (only text can change)."""
+    if not isinstance(value, str) or not value.startswith(FORMULA_START):
+        return value
+    if value == "-" or (any(c.isdigit() for c in value) and _PLAIN_NUMBER.fullmatch(value)):
+        return value
+    return "'" + value
+
+
+def safe_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `frame` whose text cells and column names cannot run as formulas."""
+    out = frame.copy()
+    out.columns = [neutralise(c) for c in out.columns]
+    for column in out.columns:
+        if not (pd.api.types.is_numeric_dtype(out[column])
+                or pd.api.types.is_datetime64_any_dtype(out[column])
+                or pd.api.types.is_bool_dtype(out[column])):
+            out[column] = out[column].map(neutralise)
+    return out
+
+
+def csv_bytes(frame: pd.DataFrame) -> bytes:
+    # Every text cell in quotes: a carriage return inside one must not start a new row
+    # (whose first cell could then be a formula).
+    return safe_frame(frame).to_csv(index=False, quoting=csv.QUOTE_NONNUMERIC).encode("utf-8")
+
+
+def excel_bytes(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
-    frame.to_excel(buffer, index=False, sheet_name="Figures")
+    safe_frame(frame).to_excel(buffer, index=False, sheet_name="Figures")
     return buffer.getvalue()
 
 

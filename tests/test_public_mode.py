@@ -1,0 +1,145 @@
+"""Public mode is decided on the server: without `disclosure.allow_unsuppressed` no widget
+can turn it off, nor can a value planted in the session state or the URL; with it, only a
+server bound to localhost may offer the switch."""
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from metrics import store
+from metrics.settings import (PROJECT_ROOT, SettingsError, check_unsuppressed_allowed,
+                              is_local_address, load_settings)
+from tests.support import allow_unsuppressed, serve_on_localhost
+
+APP = str(PROJECT_ROOT / "app.py")
+HOME = "E10000013"
+
+
+def _rows() -> pd.DataFrame:
+    """Gloucestershire's deaths in treatment: 3 of 900 (a small count), and England's."""
+    rows = []
+    for area, num, den in ((HOME, 3.0, 900.0), ("E92000001", 1_500.0, 280_000.0)):
+        rows.append({"indicator_id": "deaths_in_treatment", "area_code": area,
+                     "period": "2025/26", "period_kind": "financial_year",
+                     "period_start": dt.date(2025, 4, 1), "period_end": dt.date(2026, 3, 31),
+                     "breakdown": None, "category": None, "numerator": num,
+                     "denominator": den, "value": num / den * 100, "lower95": 0.1,
+                     "upper95": 1.0, "lower998": 0.05, "upper998": 1.5, "value_note": None})
+    return pd.DataFrame(rows)
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch):
+    directory = tmp_path / "data"
+    store.publish(directory, {"values": _rows()}, {"demo": False, "source": "test"})
+    monkeypatch.setenv("CDP_DATA_DIR", str(directory))
+    monkeypatch.chdir(PROJECT_ROOT)
+    return directory
+
+
+def _harm_page(query: dict | None = None, state: dict | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.query_params.update({"metric": "deaths_in_treatment", **(query or {})})
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
+    at.run()
+    at.switch_page("pages/harm.py")
+    for key, value in (state or {}).items():
+        at.session_state[key] = value
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def _shown_counts(at: AppTest) -> set:
+    """Every value the Figures table of deaths in treatment shows for Gloucestershire."""
+    at.segmented_control(key="view").set_value("Figures").run()
+    assert not at.exception, [e.message for e in at.exception]
+    table = at.dataframe[-1].value
+    return set(table.loc[table["Area code"] == HOME, "Count"].astype(str))
+
+
+def test_by_default_there_is_no_switch_and_small_counts_stay_hidden(data_dir):
+    at = _harm_page()
+    assert not at.toggle, "no widget may turn public mode off"
+    assert any("suppressed" in c.value for c in at.sidebar.caption)
+    assert at.session_state["_context"].public
+    assert _shown_counts(at) == {"*"}
+
+
+@pytest.mark.parametrize("query, state", [
+    ({"public": "false"}, None),
+    ({"public": "0"}, {"public": False}),
+    (None, {"public": False}),
+])
+def test_a_crafted_session_state_or_url_cannot_turn_it_off(data_dir, query, state):
+    at = _harm_page(query, state)
+    assert at.session_state["_context"].public
+    assert at.session_state["_context"].disclosure_threshold == 5
+    assert _shown_counts(at) == {"*"}
+
+
+def test_the_switch_on_a_public_server_is_refused(data_dir, tmp_path, monkeypatch):
+    config = tmp_path / "config.toml"
+    config.write_text("[disclosure]\nallow_unsuppressed = true\n", encoding="utf-8")
+    monkeypatch.setenv("CDP_CONFIG", str(config))
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.run()
+    assert not at.exception
+    assert not at.toggle and not at.dataframe and not at.title     # nothing is served
+    message = at.error[0].value
+    assert "disclosure.allow_unsuppressed" in message and "server.address" in message
+
+
+def test_on_localhost_an_analyst_can_switch_it_off(data_dir, tmp_path, monkeypatch):
+    allow_unsuppressed(monkeypatch, tmp_path)
+    at = _harm_page()
+    assert at.toggle(key="public").value is True
+    assert _shown_counts(at) == {"*"}
+    at.toggle(key="public").set_value(False).run()
+    assert _shown_counts(at) == {"3"}
+    assert any("Public mode is off" in w.value for w in at.sidebar.warning)
+
+
+def test_presentation_mode_stays_public_with_the_switch_off(data_dir, tmp_path, monkeypatch):
+    allow_unsuppressed(monkeypatch, tmp_path)
+    at = _harm_page()
+    at.toggle(key="public").set_value(False).run()
+    at.switch_page("pages/present.py").run()
+    assert not at.exception
+    assert at.session_state["_context"].public
+
+
+@pytest.mark.parametrize("address, local", [
+    (None, False), ("", False), ("0.0.0.0", False), ("::", False), ("192.168.1.20", False),
+    ("dashboard.example.org", False), ("localhost", True), ("127.0.0.1", True),
+    ("127.0.1.1", True), ("::1", True), ("[::1]", True), ("LOCALHOST", True)])
+def test_only_loopback_addresses_count_as_local(address, local):
+    assert is_local_address(address) is local
+
+
+def test_settings_refuse_the_switch_on_a_reachable_server(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text("[disclosure]\nallow_unsuppressed = true\n", encoding="utf-8")
+    settings = load_settings(config, environ={})
+    with pytest.raises(SettingsError, match="server.address"):
+        check_unsuppressed_allowed(settings, "0.0.0.0")
+    check_unsuppressed_allowed(settings, "localhost")
+    check_unsuppressed_allowed(load_settings(environ={}), "0.0.0.0")   # off: nothing to check
+    config.write_text("[disclosure]\nallow_unsuppressed = \"yes\"\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="true or false"):
+        load_settings(config, environ={})
+
+
+def test_an_older_config_turning_public_mode_off_still_loads_and_stays_public(
+        data_dir, tmp_path, monkeypatch):
+    config = tmp_path / "config.toml"
+    config.write_text("[disclosure]\npublic_by_default = false\n", encoding="utf-8")
+    monkeypatch.setenv("CDP_CONFIG", str(config))
+    serve_on_localhost(monkeypatch)       # even on localhost: the switch is a separate choice
+    assert not load_settings().allow_unsuppressed
+    at = _harm_page()
+    assert not at.toggle and at.session_state["_context"].public
+    assert _shown_counts(at) == {"*"}
