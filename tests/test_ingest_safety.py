@@ -233,3 +233,25 @@ def test_the_app_serves_every_page_with_hostile_files_in_the_drop_folder(data_di
         "continuity_by_sex.csv", "far_row.xlsx", "last_cell.xlsx", "report.txt"]
     text = (folder / "report.txt").read_text()
     assert "far_row.xlsx" in text and "XFD1048576" in text
+
+
+def test_the_app_serves_when_the_drop_folder_load_itself_fails(data_dir, monkeypatch):
+    """Whatever goes wrong in the start-up load (a full disk, a bug), the app serves the
+    last published version and says so."""
+    from streamlit.testing.v1 import AppTest
+
+    from metrics import ingest
+
+    first = load([FIXTURES / "long_format.csv"], data_dir)
+    _drop(data_dir, {"long_format.csv": (FIXTURES / "long_format.csv").read_bytes()})
+
+    def broken(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ingest, "load_drop_folder", broken)
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    captions = [str(c.value) for c in at.sidebar.caption]
+    assert any("could not be loaded at start-up (OSError)" in c for c in captions), captions
+    assert store.current_version_id(data_dir) == first.version
