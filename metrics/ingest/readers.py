@@ -44,6 +44,10 @@ import threading
 import time
 import zipfile
 import zlib
+from multiprocessing import context as mp_context
+from multiprocessing import forkserver as mp_forkserver
+from multiprocessing import popen_forkserver, reduction, spawn
+from multiprocessing import util as mp_util
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
@@ -154,9 +158,7 @@ def _context():
     context = multiprocessing.get_context("forkserver")
     with _SERVER_LOCK:
         if not _server_ready:
-            # "__main__" too: a child would otherwise import the main script afresh (for
-            # `streamlit run`, all of streamlit) before every read.
-            context.set_forkserver_preload(["__main__", __name__])
+            context.set_forkserver_preload([__name__])
             # Python 3.11's fork server ignores the parent's sys.path: without the project
             # on PYTHONPATH it cannot import this module when the app was started from
             # another folder, and every read would import pandas and pyarrow again.
@@ -166,6 +168,37 @@ def _context():
                 os.environ["PYTHONPATH"] = os.pathsep.join([root, *filter(None, paths)])
             _server_ready = True
     return context
+
+
+class _ReaderPopen(popen_forkserver.Popen):
+    """The fork server's launch (CPython 3.11's popen_forkserver.Popen._launch) without
+    the main-module set-up. multiprocessing re-runs the parent's __main__ in every child,
+    and while Streamlit runs a page __main__ *is* app.py: each read would run the whole
+    app again in the child. The reader needs only this module."""
+
+    def _launch(self, process_obj):
+        prep_data = spawn.get_preparation_data(process_obj._name)
+        prep_data.pop("init_main_from_path", None)
+        prep_data.pop("init_main_from_name", None)
+        buf = io.BytesIO()
+        mp_context.set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, buf)
+            reduction.dump(process_obj, buf)
+        finally:
+            mp_context.set_spawning_popen(None)
+        self.sentinel, w = mp_forkserver.connect_to_new_process(self._fds)
+        parent_w = os.dup(w)       # the child's sign that this process still lives
+        self.finalizer = mp_util.Finalize(self, mp_util.close_fds, (parent_w, self.sentinel))
+        with open(w, "wb", closefd=True) as handle:
+            handle.write(buf.getbuffer())
+        self.pid = mp_forkserver.read_signed(self.sentinel)
+
+
+class _ReaderProcess(mp_context.ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj):
+        return _ReaderPopen(process_obj)
 
 
 def _read_child(conn, data: bytes, name: str, memory: int, seconds: float,
@@ -219,8 +252,8 @@ def read_guarded(data: bytes, name: str, issues: Issues, memory: int | None = No
         try:
             context = _context()
             receive, send = context.Pipe(duplex=False)
-            child = context.Process(target=_read_child, daemon=True,
-                                    args=(send, data, name, memory, seconds, log.name))
+            child = _ReaderProcess(target=_read_child, daemon=True,
+                                   args=(send, data, name, memory, seconds, log.name))
             child.start()
         except (OSError, ValueError, RuntimeError) as exc:
             issues.add(ERROR, f"cannot be read: the separate process that reads files "
@@ -232,15 +265,16 @@ def read_guarded(data: bytes, name: str, issues: Issues, memory: int | None = No
         deadline = time.monotonic() + seconds
         try:
             while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    timed_out = True
+                    break
                 # poll() is also true once the child has gone (the pipe is closed).
-                if receive.poll(0.2):
+                if receive.poll(min(left, 0.2)):
                     try:
                         outcome = receive.recv()
                     except (EOFError, OSError, MemoryError):
                         outcome = None
-                    break
-                if time.monotonic() > deadline:
-                    timed_out = True
                     break
         finally:
             if timed_out or outcome is None:
