@@ -54,7 +54,11 @@ def _ensure_data(data_dir: str) -> str | None:
     """Once per server process: build the demonstration set if nothing is published,
     then load any extracts waiting in the drop folder. Returns a note for the sidebar."""
     demo.ensure_published(data_dir)
-    report = ingest.load_drop_folder(data_dir)
+    try:
+        report = ingest.load_drop_folder(data_dir)
+    except Exception as exc:  # noqa: BLE001 - no file in the drop folder may stop the app
+        return (f"The drop folder could not be loaded at start-up ({type(exc).__name__}); "
+                "the last published version is shown. See the Data page.")
     if report is None:
         return None
     if report.published:

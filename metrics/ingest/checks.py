@@ -159,7 +159,11 @@ def compare_with_published(new: pd.DataFrame, base: pd.DataFrame | None,
         summary = summary[summary["count"] >= HISTORY_MIN_POINTS]
         if len(summary):
             totals = new[new["breakdown"].isna() & new["value"].notna()]
-            joined = totals.join(summary, on=["indicator_id", "area_code"], how="inner")
+            # merge, not join: join of an empty left frame (a breakdown-only file) returns
+            # summary's (indicator_id, area_code) index beside the same-named columns,
+            # and the groupby below then fails as ambiguous.
+            joined = totals.merge(summary.reset_index(), on=["indicator_id", "area_code"],
+                                  how="inner")
             spread = np.maximum(1.4826 * joined["mad"], 0.1 * joined["median"].abs())
             spread = np.where(spread > 0, spread, 1e-9)
             far = (joined["value"] - joined["median"]).abs() > HISTORY_SPREADS * spread

@@ -704,7 +704,7 @@ def describe_sources(sources) -> dict:
     for source in sources:
         if not source.data:
             continue
-        read = readers.read_bytes(source.data, source.name, Issues(source.name))
+        read = readers.read_guarded(source.data, source.name, Issues(source.name))
         found = describe(read)
         for key in out:
             out[key] += [v for v in found[key] if v not in out[key]]

@@ -158,7 +158,9 @@ def check_files(sources: list[Source], data_dir, base: store.Version | None = No
         if not data and source.data is None:
             file_issues.add(ERROR, source.problem or "cannot be read")
             continue
-        read = readers.read_bytes(data, source.name, file_issues)
+        # In a child process with memory and time limits: a hostile workbook or Parquet
+        # file costs the child, never this process (readers.read_guarded).
+        read = readers.read_guarded(data, source.name, file_issues)
         report.encoding, report.sheets = read.encoding, read.sheets
         formats, mine = [], []
         # Publishers' layouts (two-row headers, wide tables) and the analyst's declarations

@@ -14,6 +14,16 @@ sheet and the repeated rows and columns of an .ods are counted first, and a shee
 than MAX_SHEET_CELLS is refused with a message (.xls is bounded by its own format,
 65,536 x 256 cells, and is checked after loading, before it is turned into Python objects).
 
+Every file from outside (the drop folder, an upload, the command line) is read by
+read_guarded(): read_bytes() in a child process whose address space is capped
+(READ_MEMORY) and which is killed after READ_SECONDS, so a file that makes a reader ask
+for 512 GiB, or spin, costs that child, never the app or the load. Before any parsing,
+the cheap checks that give the clearest messages: a workbook's parts may inflate to at
+most MAX_UNZIPPED_BYTES in all (a deflate bomb is refused from its zip directory), each
+part must inflate to the size its directory declares, and a Parquet file may hold at most
+MAX_TABLE_CELLS cells (from its footer) and MAX_UNZIPPED_BYTES once decoded (a run-length
+encoded column of millions of long texts is a few kilobytes on disk).
+
 What a file *is* is decided by its first bytes, not its name, so a workbook saved with a
 .csv name is still read. Cells stay raw (text in CSV, typed in workbooks); turning them
 into numbers and periods is the validator's job. Row numbers are kept as the analyst sees
@@ -24,9 +34,22 @@ from __future__ import annotations
 
 import csv
 import io
+import multiprocessing
+import os
 import re
+import resource
+import signal
+import tempfile
+import threading
+import time
 import zipfile
+import zlib
+from multiprocessing import context as mp_context
+from multiprocessing import forkserver as mp_forkserver
+from multiprocessing import popen_forkserver, reduction, spawn
+from multiprocessing import util as mp_util
 from dataclasses import dataclass, field
+from pathlib import Path
 from xml.etree import ElementTree
 
 import numpy as np
@@ -35,13 +58,20 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from metrics.ingest import columns
-from metrics.ingest.model import ERROR, NOTE, Issues
+from metrics.ingest.model import ERROR, NOTE, Issues, merge_issues
 
 HEAD_CHARS = 256_000
 DELIMITERS = (",", "\t", ";", "|")
 # A sheet of more cells than this is refused (10 million: 500,000 rows of 20 columns, far
 # beyond a workbook an analyst receives; bigger extracts come as CSV or Parquet).
 MAX_SHEET_CELLS = 10_000_000
+MAX_TABLE_CELLS = MAX_SHEET_CELLS   # the same bound for a Parquet table, read whole
+# The limits of the child process reading one file. The largest workbook the limits above
+# let through (a 9.9-million-cell sheet, 514 MB of XML) peaks at 2.3 GB of address space
+# and about 70 s on a busy two-core machine; large CSVs are read in chunks, not here.
+READ_MEMORY = 4 << 30
+READ_SECONDS = 300
+MAX_UNZIPPED_BYTES = 1 << 30        # a workbook's parts inflated, a Parquet file decoded
 ABOVE_ROWS = 3                      # rows above a header kept as cells (two-row headers)
 
 
@@ -103,10 +133,191 @@ def read_bytes(data: bytes, name: str, issues: Issues) -> ReadResult:
         if kind == "parquet":
             return _read_parquet(data, name, issues)
         return _read_csv(data, name, issues)
+    except MemoryError:
+        raise                      # the guarded reader names the limit
     except Exception as exc:  # noqa: BLE001 - any failure to parse is the file's problem
         issues.add(ERROR, f"cannot be read as {kind.upper() if kind != 'excel' else 'Excel'}"
                           f": {type(exc).__name__}: {str(exc)[:200]}")
         return ReadResult()
+
+
+# --- Reading in a child process with limits ----------------------------------------------
+#
+# calamine aborts the whole process when an allocation fails (Rust's default), so no
+# exception can be caught; pyarrow raises MemoryError. Either way only the child is lost.
+# The child comes from a fork server (one clean process started on first use, with this
+# module imported), so a read costs a fork, not a new Python importing pandas and pyarrow;
+# and it is never a fork of the app's own threads.
+
+_SERVER_LOCK = threading.Lock()
+_server_ready = False
+
+
+def _context():
+    global _server_ready
+    context = multiprocessing.get_context("forkserver")
+    with _SERVER_LOCK:
+        if not _server_ready:
+            context.set_forkserver_preload([__name__])
+            # Python 3.11's fork server ignores the parent's sys.path: without the project
+            # on PYTHONPATH it cannot import this module when the app was started from
+            # another folder, and every read would import pandas and pyarrow again.
+            root = str(Path(__file__).resolve().parents[2])
+            paths = os.environ.get("PYTHONPATH", "").split(os.pathsep)
+            if root not in paths:
+                os.environ["PYTHONPATH"] = os.pathsep.join([root, *filter(None, paths)])
+            _server_ready = True
+    return context
+
+
+class _ReaderPopen(popen_forkserver.Popen):
+    """The fork server's launch (CPython 3.11's popen_forkserver.Popen._launch) without
+    the main-module set-up. multiprocessing re-runs the parent's __main__ in every child,
+    and while Streamlit runs a page __main__ *is* app.py: each read would run the whole
+    app again in the child. The reader needs only this module."""
+
+    def _launch(self, process_obj):
+        prep_data = spawn.get_preparation_data(process_obj._name)
+        prep_data.pop("init_main_from_path", None)
+        prep_data.pop("init_main_from_name", None)
+        buf = io.BytesIO()
+        mp_context.set_spawning_popen(self)
+        try:
+            reduction.dump(prep_data, buf)
+            reduction.dump(process_obj, buf)
+        finally:
+            mp_context.set_spawning_popen(None)
+        self.sentinel, w = mp_forkserver.connect_to_new_process(self._fds)
+        parent_w = os.dup(w)       # the child's sign that this process still lives
+        self.finalizer = mp_util.Finalize(self, mp_util.close_fds, (parent_w, self.sentinel))
+        with open(w, "wb", closefd=True) as handle:
+            handle.write(buf.getbuffer())
+        self.pid = mp_forkserver.read_signed(self.sentinel)
+
+
+class _ReaderProcess(mp_context.ForkServerProcess):
+    @staticmethod
+    def _Popen(process_obj):
+        return _ReaderPopen(process_obj)
+
+
+def _read_child(conn, data: bytes, name: str, memory: int, seconds: float,
+                log: str) -> None:
+    try:
+        fd = os.open(log, os.O_WRONLY)
+        os.dup2(fd, 2)             # a crashing reader's last words: for the message
+        os.close(fd)
+    except OSError:
+        pass
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    cpu = _within_hard_limit(resource.RLIMIT_CPU, int(seconds) + 30)  # should the parent die
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    # One worker thread each: fewer thread stacks and arenas counted against the cap.
+    pa.set_cpu_count(1)
+    pa.set_io_thread_count(1)
+    issues = Issues(name)
+    try:
+        result = read_bytes(data, name, issues)
+        del data
+        conn.send(("read", result, issues))
+    except MemoryError:
+        conn.send(("memory", None, None))
+    finally:
+        conn.close()
+
+
+def _within_hard_limit(which: int, wanted: int) -> int:
+    """`wanted`, or less when this process may not go that high (a limit set by whoever
+    started the app; the child inherits it and cannot raise it)."""
+    hard = resource.getrlimit(which)[1]
+    return wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+
+
+def read_guarded(data: bytes, name: str, issues: Issues, memory: int | None = None,
+                 seconds: float | None = None) -> ReadResult:
+    """read_bytes() in a child process with at most `memory` bytes of address space and
+    `seconds` of time (READ_MEMORY, READ_SECONDS): a file that needs more, or crashes its
+    reader, is refused with a message naming the file and the limit. Never raises for a
+    bad file."""
+    memory = _within_hard_limit(resource.RLIMIT_AS, READ_MEMORY if memory is None else memory)
+    seconds = READ_SECONDS if seconds is None else seconds
+    if not data:
+        return read_bytes(data, name, issues)      # nothing to parse
+    kind = sniff_kind(data, name)
+    what = {"excel": "workbook", "parquet": "Parquet file"}.get(kind, "file")
+    instead = "save it as UTF-8 CSV (large UTF-8 CSV files are read in parts)" \
+        if kind == "csv" else "save the table as CSV"
+    with tempfile.NamedTemporaryFile(prefix="cdp-read-", suffix=".log") as log:
+        try:
+            context = _context()
+            receive, send = context.Pipe(duplex=False)
+            child = _ReaderProcess(target=_read_child, daemon=True,
+                                   args=(send, data, name, memory, seconds, log.name))
+            child.start()
+        except (OSError, ValueError, RuntimeError) as exc:
+            issues.add(ERROR, f"cannot be read: the separate process that reads files "
+                              f"could not be started ({type(exc).__name__}: {exc}); "
+                              "nothing was read")
+            return ReadResult(kind=kind)
+        send.close()
+        outcome, timed_out = None, False
+        deadline = time.monotonic() + seconds
+        try:
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    timed_out = True
+                    break
+                # poll() is also true once the child has gone (the pipe is closed).
+                if receive.poll(min(left, 0.2)):
+                    try:
+                        outcome = receive.recv()
+                    except (EOFError, OSError, MemoryError):
+                        outcome = None
+                    break
+        finally:
+            if timed_out or outcome is None:
+                child.kill()
+            child.join(30)
+            if child.is_alive():
+                child.kill()
+                child.join(5)
+            receive.close()
+        log.seek(0)
+        last_words = _last_words(log.read(4096))
+    if timed_out:
+        issues.add(ERROR, f"cannot be read: reading this {what} took longer than the "
+                          f"{seconds:g} seconds a file may take here, and was stopped; "
+                          f"{instead}, or check it is the right file")
+        return ReadResult(kind=kind)
+    if outcome is not None and outcome[0] == "read":
+        _, result, child_issues = outcome
+        merge_issues(issues, child_issues, {})
+        return result
+    if outcome is not None and outcome[0] == "memory":
+        issues.add(ERROR, f"cannot be read: reading this {what} needed more than the "
+                          f"{_size(memory)} of memory a file may use here, and was stopped; "
+                          f"{instead}, or check it is the right file")
+        return ReadResult(kind=kind)
+    code = child.exitcode
+    how = (f"signal {signal.Signals(-code).name}" if code is not None and code < 0 and
+           -code in signal.valid_signals() else f"exit code {code}")
+    said = f": {last_words}" if last_words else ""
+    issues.add(ERROR, f"cannot be read: the {what} reader crashed ({how}{said}); a file "
+                      f"may use at most {_size(memory)} of memory here, and this one is "
+                      f"refused ({instead}, or check it is the right file)")
+    return ReadResult(kind=kind)
+
+
+def _last_words(log: bytes) -> str:
+    """The first line a crashed reader wrote (calamine: 'memory allocation of N bytes
+    failed'), short."""
+    for line in log.decode("utf-8", errors="replace").splitlines():
+        line = line.strip()
+        if line and not line.startswith(("stack backtrace", "note:", "Traceback")):
+            return line[:160]
+    return ""
 
 
 # --- CSV -------------------------------------------------------------------------------
@@ -247,8 +458,10 @@ def _slow_csv(text: str, delimiter: str, headers: list[str], header_index: int,
 
 # --- Excel and OpenDocument ------------------------------------------------------------
 
-_CELL_REF = re.compile(rb"<(?:\w+:)?c\b[^>]*?\br=\"([A-Z]{1,3})([0-9]{1,7})\"")
-_ROW_REF = re.compile(rb"<(?:\w+:)?row\b[^>]*?\br=\"([0-9]{1,7})\"")
+# XML allows either quote around an attribute and spaces around its "=": a workbook
+# written with single quotes must be measured too (calamine reads it).
+_CELL_REF = re.compile(rb"<(?:\w+:)?c\b[^>]*?\br\s*=\s*[\"']([A-Z]{1,3})([0-9]{1,7})[\"']")
+_ROW_REF = re.compile(rb"<(?:\w+:)?row\b[^>]*?\br\s*=\s*[\"']([0-9]{1,7})[\"']")
 _CELL_TAG = re.compile(rb"<(?:\w+:)?c[\s>/]")
 
 
@@ -361,6 +574,72 @@ def _ods_extents(z: zipfile.ZipFile) -> dict[str, tuple[int, str]]:
     return out
 
 
+def _size(n: int) -> str:
+    """Bytes for a message: '1 GiB', '512 MiB', '1.4 GB'."""
+    for unit, size in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{n} bytes"
+
+
+def _inflated_size(raw: memoryview, cap: int) -> int:
+    """How many bytes raw deflate data inflates to, stopping once past `cap` (a megabyte
+    at a time, so a bomb costs a megabyte of memory, not its size)."""
+    inflate = zlib.decompressobj(-15)
+    total, pos, step = 0, 0, 1 << 20
+    pending = b""
+    while True:
+        if not pending:
+            if pos >= len(raw) or inflate.eof:
+                break
+            pending = raw[pos:pos + step]
+            pos += len(pending)
+        total += len(inflate.decompress(pending, step))
+        pending = inflate.unconsumed_tail
+        if total > cap:
+            break
+    return total
+
+
+def zip_sizes_ok(data: bytes) -> None:
+    """Raise SheetTooLarge when a workbook's parts would inflate to more than
+    MAX_UNZIPPED_BYTES in all, or a part inflates to more than its zip directory says (a
+    reader trusting the directory would be surprised); zipfile.BadZipFile when damaged.
+    An .xls (OLE2, not a zip) is bounded by its format and passes."""
+    if data[:4] != b"PK\x03\x04":
+        return
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        members = z.infolist()
+        declared = sum(m.file_size for m in members)
+        if declared > MAX_UNZIPPED_BYTES:
+            big = max(members, key=lambda m: m.file_size)
+            raise SheetTooLarge(
+                f"its parts would inflate to {_size(declared)} ({big.filename}: "
+                f"{_size(big.file_size)} from {_size(big.compress_size)}), more than the "
+                f"{_size(MAX_UNZIPPED_BYTES)} a workbook may have here; save the table as CSV")
+        view = memoryview(data)
+        for member in members:
+            if member.compress_type == zipfile.ZIP_STORED:
+                continue
+            if member.compress_type != zipfile.ZIP_DEFLATED:
+                raise SheetTooLarge(f"part {member.filename} is compressed in a way "
+                                    f"workbooks are not (method {member.compress_type})")
+            # The data follows the local header: 30 bytes, then name and extra field.
+            start = member.header_offset
+            if data[start:start + 4] != b"PK\x03\x04":
+                raise zipfile.BadZipFile(f"no local header for {member.filename}")
+            name_len = int.from_bytes(data[start + 26:start + 28], "little")
+            extra_len = int.from_bytes(data[start + 28:start + 30], "little")
+            begin = start + 30 + name_len + extra_len
+            raw = view[begin:begin + member.compress_size]
+            actual = _inflated_size(raw, member.file_size)
+            if actual > member.file_size:
+                raise SheetTooLarge(
+                    f"part {member.filename} inflates to more than the "
+                    f"{_size(member.file_size)} its zip directory declares (a damaged or "
+                    "hostile file)")
+
+
 def sheet_extents(data: bytes) -> dict[str, tuple[int, str]]:
     """Sheet name -> (cells calamine would allocate, last cell), without loading a sheet.
     Empty for .xls (an OLE2 file; bounded by its format) and unrecognised zips."""
@@ -410,6 +689,7 @@ def _read_excel(data: bytes, name: str, issues: Issues) -> ReadResult:
                           "requirements (requirements.txt) or save the file as CSV")
         return ReadResult(kind="excel")
     try:
+        zip_sizes_ok(data)
         extents = sheet_extents(data)
     except SheetTooLarge as exc:
         issues.add(ERROR, f"cannot be read: {exc}")
@@ -458,6 +738,8 @@ def _read_excel(data: bytes, name: str, issues: Issues) -> ReadResult:
                                   "save the table as CSV")
                 continue
             rows = sheet.to_python(skip_empty_area=False)
+        except MemoryError:
+            raise
         except Exception as exc:  # noqa: BLE001 - one bad sheet is named, not a crash
             issues.add(ERROR, f"sheet '{sheet_name}' cannot be read: the reader "
                               f"(python-calamine) failed: {str(exc)[:200] or type(exc).__name__}")
@@ -499,7 +781,32 @@ def _read_excel(data: bytes, name: str, issues: Issues) -> ReadResult:
 def _read_parquet(data: bytes, name: str, issues: Issues) -> ReadResult:
     import pyarrow.parquet as pq
 
-    frame = pq.read_table(io.BytesIO(data)).to_pandas()
+    parquet = pq.ParquetFile(io.BytesIO(data))
+    meta = parquet.metadata
+    cells = meta.num_rows * meta.num_columns
+    if cells > MAX_TABLE_CELLS:
+        issues.add(ERROR, f"cannot be read: the Parquet file holds {meta.num_rows:,} rows of "
+                          f"{meta.num_columns} columns ({cells:,} cells), more than the "
+                          f"{MAX_TABLE_CELLS:,} a Parquet file may have here; save it as "
+                          "CSV (large CSV files are read in parts)")
+        return ReadResult(kind="parquet")
+    # Row group by row group, so a column that decodes to gigabytes (long texts repeated,
+    # a few bytes on disk) is refused before the next is read.
+    groups, decoded = [], 0
+    for i in range(meta.num_row_groups):
+        group = parquet.read_row_group(i)
+        decoded += group.nbytes
+        if decoded > MAX_UNZIPPED_BYTES:
+            issues.add(ERROR, f"cannot be read: the Parquet file's {meta.num_rows:,} rows "
+                              f"decode to more than {_size(MAX_UNZIPPED_BYTES)} (by row "
+                              f"group {i + 1} of {meta.num_row_groups}); it is not an "
+                              "extract this dashboard can read")
+            return ReadResult(kind="parquet")
+        groups.append(group)
+    table = pa.concat_tables(groups) if groups else parquet.schema_arrow.empty_table()
+    del groups
+    frame = table.to_pandas()
+    del table
     headers = [str(c) for c in frame.columns]
     frame.columns = range(len(headers))
     if not columns.looks_like_header(headers):
