@@ -252,6 +252,7 @@ def small_mask(counts, threshold: int):
 AREA_LEVELS = {"utla": "utla", "pfa": "pfa"}
 ENGLAND = "E92000001"
 HIDDEN_COLUMNS = ("suppressed", "numerator_hidden", "denominator_hidden")
+POPULATION_METHODS = ("byars", "dsr")
 _BLANK = ["numerator", "value", "lower95", "upper95", "lower998", "upper998"]
 
 
@@ -271,15 +272,27 @@ def _hierarchy(areas: pd.DataFrame, geography: str) -> list[tuple[str, list[str]
 
 def protect_table(numerators: Mapping[str, float], denominators: Mapping[str, float],
                   hierarchy: Sequence[tuple[str, Sequence[str]]], threshold: int,
-                  hidden: Iterable[str] = ()) -> tuple[set, set, set]:
+                  hidden: Iterable[str] = (), population: bool = False
+                  ) -> tuple[set, set, set]:
     """The cells to hide in one metric's area totals for one period.
 
     `numerators` / `denominators`: by area code (missing areas are unknown);
     `hierarchy`: (total area, part areas) sums; `hidden`: areas whose figures are hidden
     already. Returns the area codes whose numerator, complement (denominator minus
-    numerator) and denominator must be hidden."""
+    numerator) and denominator must be hidden.
+
+    `population`: the denominators are resident populations (rates per 1,000 or
+    100,000), which anyone can look up: they cannot protect anything, so only the
+    numerators are protected, across the hierarchy."""
     counts: dict = {}
     relations: list = []
+    if population:
+        counts = {("n", code): (math.nan if v is None else float(v))
+                  for code, v in numerators.items()}
+        relations = [(("n", total), [("n", p) for p in parts]) for total, parts in hierarchy]
+        out = protect(counts, relations, threshold,
+                      hidden=[("n", code) for code in sorted(set(hidden))])
+        return {key[1] for key in out}, set(), set()
     for code in sorted(set(numerators) | set(denominators)):
         n = numerators.get(code, math.nan)
         d = denominators.get(code, math.nan)
@@ -335,6 +348,9 @@ def protect_area_values(values: pd.DataFrame, areas: pd.DataFrame, indicators,
     # The easy case, vectorised: a table with no small cell hides nothing.
     small = small_mask(numerator, threshold) | small_mask(denominator - numerator, threshold) \
         | small_mask(denominator, threshold)
+    population_rows = out["indicator_id"].map(
+        lambda i: getattr(by_id.get(i), "ci_method", "") in POPULATION_METHODS).to_numpy(bool)
+    small = np.where(population_rows, small_mask(numerator, threshold), small)
     frame = pd.DataFrame({"indicator_id": out["indicator_id"].to_numpy(),
                           "period_kind": out["period_kind"].to_numpy(),
                           "period": out["period"].to_numpy(),
@@ -352,6 +368,8 @@ def protect_area_values(values: pd.DataFrame, areas: pd.DataFrame, indicators,
                 if ind.geography in AREA_LEVELS else []
         hierarchy = hierarchies[ind.geography]
         chained = kind == "quarter" and "rolling_12m" in kinds_of[indicator_id]
+        # Counts and crude or standardised rates per head of population.
+        population = ind.ci_method in POPULATION_METHODS
         whole_series = set(rows.loc[rows["small"], "area_code"]) if chained else set()
         tables = dict(tuple(rows.groupby("period", sort=True)))
         result: dict = {}
@@ -367,7 +385,8 @@ def protect_area_values(values: pd.DataFrame, areas: pd.DataFrame, indicators,
                 codes = table["area_code"].tolist()
                 result[period] = protect_table(dict(zip(codes, table["n"].tolist())),
                                                dict(zip(codes, table["d"].tolist())),
-                                               hierarchy, threshold, hidden=present)
+                                               hierarchy, threshold, hidden=present,
+                                               population=population)
             grown = set().union(*(a | b | c for a, b, c in result.values())) \
                 if chained and result else set()
             if not chained or grown <= whole_series:
