@@ -66,8 +66,11 @@ def missing_words(values: pd.DataFrame, ind: Indicator, area_code: str, areas: p
         when = f"up to {period_label}" if period_label else "for this period"
         return (f"{ind.title}: no figures for {where} {when}; the first loaded is "
                 f"{first}.")
-    if earlier["value"].isna().all():
+    hidden_here = earlier["suppressed"].fillna(False).astype(bool).any() \
+        if "suppressed" in earlier else False
+    if earlier["value"].isna().all() and not hidden_here:
         # Rows loaded, but every value blank: suppressed at source or not calculated.
+        # (Figures hidden by public mode are shown as '*', not called missing.)
         return (f"{ind.title}: no value is published for {where}"
                 + (f" up to {period_label}." if period_label else "."))
     return None
