@@ -309,11 +309,6 @@ def protect_table(numerators: Mapping[str, float], denominators: Mapping[str, fl
     return pick["n"], pick["m"], pick["d"]
 
 
-def _needs_protection(n: np.ndarray, d: np.ndarray, threshold: int) -> bool:
-    return bool((small_mask(n, threshold) | small_mask(d - n, threshold)
-                 | small_mask(d, threshold)).any())
-
-
 def protect_area_values(values: pd.DataFrame, areas: pd.DataFrame, indicators,
                         threshold: int) -> pd.DataFrame:
     """`values` (area totals, metrics.store.all_area_values) with every figure a viewer
