@@ -20,7 +20,7 @@ import pandas as pd
 import vl_convert as vlc
 from fpdf import FPDF
 
-from metrics import briefing, catalogue, comparators, store
+from metrics import briefing, catalogue, comparators, explorer, store
 from metrics.periods import PeriodError, parse_period, quarter_of
 from metrics.settings import load_settings
 
@@ -209,7 +209,10 @@ def make_pack(data_dir, area_code: str | None = None, period: str | None = None,
     if area_code not in set(areas.loc[areas["area_type"] == "utla", "area_code"]):
         raise ValueError(f"unknown area code '{area_code}': give the ONS code of an "
                          "upper-tier area, such as E10000013 for Gloucestershire")
-    values = store.all_area_values(version, [i.id for i in catalogue.INDICATORS])
+    # Always public: the area totals protected across areas, as every public view reads
+    # them (metrics.explorer.protect).
+    values = explorer.protect(store.all_area_values(version, [i.id for i in catalogue.INDICATORS]),
+                              areas, catalogue.INDICATORS, settings.disclosure_threshold)
     if period is None:
         # An empty version still makes a pack (every section saying what is not loaded
         # yet), for the quarter in progress.

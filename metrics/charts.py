@@ -45,6 +45,27 @@ def number_format(unit: str) -> str:
     return ",.0f" if unit == "count" else ",.1f"
 
 
+def value_places(unit: str) -> int:
+    """Decimals a value is sent with: those a viewer is shown (metrics.formatting)."""
+    if unit == "count":
+        return 0
+    return 2 if "1,000,000" in unit else 1
+
+
+def sent(frame: pd.DataFrame, fields, unit: str | None = None,
+         rounded: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Only the fields a chart draws or its tooltip shows, with `rounded` fields at the
+    displayed precision. Altair writes every column of a chart's frame into the spec
+    the browser receives, so anything else (numerators, denominators, full-precision
+    rates) would reach a viewer who reads the page's data."""
+    out = frame[[f for f in fields if f in frame.columns]].copy()
+    places = value_places(unit or "")
+    for field in rounded:
+        if field in out:
+            out[field] = pd.to_numeric(out[field], errors="coerce").astype(float).round(places)
+    return out
+
+
 def y_axis(unit: str) -> alt.Axis:
     """A value axis whose tick labels never read '1,391.000000'."""
     return alt.Axis(format=",.0f" if unit == "count" else ",~r", labelOverlap=True)
@@ -131,6 +152,8 @@ def trend_chart(series: pd.DataFrame, unit_title: str, height: int = 320,
     order = list(dict.fromkeys(series["line"]))
     palette = [HOME_COLOUR, ENGLAND_COLOUR, COMPARATOR_COLOUR, "#999999"][:len(order)]
     series, x = time_axis(series)
+    series = sent(series, ["x_date", "period", "line", "is_area", "value", "lower95",
+                           "upper95"], unit_title, ("value", "lower95", "upper95"))
     colour = alt.Color("line:N", title=None, scale=alt.Scale(domain=order, range=palette),
                        legend=alt.Legend(orient="bottom", symbolType="stroke",
                                          symbolStrokeWidth=3))
@@ -161,7 +184,8 @@ def trend_chart(series: pd.DataFrame, unit_title: str, height: int = 320,
             align="left", dx=4, dy=-8, color=TARGET_COLOUR, fontSize=13, fontWeight="bold")
             .encode(y="y:Q", x=alt.value(0), text="label:N"))
     if trajectory is not None and not trajectory.empty:
-        trajectory = trajectory.assign(x_date=pd.to_datetime(trajectory["period_end"]))
+        trajectory = sent(trajectory.assign(x_date=pd.to_datetime(trajectory["period_end"])),
+                          ["x_date", "value", "label"], unit_title, ("value",))
         layers.append(alt.Chart(trajectory).mark_line(
             color=TARGET_COLOUR, strokeDash=[2, 3], strokeWidth=2,
             point=alt.OverlayMarkDef(color=TARGET_COLOUR, filled=True)).encode(
@@ -179,6 +203,9 @@ def spc_chart(frame: pd.DataFrame, unit_title: str, height: int = 320,
     data["point_words"] = data["point_type"].map(
         lambda t: SPC_COLOURS.get(t, ("#7B7D7D", "No data"))[1])
     data, x = time_axis(data)
+    data = sent(data, ["x_date", "period", "value", "mean", "upper_limit", "lower_limit",
+                       "point_words"], unit_title,
+                ("value", "mean", "upper_limit", "lower_limit"))
     base = alt.Chart(data)
     domain = [w for _, w in SPC_COLOURS.values()]
     colours = alt.Scale(domain=domain, range=[c for c, _ in SPC_COLOURS.values()])
@@ -217,6 +244,8 @@ def ranked_chart(rows: pd.DataFrame, unit_title: str, benchmark: float | None,
     or "Other"), display (formatted value)."""
     data = _with_significance_words(rows).sort_values("value").reset_index(drop=True)
     data["rank"] = range(1, len(data) + 1)
+    data = sent(data, ["rank", "area_name", "display", "value", "lower95", "upper95",
+                       "significance", "role"], unit_title, ("value", "lower95", "upper95"))
     colours, shapes = _significance_scale(data["significance"])
     x = alt.X("rank:O", title=None, axis=None, sort=None)
     base = alt.Chart(data)
@@ -242,6 +271,7 @@ def ranked_chart(rows: pd.DataFrame, unit_title: str, benchmark: float | None,
             x=x, y="upper95:Q", text="area_name:N"),
     ]
     if benchmark is not None:
+        benchmark = round(float(benchmark), value_places(unit_title))
         layers.append(alt.Chart(pd.DataFrame({"y": [benchmark], "label": ["England"]}))
                       .mark_rule(color=ENGLAND_COLOUR, strokeDash=[6, 3])
                       .encode(y="y:Q", tooltip=[alt.Tooltip("label:N", title="Benchmark")]))
@@ -257,7 +287,12 @@ def funnel_chart(points: pd.DataFrame, limits: pd.DataFrame, unit_title: str,
                  denominator_title: str, height: int = 340) -> alt.LayerChart:
     """Funnel plot: `points` as ranked_chart plus denominator; `limits`: denominator,
     benchmark, lower95, upper95, lower998, upper998 on a grid of denominators."""
-    data = _with_significance_words(points)
+    data = sent(_with_significance_words(points),
+                ["area_name", "display", "value", "denominator", "significance", "role"],
+                unit_title, ("value",))
+    limits = sent(limits, ["denominator", "benchmark", "lower95", "upper95", "lower998",
+                           "upper998"], unit_title,
+                  ("benchmark", "lower95", "upper95", "lower998", "upper998"))
     colours, shapes = _significance_scale(data["significance"])
     domain = [float(limits["denominator"].min()), float(limits["denominator"].max())]
     x = alt.X("denominator:Q", title=denominator_title,
@@ -294,7 +329,10 @@ def spine_chart(rows: pd.DataFrame, height_per_row: int = 34) -> alt.LayerChart:
 
     `rows` (from metrics.explorer.spine_rows): title, pos_min, pos_q1, pos_q3, pos_max,
     pos_area, pos_comparators, comparison, and display columns for the tooltip."""
-    data = _with_significance_words(rows)
+    data = sent(_with_significance_words(rows),
+                ["title", "period", "area_text", "england_text", "comparators_text",
+                 "worst_text", "best_text", "significance_words", "significance",
+                 "pos_min", "pos_max", "pos_q1", "pos_q3", "pos_area", "pos_comparators"])
     colours, shapes = _significance_scale(data["significance"])
     y = alt.Y("title:N", title=None, sort=None,
               axis=alt.Axis(labelLimit=320, labelFontSize=13))

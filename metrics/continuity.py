@@ -106,6 +106,12 @@ def protect_series(values: pd.DataFrame, area_code: str, up_to: dt.date,
     engaged, released = rows["numerator"], rows["denominator"]
     small_rate = small(engaged) | small(released - engaged)
     small_released = small(released)
+    # Rows protected across areas already (metrics.disclosure.protect_area_values)
+    # keep every cell hidden there.
+    if "suppressed" in rows:
+        small_rate = small_rate | rows["suppressed"].fillna(False).astype(bool)
+    if "denominator_hidden" in rows:
+        small_released = small_released | rows["denominator_hidden"].fillna(False).astype(bool)
     quarter = rows["period_kind"] == "quarter"
     quarters_hidden = bool((quarter & (small_rate | small_released)).any())
     rows["suppressed"] = small_rate | (quarter & quarters_hidden)
@@ -123,7 +129,9 @@ def with_protected_area(values: pd.DataFrame, protected: pd.DataFrame,
     """`values` with the area's own continuity rows replaced by their protected copies,
     so the shared explorer functions (trend, SPC) never see a hidden figure."""
     others = values[~((values["indicator_id"] == IND.id) & (values["area_code"] == area_code))]
-    own = protected.drop(columns=["suppressed", "denominator_hidden", "quarters_hidden"])
+    own = protected.drop(columns=["quarters_hidden"])
+    if "suppressed" not in values:
+        own = own.drop(columns=["suppressed", "denominator_hidden"])
     return pd.concat([others, own], ignore_index=True)
 
 
@@ -486,7 +494,9 @@ def breakdown_table(breakdowns: pd.DataFrame, total: pd.Series | None, area_code
     hide = disclosure.suppress_breakdown(rows["numerator"], rows["denominator"],
                                          total["numerator"], total["denominator"],
                                          threshold, total_hidden=total_hidden,
-                                         total_denominator_hidden=total_denominator_hidden)
+                                         total_denominator_hidden=total_denominator_hidden,
+                                         categories=rows["category"].astype(str).tolist()
+                                         if rows["category"].is_unique else None)
     if (hide.attrs["total_hidden"] and not total_hidden) or \
             (hide.attrs["total_denominator_hidden"] and not total_denominator_hidden):
         # Cannot happen with consistent data (a total is only hidden when it is small,

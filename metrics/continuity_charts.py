@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 
 from metrics import stats
-from metrics.charts import (FONT, HOME_COLOUR, SIGNIFICANCE, TARGET_COLOUR,
+from metrics.charts import (FONT, HOME_COLOUR, SIGNIFICANCE, TARGET_COLOUR, sent,
                             significance_group)
 
 PATHWAY_COLOURS = {
@@ -57,6 +57,10 @@ def breakdown_chart(table: pd.DataFrame, area_rate: float | None, target: float,
     data["label_x"] = 100.0
     present = [words for _, words, _ in SIGNIFICANCE.values()
                if words in set(data.loc[data["rate"].notna(), "significance"])]
+    # Only what is drawn or in a tooltip reaches the browser (metrics.charts.sent).
+    data = sent(data, ["category", "rate", "lower95", "upper95", "significance",
+                       "comparison_words", "label", "label_x", "released_text",
+                       "engaged_text", "rate_text"], "%", ("rate", "lower95", "upper95"))
     colours = alt.Scale(domain=present or ["Not compared"],
                         range=[c for c, w, _ in SIGNIFICANCE.values() if w in present]
                         or ["#999999"])
@@ -92,6 +96,7 @@ def breakdown_chart(table: pd.DataFrame, area_rate: float | None, target: float,
                 tooltip=[alt.Tooltip("label:N", title="Target")]),
     ]
     if area_rate is not None:
+        area_rate = round(float(area_rate), 1)
         layers.append(alt.Chart(pd.DataFrame({"x": [area_rate],
                                               "label": [f"{area_label}: {area_rate:.1f}%"]}))
                       .mark_rule(color=HOME_COLOUR, strokeWidth=2)
@@ -111,6 +116,8 @@ def pathway_chart(stages: pd.DataFrame, target_count: int | None, target: float,
         "* suppressed" if s else (f"{c:,.0f}" + (f"  ({p:.0f}%)" if pd.notna(p) else ""))
         for c, p, s in zip(data["count"], data["percent"], data["suppressed"])]
     data["bar"] = data["count"].fillna(0)
+    engaged = data[data["key"] == "engaged"]
+    data = sent(data, ["stage", "bar", "colour_words", "label"], "count", ("bar",))
     domain = [w for _, w in PATHWAY_COLOURS.values()]
     colours = alt.Scale(domain=domain, range=[c for c, _ in PATHWAY_COLOURS.values()])
     y = alt.Y("stage:N", title=None, sort=list(data["stage"]), axis=alt.Axis(labelLimit=280))
@@ -126,7 +133,6 @@ def pathway_chart(stages: pd.DataFrame, target_count: int | None, target: float,
         base.mark_text(align="left", dx=5, fontSize=13, color="#222222").encode(
             x="bar:Q", y=y, text="label:N", tooltip=tooltip),
     ]
-    engaged = data[data["key"] == "engaged"]
     if target_count is not None and len(engaged):
         mark = pd.DataFrame({"x": [target_count], "stage": [engaged["stage"].iloc[0]],
                              "label": [f"{target:g}% target: {target_count:,}"]})

@@ -66,8 +66,11 @@ def missing_words(values: pd.DataFrame, ind: Indicator, area_code: str, areas: p
         when = f"up to {period_label}" if period_label else "for this period"
         return (f"{ind.title}: no figures for {where} {when}; the first loaded is "
                 f"{first}.")
-    if earlier["value"].isna().all():
+    hidden_here = earlier["suppressed"].fillna(False).astype(bool).any() \
+        if "suppressed" in earlier else False
+    if earlier["value"].isna().all() and not hidden_here:
         # Rows loaded, but every value blank: suppressed at source or not calculated.
+        # (Figures hidden by public mode are shown as '*', not called missing.)
         return (f"{ind.title}: no value is published for {where}"
                 + (f" up to {period_label}." if period_label else "."))
     return None
@@ -91,19 +94,37 @@ def latest_period(values: pd.DataFrame, ind: Indicator, up_to: dt.date) -> str |
     return rows.sort_values("period_end")["period"].iloc[-1]
 
 
+def protect(values: pd.DataFrame, areas: pd.DataFrame, indicators, threshold: int
+            ) -> pd.DataFrame:
+    """The area totals as public mode shows them (metrics.disclosure.protect_area_values):
+    protected once for every view, so no sum across views gives a small count away."""
+    return disclosure.protect_area_values(values, areas, indicators, threshold)
+
+
 def suppress(rows: pd.DataFrame, ind: Indicator, threshold: int) -> pd.DataFrame:
-    """Blank every figure built on a small count, and say why."""
+    """Blank every figure built on a small count, and say why.
+
+    Rows already protected (`protect`: a `suppressed` column) keep what it hid, which
+    includes the cells hidden so that sums across areas give nothing away; on rows not
+    protected this is primary suppression only (small counts, complements and
+    denominators)."""
     out = rows.copy()
+    already = out["suppressed"].fillna(False).astype(bool) if "suppressed" in out \
+        else pd.Series(False, index=out.index)
     if not ind.disclosive or out.empty:
-        out["suppressed"] = False
+        out["suppressed"] = already if ind.disclosive else False
         return out
     numerator = out["numerator"].to_numpy(float)
-    complement = (out["denominator"] - out["numerator"]).to_numpy(float)
-    # The complement (denominator - numerator) would disclose just as much.
+    denominator = out["denominator"].to_numpy(float)
+    # The complement (denominator - numerator) would disclose just as much, and a small
+    # denominator is itself a count of people.
+    small_denominator = disclosure.small_mask(denominator, threshold)
     small = pd.Series(disclosure.small_mask(numerator, threshold)
-                      | disclosure.small_mask(complement, threshold), index=out.index)
+                      | disclosure.small_mask(denominator - numerator, threshold)
+                      | small_denominator, index=out.index) | already
     cols = ["numerator", "value", "lower95", "upper95", "lower998", "upper998"]
     out.loc[small, cols] = np.nan
+    out.loc[small_denominator, "denominator"] = np.nan
     out.loc[small, "value_note"] = disclosure.NOTE
     out["suppressed"] = small
     return out
@@ -136,12 +157,20 @@ def england_value(values: pd.DataFrame, ind: Indicator, period: str) -> float | 
 def _group_value(rows: pd.DataFrame, ind: Indicator) -> float | None:
     """A comparator group's value: pooled numerators over denominators where the metric
     is a simple ratio, otherwise the mean of the areas' values."""
+    # Built only from figures that are shown (suppressed rows have no value), and
+    # rounded as displayed: at full precision a pooled rate is a sum of counts that,
+    # set against other views, could give a member's hidden figure back.
     rows = rows.dropna(subset=["value"])
+    if "suppressed" in rows:
+        rows = rows[~rows["suppressed"].fillna(False).astype(bool)]
     if rows.empty:
         return None
-    if ind.ci_method in ("wilson", "byars") and rows["denominator"].sum() > 0:
-        return float(rows["numerator"].sum() / rows["denominator"].sum() * ind.multiplier)
-    return float(rows["value"].mean())
+    places = formatting.decimals_for(ind)
+    if ind.ci_method in ("wilson", "byars") and rows["denominator"].sum() > 0 \
+            and rows["numerator"].notna().all():
+        return round(float(rows["numerator"].sum() / rows["denominator"].sum()
+                           * ind.multiplier), places)
+    return round(float(rows["value"].mean()), places)
 
 
 def spine_rows(values: pd.DataFrame, outcome: str, area_code: str, areas: pd.DataFrame,
@@ -177,12 +206,16 @@ def spine_rows(values: pd.DataFrame, outcome: str, area_code: str, areas: pd.Dat
             else "not_compared"
         group = _group_value(level[level["area_code"].isin(comparators)], ind) \
             if ind.geography == "utla" else None
-        spread = level["value"].dropna()
+        # Positions from values rounded as displayed: a position is a value in disguise.
+        spread = level["value"].dropna().round(formatting.decimals_for(ind))
+        if own_value is not None:
+            own_value = round(own_value, formatting.decimals_for(ind))
+        if england is not None:
+            england = round(england, formatting.decimals_for(ind))
         row |= {
             "comparison": comparison,
             "significance_words": stats.comparison_words(comparison),
             "area_value": own_value, "england_value": england, "comparators_value": group,
-            "count": None if own.empty else own["numerator"].iloc[0],
             "suppressed": bool(len(own) and own["suppressed"].iloc[0]),
             "area_text": (formatting.SUPPRESSED if len(own) and own["suppressed"].iloc[0]
                           else "not loaded yet" if own.empty
@@ -347,7 +380,9 @@ def values_table(values: pd.DataFrame, ind: Indicator, area_codes: list[str],
     table = pd.DataFrame({
         "Period": rows["period"], "Area": rows["area_code"].map(names),
         "Area code": rows["area_code"], "Count": count,
-        "Denominator": rows["denominator"],
+        "Denominator": [formatting.SUPPRESSED if s and pd.isna(d) else
+                        (None if pd.isna(d) else d)
+                        for d, s in zip(rows["denominator"], rows["suppressed"])],
         f"Value ({ind.unit})": rows["value"].round(2),
         "Lower 95%": rows["lower95"].round(2), "Upper 95%": rows["upper95"].round(2),
         "Lower 99.8%": rows["lower998"].round(2), "Upper 99.8%": rows["upper998"].round(2),

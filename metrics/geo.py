@@ -1192,7 +1192,11 @@ def area_map_values(values: pd.DataFrame, indicator, areas: pd.DataFrame,
     (of its headline period kind) in `values`, the same period for every area so they
     compare like with like. Metrics published by police force area give each area its
     force's figure. Columns: area_code, source_code, value, suppressed, value_text (with
-    unit), number_text, period, period_text, comparison, comparison_text, note."""
+    unit), number_text, period, period_text, comparison, comparison_text, note.
+
+    In public mode pass rows protected across areas (ui.data.public_values): a map
+    beside a ranking must hide the same areas, or England minus the areas shown gives
+    a hidden one back."""
     from metrics import formatting
 
     utlas = areas[areas["area_type"] == "utla"]
@@ -1223,7 +1227,14 @@ def area_map_values(values: pd.DataFrame, indicator, areas: pd.DataFrame,
                         "comparison_text": "", "note": note})
             continue
         row = rows.loc[source]
-        small = indicator.disclosive and disclosure.is_small(row["numerator"], threshold)
+        # A small count, complement (70.0% of 10 gives 3 not engaged) or denominator, or
+        # a cell hidden when the rows were protected across areas (public mode).
+        flag = row.get("suppressed", False)
+        small = indicator.disclosive and (
+            (not pd.isna(flag) and bool(flag))
+            or disclosure.is_small(row["numerator"], threshold)
+            or disclosure.is_small(row["denominator"] - row["numerator"], threshold)
+            or disclosure.is_small(row["denominator"], threshold))
         if small or pd.isna(row["value"]) or not indicator.benchmarkable or england is None:
             comparison = "not_compared"
         else:
@@ -1234,7 +1245,10 @@ def area_map_values(values: pd.DataFrame, indicator, areas: pd.DataFrame,
             if not indicator.benchmarkable else stats.comparison_words(comparison)
         out.append({
             "area_code": area.area_code, "source_code": source,
-            "value": np.nan if small else float(row["value"]), "suppressed": bool(small),
+            # Rounded as displayed: the deck's JSON reaches the browser whole.
+            "value": np.nan if small else round(float(row["value"]),
+                                                formatting.decimals_for(indicator)),
+            "suppressed": bool(small),
             "value_text": SUPPRESSED if small else formatting.with_unit(row["value"], indicator),
             "number_text": SUPPRESSED if small else formatting.number(row["value"], indicator),
             "period": row["period"], "period_text": f"({row['period']})",

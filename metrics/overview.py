@@ -60,6 +60,12 @@ def _series(values: pd.DataFrame, indicator_id: str, area_code: str,
     return rows.sort_values("period_end")
 
 
+def _hidden(row) -> bool:
+    """The row was hidden when the area totals were protected (public mode)."""
+    flag = row.get("suppressed", False)
+    return not _is_missing(flag) and flag is not pd.NA and bool(flag)
+
+
 def _is_missing(x) -> bool:
     return x is None or (isinstance(x, float) and math.isnan(x))
 
@@ -108,7 +114,7 @@ def outcome_card(outcome: str, values: pd.DataFrame, area_code: str, areas: pd.D
     def small_row(row) -> bool:
         """A small count, or a small complement (a proportion of 5 in 8 reveals 3)."""
         return ind.disclosive and (
-            disclosure.is_small(row["numerator"], disclosure_threshold)
+            _hidden(row) or disclosure.is_small(row["numerator"], disclosure_threshold)
             or disclosure.is_small(row["denominator"] - row["numerator"], disclosure_threshold))
 
     small = small_row(latest)
@@ -182,6 +188,13 @@ def continuity_headline(values: pd.DataFrame, area_code: str, target: float,
         return empty
     latest = series.iloc[-1]
     engaged, released = float(latest["numerator"]), float(latest["denominator"])
+    if _hidden(latest):
+        # Hidden where the rows were protected across areas (public mode).
+        england_row = england[england["period"] == latest["period"]]
+        england_rate = float(england_row["value"].iloc[0]) / 100 \
+            if len(england_row) and pd.notna(england_row["value"].iloc[0]) else None
+        return ContinuityHeadline(str(latest["period"]), None, None, None, None, None, target,
+                                  target_date, None, None, england_rate, "not_compared", True)
     if math.isnan(engaged) or math.isnan(released) or released <= 0:
         # A row without its counts (a rate-only extract): no rate, gap or people to show.
         return ContinuityHeadline(str(latest["period"]), None, None, None, None, None,

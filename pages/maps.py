@@ -68,6 +68,15 @@ def print_version(build_chart, file_name: str) -> None:
                            mime="image/png", icon=":material/download:")
 
 
+def _map_rows(indicator_id: str, codes: tuple, threshold: int):
+    """The metric's area totals up to the selected period, protected across areas as
+    every public view reads them (ui.data.public_values)."""
+    import pandas as pd
+    rows = data.public_values(ctx.data_dir, ctx.version.id, (indicator_id,), threshold)
+    return rows[rows["area_code"].isin(codes)
+                & (pd.to_datetime(rows["period_end"]) <= pd.Timestamp(ctx.period_end))]
+
+
 def make_selected_area() -> None:
     """England map click: the clicked partnership becomes the selected area."""
     objects = st.session_state["england_map"].selection.get("objects", {}).get("areas", [])
@@ -157,8 +166,7 @@ elif view == "England":
             format_func={"value": "Value", "comparison": "Compared with England"}.get)
     codes = tuple(ctx.areas.loc[ctx.areas["area_type"].isin(["utla", "pfa", "country"]),
                                 "area_code"])
-    values = data.indicator_values(ctx.data_dir, ctx.version.id, (indicator.id,), codes,
-                                   ctx.period_end)
+    values = _map_rows(indicator.id, codes, threshold)
     map_values = geo.area_map_values(values, indicator, ctx.areas, threshold)
     group = comparators.comparator_group(
         "configured", ctx.area_code, ctx.areas, ctx.settings.comparators,
@@ -190,7 +198,8 @@ elif view == "England":
             st.caption("Published by police force area: each partnership shows its force's "
                        "figure.")
     print_version(lambda: map_charts.national_static_map(
-        national, regions, geo.area_map_values(values, indicator, ctx.areas, export_threshold),
+        national, regions, geo.area_map_values(_map_rows(indicator.id, codes, export_threshold),
+                                               indicator, ctx.areas, export_threshold),
         indicator, mode), f"map_england_{indicator.id}_{mode}")
 
 else:

@@ -120,3 +120,90 @@ def test_public_mode_off_shows_the_counts_so_the_tests_above_can_fail(published)
     table = explorer.values_table(values, ind, ["E06000053"], areas, UP_TO, 1)
     row = table[(table["Area code"] == "E06000053") & (table.Period == small.period)].iloc[0]
     assert row["Count"] == int(small.numerator)
+
+
+# --- Issue 11: one protection for every view -----------------------------------------------
+
+@pytest.fixture(scope="module")
+def protected(published):
+    _, values, areas = published
+    return explorer.protect(values, areas, catalogue.INDICATORS, THRESHOLD)
+
+
+def _rows(spec):
+    return [r for d in spec.get("datasets", {}).values() for r in d]
+
+
+def test_ranking_and_funnel_charts_send_no_counts(published, protected):
+    """Item 2: the 'All areas' datasets carried every area's numerator and denominator,
+    so England's count minus theirs gave the hidden area's. Now the ranking sends no
+    counts, the funnel only the denominators it draws, and values rounded as shown."""
+    _, _, areas = published
+    ind = catalogue.get("young_people_in_treatment")
+    period = explorer.latest_period(protected, ind, UP_TO)
+    ranking = explorer.area_ranking(protected, ind, period, areas, "E10000013", (), THRESHOLD)
+    england = explorer.england_value(protected, ind, period)
+    ranked = _rows(charts.ranked_chart(ranking, ind.unit, england).to_dict(validate=False))
+    limits = explorer.funnel_limits_frame(ind, england, ranking["denominator"])
+    funnel = _rows(charts.funnel_chart(ranking, limits, ind.unit, "d").to_dict(validate=False))
+    assert ranked and funnel
+    assert not any("numerator" in r or "denominator" in r for r in ranked)
+    assert not any("numerator" in r for r in funnel)
+    assert all(r["value"] == round(r["value"], 1) for r in ranked if r.get("value") is not None)
+    # And the areas left out are never one alone: England minus those shown is no count.
+    raw = protected[(protected.indicator_id == ind.id) & (protected.period == period)]
+    hidden = raw[raw.area_code.str[:3].isin(explorer.LEVEL_PREFIXES["utla"]) & raw.suppressed]
+    assert len(hidden) >= 2 or hidden.empty
+
+
+def test_england_map_hides_small_complements():
+    """Item 3: 70.0% of 10 shows that 3 did not engage."""
+    from metrics import geo
+    ind = catalogue.get("continuity_of_care")
+    areas = pd.DataFrame({"area_code": ["E92000001", "E09000001"],
+                          "area_name": ["England", "City of London"],
+                          "area_type": ["country", "utla"], "pfa_code": ["", ""],
+                          "pfa_name": ["", ""]})
+    values = pd.DataFrame({
+        "indicator_id": ind.id, "area_code": ["E92000001", "E09000001"],
+        "period": "12 months to 2025/26 Q1", "period_kind": "rolling_12m",
+        "period_end": pd.Timestamp("2025-06-30"), "numerator": [500.0, 7.0],
+        "denominator": [1000.0, 10.0], "value": [50.0, 70.0], "lower95": [47.0, 39.7],
+        "upper95": [53.0, 89.2], "lower998": [45.0, 30.0], "upper998": [55.0, 93.0]})
+    row = geo.area_map_values(values, ind, areas, THRESHOLD).set_index("area_code") \
+        .loc["E09000001"]
+    assert row["suppressed"] and np.isnan(row["value"]) and row["value_text"] == "*"
+
+
+def test_figures_tables_print_no_small_denominator(published, protected):
+    """Item 4: Isles of Scilly continuity showed 1 and 3 prison leavers."""
+    _, values, areas = published
+    ind = catalogue.get("continuity_of_care")
+    raw = explorer.metric_rows(values, ind)
+    small = raw[(raw.area_code == "E06000053") & raw.denominator.between(1, THRESHOLD - 1)]
+    assert len(small)
+    table = explorer.values_table(protected, ind, ["E06000053", "E92000001"], areas, UP_TO,
+                                  THRESHOLD)
+    mine = table[table["Area code"] == "E06000053"]
+    denominators = pd.to_numeric(mine["Denominator"], errors="coerce")
+    assert not denominators.between(1, THRESHOLD - 1).any()
+    assert (mine.loc[mine.Period.isin(small.period), "Denominator"] == "*").all()
+
+
+def test_comparator_average_uses_shown_figures_rounded_as_displayed(published, protected):
+    """Item 6: a full-precision pooled line gave a member's hidden quarter back."""
+    ind = catalogue.get("completions_opiate")
+    group = ("E06000053", "E09000001", "E06000017", "E06000001", "E06000005")
+    series = explorer.trend_series(protected, ind, {"E10000013": "Gloucestershire"}, group,
+                                   UP_TO, THRESHOLD)
+    pooled = series[series.line == "Comparator average"]
+    assert len(pooled)
+    rows = explorer.metric_rows(protected, ind)
+    for r in pooled.itertuples():
+        if pd.isna(r.value):           # every member hidden that quarter
+            continue
+        assert r.value == round(r.value, 1)
+        members = rows[(rows.period == r.period) & rows.area_code.isin(group)
+                       & ~rows.suppressed]
+        expected = members.numerator.sum() / members.denominator.sum() * 100
+        assert abs(r.value - expected) <= 0.05 + 1e-9

@@ -50,7 +50,8 @@ def render() -> None:
                         ctx.period_end, group.codes, threshold, target, target_date,
                         dt.date.today())
     if model is None:
-        missing = explorer.missing_words(_values(ctx.data_dir, ctx.version.id), cc.IND,
+        missing = explorer.missing_words(_values(ctx.data_dir, ctx.version.id, threshold),
+                                         cc.IND,
                                          ctx.area_code, ctx.areas, ctx.period_end, ctx.period)
         st.info(missing or f"Continuity of care: no figures for {ctx.area_name} up to "
                 f"{ctx.period}.", icon=":material/hourglass_empty:")
@@ -104,12 +105,15 @@ def render() -> None:
 
 # --- Cached view models -----------------------------------------------------------------------
 
-def _values(data_dir: str, version_id: str) -> pd.DataFrame:
-    return data.all_area_values(data_dir, version_id, IDS)
+def _values(data_dir: str, version_id: str, threshold: int) -> pd.DataFrame:
+    """Continuity of care's area totals as shown: protected across areas, and across
+    quarters and rolling 12 months, once for every view (ui.data.public_values)."""
+    return data.public_values(data_dir, version_id, IDS, threshold)
 
 
 def _protected(data_dir, version_id, area_code, period_end, threshold) -> pd.DataFrame:
-    return cc.protect_series(_values(data_dir, version_id), area_code, period_end, threshold)
+    return cc.protect_series(_values(data_dir, version_id, threshold), area_code,
+                             period_end, threshold)
 
 
 def _latest(data_dir, version_id, area_code, period_end, threshold):
@@ -119,7 +123,8 @@ def _latest(data_dir, version_id, area_code, period_end, threshold):
     if rolling.empty:
         return None, None
     latest = rolling.iloc[-1]
-    values = _values(data_dir, version_id)
+    # The true total, which the breakdowns add up to (they are protected against it).
+    values = data.all_area_values(data_dir, version_id, IDS)
     raw = values[(values["indicator_id"] == cc.IND.id) & (values["area_code"] == area_code)
                  & (values["period"] == latest["period"])]
     return latest, (raw.iloc[0] if len(raw) else None)
@@ -128,7 +133,7 @@ def _latest(data_dir, version_id, area_code, period_end, threshold):
 @st.cache_data(**CACHE)
 def _main_model(data_dir, version_id, area_code, area_name, period_end, group_codes,
                 threshold, target, target_date, today):
-    values = _values(data_dir, version_id)
+    values = _values(data_dir, version_id, threshold)
     areas = data.areas(data_dir, version_id)
     protected = cc.protect_series(values, area_code, period_end, threshold)
     if protected.empty:
@@ -215,7 +220,7 @@ def _pathway_model(data_dir, version_id, area_code, area_name, period_end, group
 @st.cache_data(**CACHE)
 def _spc_model(data_dir, version_id, area_code, area_name, period_end, group_codes,
                threshold, target):
-    values = _values(data_dir, version_id)
+    values = _values(data_dir, version_id, threshold)
     protected = cc.protect_series(values, area_code, period_end, threshold)
     shown = cc.with_protected_area(values, protected, area_code)
     frame_, summary = cc.spc(shown, area_code, period_end, threshold, target)
@@ -235,7 +240,7 @@ def _spc_model(data_dir, version_id, area_code, area_name, period_end, group_cod
 @st.cache_data(**CACHE)
 def _areas_model(data_dir, version_id, area_code, area_name, period_end, group_codes,
                  threshold, target):
-    values = _values(data_dir, version_id)
+    values = _values(data_dir, version_id, threshold)
     areas = data.areas(data_dir, version_id)
     period = explorer.latest_period(values, cc.IND, period_end)
     if period is None:
@@ -276,7 +281,7 @@ def _areas_model(data_dir, version_id, area_code, area_name, period_end, group_c
 @st.cache_data(**CACHE)
 def _figures_model(data_dir, version_id, area_code, area_name, period_end, group_codes,
                    threshold, target):
-    values = _values(data_dir, version_id)
+    values = _values(data_dir, version_id, threshold)
     protected = cc.protect_series(values, area_code, period_end, threshold)
     return dict(table=cc.figures_table(values, protected),
                 quarters_hidden=bool(len(protected) and protected["quarters_hidden"].iloc[0]))

@@ -84,7 +84,7 @@ def render(outcome: str) -> None:
 @st.cache_data(**CACHE)
 def _spine_model(data_dir: str, version_id: str, outcome: str, area_code: str,
                  period_end: dt.date, group_codes: tuple[str, ...], threshold: int):
-    values = _outcome_values(data_dir, version_id, outcome)
+    values = _outcome_values(data_dir, version_id, outcome, threshold)
     areas = data.areas(data_dir, version_id)
     rows = explorer.spine_rows(values, outcome, area_code, areas, group_codes, period_end,
                                threshold, _indicators(data_dir, version_id, outcome))
@@ -100,9 +100,11 @@ def _spine_model(data_dir: str, version_id: str, outcome: str, area_code: str,
     return table.reindex(columns=columns), spec
 
 
-def _outcome_values(data_dir: str, version_id: str, outcome: str):
+def _outcome_values(data_dir: str, version_id: str, outcome: str, threshold: int):
+    """The outcome's area totals, protected once for every view (ui.data.public_values):
+    spine, trend, SPC, rankings, funnel and figures all hide the same cells."""
     ids = tuple(ind.id for ind in _indicators(data_dir, version_id, outcome))
-    return data.all_area_values(data_dir, version_id, ids)
+    return data.public_values(data_dir, version_id, ids, threshold)
 
 
 def _indicators(data_dir: str, version_id: str, outcome: str) -> list:
@@ -127,7 +129,7 @@ def _headline(data_dir, version_id, metric_id, area_code, period_end, group_code
     """The chosen metric's latest figure, England, comparison and recent trend, and
     (`missing`) why the area has no figure, in words, when it has none."""
     ind = _indicator(data_dir, version_id, metric_id)
-    values = _outcome_values(data_dir, version_id, ind.outcome)
+    values = _outcome_values(data_dir, version_id, ind.outcome, threshold)
     areas = data.areas(data_dir, version_id)
     shown, note = explorer.shown_area(ind, area_code, areas)
     missing = explorer.missing_words(values, ind, area_code, areas, period_end, period_label)
@@ -155,7 +157,7 @@ def _view_model(view, data_dir, version_id, metric_id, area_code, shown_name, pe
                 group_codes, threshold, target):
     """Numbers and chart specs for one view of one metric (only the view on screen)."""
     ind = _indicator(data_dir, version_id, metric_id)
-    values = _outcome_values(data_dir, version_id, ind.outcome)
+    values = _outcome_values(data_dir, version_id, ind.outcome, threshold)
     areas = data.areas(data_dir, version_id)
     shown, _ = explorer.shown_area(ind, area_code, areas)
     if view == "Trend":

@@ -35,8 +35,10 @@ def hide_chrome() -> None:
 def _deck(data_dir: str, version_id: str, area_code: str, period: str, period_end: dt.date,
           comparator_codes: tuple[str, ...], settings) -> dict:
     """The briefing, with chart specs ready to draw (built once per selection)."""
-    values = data.all_area_values(data_dir, version_id,
-                                  tuple(ind.id for ind in catalogue.INDICATORS))
+    # Always public: protected across areas with the configured threshold.
+    values = data.public_values(data_dir, version_id,
+                                tuple(ind.id for ind in catalogue.INDICATORS),
+                                settings.disclosure_threshold)
     areas = data.areas(data_dir, version_id)
     version = store.get_version(data_dir, version_id)
     brief = briefing.build(values, areas, area_code, period, period_end, settings,
