@@ -20,6 +20,8 @@ from streamlit.testing.v1 import AppTest
 from metrics import catalogue, definitions, stats
 from metrics.ingest import load
 
+from ui import plain
+
 from tests.test_pages import APP, PROJECT_ROOT, TIMEOUT_S, assert_app_frame_ran, exception_text
 
 REAL = PROJECT_ROOT / "tests" / "fixtures" / "real" / "other"
@@ -387,7 +389,7 @@ def test_a_new_metric_naming_an_outcome_is_shown_on_that_outcomes_page(data_dir,
     assert CHILDREN in metrics and "Deaths related to drug misuse" in metrics
     at.selectbox(key="metric").set_value("campylobacter_0_9").run()
     assert not at.exception, exception_text(at)
-    assert at.subheader[-1].value == CHILDREN
+    assert at.subheader[-1].value == plain.md(CHILDREN)   # a loaded name, shown as text
     # ... and not on the Other metrics page.
     other = other_page()
     assert any("No other metrics are loaded" in i.value for i in other.info)
