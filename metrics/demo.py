@@ -28,6 +28,8 @@ import hashlib
 import sys
 from dataclasses import dataclass
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
@@ -762,7 +764,17 @@ def ensure_published(data_dir) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    data_dir = load_settings().data_dir
+    import argparse
+    parser = argparse.ArgumentParser(
+        prog="python -m metrics.demo",
+        description="Build and publish the demonstration data set (invented figures for "
+                    "every metric and area) as a new version. Refused where real data is "
+                    "published.")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="data directory (default: config.toml's data.dir, or "
+                             "CDP_DATA_DIR)")
+    args = parser.parse_args(argv)
+    data_dir = args.data_dir or load_settings().data_dir
     with store.publish_lock(data_dir):
         real = [v.id for v in store.list_versions(data_dir) if not v.is_demo]
         if real:

@@ -173,9 +173,16 @@ with tab_load:
                       "with a report.")
         if st.button("Load files from the drop folder", icon=":material/refresh:",
                      disabled=not waiting):
-            with st.spinner("Checking and publishing..."):
-                report = drop.load_drop_folder(ctx.data_dir, settings.drop_folder,
-                                               user=f"{user_name()} (drop folder)")
+            try:
+                with st.spinner("Checking and publishing..."):
+                    report = drop.load_drop_folder(ctx.data_dir, settings.drop_folder,
+                                                   user=f"{user_name()} (drop folder)")
+            except Exception as exc:  # noqa: BLE001 - the page must keep serving
+                # load_drop_folder refuses files that fail to load; anything left is the
+                # store's (a full disk, a lost lock): say so and keep what is published.
+                flash(f"The drop folder could not be loaded ({_md(type(exc).__name__)}); "
+                      "nothing was published and the files are still waiting.", "error")
+                st.rerun()
             if report is None:
                 flash("Nothing was loaded: the folder is empty or another load is running.",
                       "info")

@@ -128,3 +128,13 @@ def test_no_standardised_rate_on_fewer_than_ten_deaths(values):
     assert len(few) > 0 and few.value.isna().all()
     assert (few.value_note == demo.DSR_NOTE).all()
     assert deaths[deaths.numerator >= 10].value.notna().all()
+
+
+def test_help_describes_the_command_and_publishes_nothing(tmp_path, monkeypatch, capsys):
+    """`python -m metrics.demo --help` once published a demonstration version instead."""
+    monkeypatch.setenv("CDP_DATA_DIR", str(tmp_path))
+    with pytest.raises(SystemExit) as stop:
+        demo.main(["--help"])
+    assert stop.value.code == 0
+    assert "demonstration" in capsys.readouterr().out
+    assert store.list_versions(tmp_path) == []

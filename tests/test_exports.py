@@ -79,3 +79,13 @@ def test_csv_download_quotes_every_formula_cell():
     ("plain", "plain"), (3.0, 3.0), (-2, -2), (None, None)])
 def test_neutralise(value, expected):
     assert exports.neutralise(value) == expected
+
+
+def test_streamlit_own_table_download_is_off():
+    """Streamlit's table toolbar would download a table as CSV without quoting formula
+    characters; every table has our own, safe CSV and Excel downloads instead."""
+    import tomllib
+    from pathlib import Path
+    config = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" /
+                            "config.toml").read_text())
+    assert config["client"]["disableDataExport"] is True

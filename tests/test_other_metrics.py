@@ -20,6 +20,8 @@ from streamlit.testing.v1 import AppTest
 from metrics import catalogue, definitions, stats
 from metrics.ingest import load
 
+from ui import plain
+
 from tests.test_pages import APP, PROJECT_ROOT, TIMEOUT_S, assert_app_frame_ran, exception_text
 
 REAL = PROJECT_ROOT / "tests" / "fixtures" / "real" / "other"
@@ -172,7 +174,8 @@ def test_other_metrics_page_shows_the_fingertips_metric_like_a_catalogue_one(dat
 
     # Trend (the default view): the area with its interval, and England, for 3 years.
     trend = [r for rows in chart_rows(at) for r in rows if r.get("line") == "Gloucestershire"]
-    assert sorted(round(r["value"], 2) for r in trend) == [109.45, 111.69, 116.5]
+    # Sent rounded as displayed (one decimal place), like every chart's data.
+    assert sorted(r["value"] for r in trend) == [109.4, 111.7, 116.5]
     assert all(r["lower95"] < r["value"] < r["upper95"] for r in trend)
     assert any(r.get("line") == "England" for rows in chart_rows(at) for r in rows)
 
@@ -238,7 +241,7 @@ def test_new_long_format_metric_is_computed_and_shown(data_dir):
     # Fingertips: 240.6 to 314.1 against England's 229.5, "Worse" (here: higher).
     assert row["Compared with England"].startswith("Higher than England")
     trend = [r for rows in chart_rows(at) for r in rows if r.get("line") == "Lincolnshire"]
-    assert sorted(round(r["value"], 2) for r in trend) == [201.37, 275.53]
+    assert sorted(r["value"] for r in trend) == [201.4, 275.5]      # rounded as displayed
 
     show(at, "All areas")
     ranked = [rows for rows in chart_rows(at) if any(r.get("area_name") == "Lincolnshire"
@@ -387,7 +390,7 @@ def test_a_new_metric_naming_an_outcome_is_shown_on_that_outcomes_page(data_dir,
     assert CHILDREN in metrics and "Deaths related to drug misuse" in metrics
     at.selectbox(key="metric").set_value("campylobacter_0_9").run()
     assert not at.exception, exception_text(at)
-    assert at.subheader[-1].value == CHILDREN
+    assert at.subheader[-1].value == plain.md(CHILDREN)   # a loaded name, shown as text
     # ... and not on the Other metrics page.
     other = other_page()
     assert any("No other metrics are loaded" in i.value for i in other.info)

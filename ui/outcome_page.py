@@ -13,7 +13,7 @@ import datetime as dt
 import streamlit as st
 
 from metrics import catalogue, charts, definitions, explorer, formatting, stats
-from ui import cards, data, exports, frame, tables
+from ui import cards, data, exports, frame, plain, tables
 
 VIEWS = ["Trend", "Process control (SPC)", "All areas", "Figures", "About this metric"]
 ASSURANCE_WORDS = {
@@ -207,12 +207,13 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
                      group.codes, threshold, ctx.period)
     names = ctx.areas.set_index("area_code")["area_name"]
     shown_name = names.get(head["shown"], ctx.area_name)
-    st.subheader(ind.title)
+    # Names, definitions and caveats of loaded metrics come from files: shown as text.
+    st.subheader(plain.md(ind.title))
     if head["note"]:
-        st.info(head["note"], icon=":material/public:")
+        st.info(plain.md(head["note"]), icon=":material/public:")
     if head["missing"]:
         # A partnership loads its sources one by one: say what is missing, in words.
-        st.info(head["missing"], icon=":material/hourglass_empty:")
+        st.info(plain.md(head["missing"]), icon=":material/hourglass_empty:")
     if head["period"] is None:
         _about(ind)
         return
@@ -238,8 +239,8 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
     if view == "Trend":
         if model["spec"] is None:
             # The reason is already said above the figures; here only that nothing is drawn.
-            st.info(f"No trend to draw for {shown_name}." if head["missing"] else
-                    f"{ind.title}: no figures to draw up to {ctx.period}.")
+            st.info(plain.md(f"No trend to draw for {shown_name}." if head["missing"] else
+                             f"{ind.title}: no figures to draw up to {ctx.period}."))
             return
         exports.chart(model["spec"], f"trend-{ind.id}-{ctx.area_code}", ctx.public)
         if not model.get("area_drawn", True):
@@ -256,8 +257,8 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
     elif view == "Figures":
         table = model["table"]
         if table.empty:
-            st.info(f"{ind.title}: no figures for {shown_name}, England or the comparators "
-                    f"up to {ctx.period}.")
+            st.info(plain.md(f"{ind.title}: no figures for {shown_name}, England or the "
+                             f"comparators up to {ctx.period}."))
             return
         if ctx.is_demo:
             # Every row of a download says what it is, wherever the file travels.
@@ -271,7 +272,7 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
 def _spc_view(model, ind, name: str, public: bool, missing: str | None = None) -> None:
     summary = model["summary"]
     if model["spec"] is None:
-        st.info(missing or "Too few points for a statistical process control chart: it "
+        st.info(plain.md(missing) if missing else "Too few points for a statistical process control chart: it "
                 "needs at least two.")
         return
     exports.chart(model["spec"], name, public)
@@ -292,8 +293,8 @@ def _spc_view(model, ind, name: str, public: bool, missing: str | None = None) -
 
 def _areas_view(model, ind, name: str, public: bool) -> None:
     if model["ranking"] is None or model["ranking"].empty:
-        st.info(f"{ind.title}: no area figures are loaded for "
-                f"{model['period'] or 'this period'}, so there is nothing to rank.")
+        st.info(plain.md(f"{ind.title}: no area figures are loaded for "
+                         f"{model['period'] or 'this period'}, so there is nothing to rank."))
         return
     if model["ranked"] is None:
         st.caption("Activity counts are not compared between areas of different size.")
@@ -314,12 +315,12 @@ def _areas_view(model, ind, name: str, public: bool) -> None:
 
 def _about(ind) -> None:
     better = {"high": "higher", "low": "lower", "none": "neither higher nor lower"}
-    st.markdown(f"**Definition.** {ind.definition}")
+    st.markdown(f"**Definition.** {plain.md(ind.definition)}")
     st.markdown(
-        f"**Unit:** {ind.unit} · **Source:** {ind.source} · **Frequency:** {ind.frequency} · "
+        f"**Unit:** {plain.md(ind.unit)} · **Source:** {plain.md(ind.source)} · **Frequency:** {ind.frequency} · "
         f"**Geography:** {catalogue.GEOGRAPHY_WORDS[ind.geography]} · **Better when:** "
         f"{better[ind.polarity]} · **Intervals:** {CI_WORDS[ind.ci_method]}")
     if ind.fingertips_id:
-        st.markdown(f"**Fingertips indicator:** {ind.fingertips_id}")
+        st.markdown(f"**Fingertips indicator:** {plain.md(ind.fingertips_id)}")
     if ind.caveats:
-        st.markdown(f"**Caveats.** {ind.caveats}")
+        st.markdown(f"**Caveats.** {plain.md(ind.caveats)}")
