@@ -40,6 +40,13 @@ NO_OTHER_METRICS = ("No other metrics are loaded. Metrics from a Fingertips expo
 CACHE = dict(max_entries=256, show_spinner=False)
 
 
+def _text(ind, text) -> str:
+    """Text that holds a loaded metric's name, definition or caveats came from a file:
+    shown as the characters it holds (never a link or formatting). The catalogue's own
+    metrics are ours and keep their Markdown."""
+    return str(text) if ind.id in catalogue.BY_ID else plain.md(text)
+
+
 def render(outcome: str) -> None:
     ctx = frame.context()
     threshold = ctx.disclosure_threshold
@@ -207,13 +214,12 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
                      group.codes, threshold, ctx.period)
     names = ctx.areas.set_index("area_code")["area_name"]
     shown_name = names.get(head["shown"], ctx.area_name)
-    # Names, definitions and caveats of loaded metrics come from files: shown as text.
-    st.subheader(plain.md(ind.title))
+    st.subheader(_text(ind, ind.title))
     if head["note"]:
-        st.info(plain.md(head["note"]), icon=":material/public:")
+        st.info(_text(ind, head["note"]), icon=":material/public:")
     if head["missing"]:
         # A partnership loads its sources one by one: say what is missing, in words.
-        st.info(plain.md(head["missing"]), icon=":material/hourglass_empty:")
+        st.info(_text(ind, head["missing"]), icon=":material/hourglass_empty:")
     if head["period"] is None:
         _about(ind)
         return
@@ -239,8 +245,8 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
     if view == "Trend":
         if model["spec"] is None:
             # The reason is already said above the figures; here only that nothing is drawn.
-            st.info(plain.md(f"No trend to draw for {shown_name}." if head["missing"] else
-                             f"{ind.title}: no figures to draw up to {ctx.period}."))
+            st.info(_text(ind, f"No trend to draw for {shown_name}." if head["missing"] else
+                          f"{ind.title}: no figures to draw up to {ctx.period}."))
             return
         exports.chart(model["spec"], f"trend-{ind.id}-{ctx.area_code}", ctx.public)
         if not model.get("area_drawn", True):
@@ -257,8 +263,8 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
     elif view == "Figures":
         table = model["table"]
         if table.empty:
-            st.info(plain.md(f"{ind.title}: no figures for {shown_name}, England or the "
-                             f"comparators up to {ctx.period}."))
+            st.info(_text(ind, f"{ind.title}: no figures for {shown_name}, England or the "
+                          f"comparators up to {ctx.period}."))
             return
         if ctx.is_demo:
             # Every row of a download says what it is, wherever the file travels.
@@ -272,8 +278,8 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
 def _spc_view(model, ind, name: str, public: bool, missing: str | None = None) -> None:
     summary = model["summary"]
     if model["spec"] is None:
-        st.info(plain.md(missing) if missing else "Too few points for a statistical process control chart: it "
-                "needs at least two.")
+        st.info(_text(ind, missing) if missing else "Too few points for a statistical "
+                "process control chart: it needs at least two.")
         return
     exports.chart(model["spec"], name, public)
     words = [VARIATION_WORDS.get(summary.get("variation"), "Variation not assessed")]
@@ -293,8 +299,8 @@ def _spc_view(model, ind, name: str, public: bool, missing: str | None = None) -
 
 def _areas_view(model, ind, name: str, public: bool) -> None:
     if model["ranking"] is None or model["ranking"].empty:
-        st.info(plain.md(f"{ind.title}: no area figures are loaded for "
-                         f"{model['period'] or 'this period'}, so there is nothing to rank."))
+        st.info(_text(ind, f"{ind.title}: no area figures are loaded for "
+                      f"{model['period'] or 'this period'}, so there is nothing to rank."))
         return
     if model["ranked"] is None:
         st.caption("Activity counts are not compared between areas of different size.")
@@ -315,12 +321,13 @@ def _areas_view(model, ind, name: str, public: bool) -> None:
 
 def _about(ind) -> None:
     better = {"high": "higher", "low": "lower", "none": "neither higher nor lower"}
-    st.markdown(f"**Definition.** {plain.md(ind.definition)}")
+    st.markdown(f"**Definition.** {_text(ind, ind.definition)}")
     st.markdown(
-        f"**Unit:** {plain.md(ind.unit)} · **Source:** {plain.md(ind.source)} · **Frequency:** {ind.frequency} · "
+        f"**Unit:** {_text(ind, ind.unit)} · **Source:** {_text(ind, ind.source)} · "
+        f"**Frequency:** {ind.frequency} · "
         f"**Geography:** {catalogue.GEOGRAPHY_WORDS[ind.geography]} · **Better when:** "
         f"{better[ind.polarity]} · **Intervals:** {CI_WORDS[ind.ci_method]}")
     if ind.fingertips_id:
-        st.markdown(f"**Fingertips indicator:** {plain.md(ind.fingertips_id)}")
+        st.markdown(f"**Fingertips indicator:** {_text(ind, ind.fingertips_id)}")
     if ind.caveats:
-        st.markdown(f"**Caveats.** {plain.md(ind.caveats)}")
+        st.markdown(f"**Caveats.** {_text(ind, ind.caveats)}")

@@ -12,14 +12,12 @@ published (real) data it will build on.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from metrics import catalogue
-from metrics.store import write_keys
 from metrics.ingest.model import ERROR, ROWS_SHOWN, WARNING, Issues, add_counted
 
 KEY5 = ["indicator_id", "area_code", "period", "breakdown", "category"]
@@ -72,23 +70,17 @@ def duplicates(rows: pd.DataFrame, issues: dict[str, Issues]) -> np.ndarray:
 
 
 def compare_with_published(new: pd.DataFrame, base: pd.DataFrame | None,
-                           issues: dict[str, Issues], additional: dict) -> tuple[
-                               pd.DataFrame, pd.DataFrame]:
-    """Warnings against the published rows; returns (changes, superseded keys)."""
+                           issues: dict[str, Issues], additional: dict) -> pd.DataFrame:
+    """Warnings against the published rows; returns the changed values. (What a load
+    replaces is store.plan_reissue's: only the rows with the same full key.)"""
     empty_changes = pd.DataFrame(columns=[*KEY5, "old_value", "new_value", "old_numerator",
                                           "new_numerator", "old_denominator",
                                           "new_denominator", "file", "row"])
-    empty_keys = pd.DataFrame(columns=KEY3)
     if base is None or base.empty or new.empty:
-        return empty_changes, empty_keys
+        return empty_changes
     base = base[base["indicator_id"].isin(new["indicator_id"].unique())]
     if base.empty:
-        return empty_changes, empty_keys
-
-    # Keys re-issued (whole indicator x area x period, breakdowns included).
-    new3, base3 = int_keys([new, base], KEY3)
-    reissued = np.isin(base3, new3)
-    superseded = base.loc[reissued, KEY3].drop_duplicates().reset_index(drop=True)
+        return empty_changes
 
     # Values that change.
     new5, base5 = int_keys([new, base], KEY5)
@@ -175,7 +167,7 @@ def compare_with_published(new: pd.DataFrame, base: pd.DataFrame | None,
                              f"published history (e.g. {first['area_code']} "
                              f"{first['period']}: {first['value']:g}, history median "
                              f"{first['median']:g})", "value", group["_row"].to_numpy())
-    return changes, superseded
+    return changes
 
 
 def _as_date(value):
@@ -235,31 +227,18 @@ def duplicates_sql(con, issues: dict[str, Issues]) -> int:
     return total
 
 
-@dataclass
-class Superseded:
-    """The (indicator, area, period) keys a large load re-issues, kept in a file."""
-    first: pd.DataFrame                 # the first KEYS_KEPT keys
-    count: int
-    periods: dict[str, list[str]]       # indicator -> periods re-issued
-    path: Path | None = None            # every key (written by store.write_keys)
-
-
-KEYS_KEPT = 1_000
-
-
-def compare_sql(con, base_path, issues: dict[str, Issues], additional: dict,
-                keys_path: Path) -> tuple[pd.DataFrame, int, Superseded]:
+def compare_sql(con, base_path, issues: dict[str, Issues],
+                additional: dict) -> tuple[pd.DataFrame, int]:
     """compare_with_published() over new_rows and the published values file at
     `base_path` (None: nothing to compare with). Returns (the first CHANGES_KEPT changed
-    values, how many change, the superseded keys, all written to `keys_path`)."""
-    none = Superseded(pd.DataFrame(columns=KEY3), 0, {})
+    values, how many change)."""
     empty_changes = pd.DataFrame(columns=[*KEY5, "old_value", "new_value", "old_numerator",
                                           "new_numerator", "old_denominator",
                                           "new_denominator", "file", "row"])
     if base_path is None or not Path(base_path).exists():
-        return empty_changes, 0, none
+        return empty_changes, 0
     path = "'" + str(base_path).replace("'", "''") + "'"
-    # The load's indicators once, in a small table: the view base is read five times
+    # The load's indicators once, in a small table: the view base is read several times
     # below, and a subquery over new_rows would scan the load's rows again each time.
     con.execute("""CREATE OR REPLACE TEMP TABLE new_indicators AS
         SELECT DISTINCT indicator_id FROM new_rows""")
@@ -267,22 +246,7 @@ def compare_sql(con, base_path, issues: dict[str, Issues], additional: dict,
         SELECT * FROM read_parquet({path})
         WHERE indicator_id IN (SELECT indicator_id FROM new_indicators)""")
     if con.execute("SELECT count(*) FROM base").fetchone()[0] == 0:
-        return empty_changes, 0, none
-
-    # Keys re-issued (whole indicator x area x period, breakdowns included).
-    con.execute("""CREATE OR REPLACE TEMP TABLE superseded AS
-        SELECT DISTINCT indicator_id, area_code, period FROM base
-        SEMI JOIN (SELECT DISTINCT indicator_id, area_code, period FROM new_rows) k
-        USING (indicator_id, area_code, period)""")
-    keys = write_keys(con, "SELECT * FROM superseded ORDER BY indicator_id, area_code, period",
-                      KEY3, keys_path)
-    superseded = Superseded(
-        con.execute(f"""SELECT * FROM superseded ORDER BY indicator_id, area_code, period
-                        LIMIT {KEYS_KEPT}""").df().astype("string"), keys,
-        {ind: list(periods_) for ind, periods_ in con.execute(
-            """SELECT indicator_id, list(DISTINCT period ORDER BY period) FROM superseded
-               GROUP BY indicator_id ORDER BY indicator_id""").fetchall()},
-        keys_path if keys else None)
+        return empty_changes, 0
 
     # Values that change (np.isclose(new, old, rtol=1e-9, atol=1e-9), both missing equal).
     differs = " OR ".join(
@@ -373,4 +337,4 @@ def compare_sql(con, base_path, issues: dict[str, Issues], additional: dict,
                     f"{_title(ind, additional)}: value far outside the area's published "
                     f"history (e.g. {area} {period}: {value:g}, history median "
                     f"{median:g})", "value", shown, n)
-    return changes, int(count), superseded
+    return changes, int(count)

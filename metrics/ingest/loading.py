@@ -544,9 +544,8 @@ def _finish_in(work_dir: Path, files_, issues, rows, additional, current, *, dry
         new = rows
         con = rows.connect()
         try:
-            changes, counts["changes"], _ = checks.compare_sql(
-                con, base_path if rows.rows else None, _AnyLabel(issues), additional,
-                rows.dir / "superseded.parquet")
+            changes, counts["changes"] = checks.compare_sql(
+                con, base_path if rows.rows else None, _AnyLabel(issues), additional)
             reissue = store.plan_reissue(con, base_path if rows.rows else None,
                                          work_dir / "replaced.parquet")
         finally:
@@ -560,7 +559,7 @@ def _finish_in(work_dir: Path, files_, issues, rows, additional, current, *, dry
             new = _typed(_empty_like())
             new["_file"], new["_row"] = pd.Series(dtype=object), pd.Series(dtype=object)
         base_values = _base_values(base, new)
-        changes, _ = checks.compare_with_published(new, base_values, issues, additional)
+        changes = checks.compare_with_published(new, base_values, issues, additional)
         reissue = _plan_reissue(new, base_path, work_dir)
         preview = new.drop(columns=["_file", "_row"], errors="ignore")
     _report_reissue(reissue, files_, issues)
