@@ -2,7 +2,7 @@
 
 import streamlit as st
 
-from metrics.catalogue import OUTCOME_SHORT
+from metrics.reference.catalogue import OUTCOME_SHORT
 from ui import frame
 
 st.set_page_config(page_title="Combating Drugs Partnership outcomes",
@@ -15,7 +15,7 @@ overview = st.Page("pages/overview.py", title="Overview", icon=":material/dashbo
                    default=True)
 outcomes = [st.Page(f"pages/{key}.py", title=title, url_path=key)
             for key, title in OUTCOME_SHORT.items()]
-# Metrics loaded from extracts that the catalogue does not list (metrics.definitions).
+# Metrics loaded from extracts that the catalogue does not list (metrics.ingest.definitions).
 outcomes.append(st.Page("pages/other.py", title="Other metrics", url_path="other"))
 pages = [
     st.Page("pages/maps.py", title="Maps: where need is", icon=":material/map:", url_path="maps"),

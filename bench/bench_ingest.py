@@ -95,7 +95,8 @@ def make_extract(path: Path, rows: int) -> None:
     import numpy as np
     import pandas as pd
 
-    from metrics import catalogue, periods, store
+    from metrics import store
+    from metrics.reference import catalogue, periods
 
     areas = pd.read_csv(store.REFERENCE_DIR / "areas.csv", dtype=str)
     codes = areas.loc[areas["area_type"].isin(["utla", "region", "country"]), "area_code"]

@@ -1,7 +1,7 @@
 """Other metrics: every loaded metric the catalogue does not list (Fingertips indicators
 and new long-format metrics), explored like an outcome's metrics."""
 
-from metrics.definitions import OTHER
+from metrics.ingest.definitions import OTHER
 from ui.outcome_page import render
 
 render(OTHER)

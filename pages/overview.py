@@ -3,7 +3,8 @@
 import pandas as pd
 import streamlit as st
 
-from metrics import catalogue, overview
+from metrics.reference import catalogue
+from metrics.views import overview
 from ui import cards, data, exports, frame
 
 ctx = frame.context()

@@ -71,7 +71,7 @@ def publish_subset(data_dir, where: str, source_version=None, demo: bool = False
 
     manifest = {"demo": demo, "source": f"Subset of {source.id} where {where}",
                 "loaded_by": "tests", "files": []}
-    return store._publish(data_dir, write, manifest)
+    return store.versions._publish(data_dir, write, manifest)
 
 
 def serve_on_localhost(monkeypatch) -> None:

@@ -4,7 +4,9 @@ import zlib
 
 import pytest
 
-from metrics import boardpack, briefing, catalogue, demo, store
+from metrics import demo, store
+from metrics.reference import catalogue
+from metrics.reports import boardpack, briefing
 from metrics.settings import load_settings
 
 

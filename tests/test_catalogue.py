@@ -1,5 +1,6 @@
-from metrics import catalogue, demo
-from metrics.periods import KINDS
+from metrics import demo
+from metrics.reference import catalogue
+from metrics.reference.periods import KINDS
 
 
 def test_at_least_twenty_metrics_cover_all_six_outcomes():

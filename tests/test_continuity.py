@@ -20,8 +20,9 @@ import pytest
 from scipy.optimize import linprog
 from streamlit.testing.v1 import AppTest
 
-from metrics import continuity as cc
-from metrics import demo, disclosure
+from metrics.views import continuity as cc
+from metrics import demo
+from metrics.stats import disclosure
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 APP = PROJECT_ROOT / "app.py"
@@ -244,7 +245,7 @@ def test_demo_breakdowns_are_plausible(breakdowns):
 def feasible_range(counts: dict, relations: list, hidden: set) -> dict:
     """For each hidden cell with a count, the (min, max) a viewer could deduce: a
     linear programme over the hidden cells, non-negative, subject to every relation with
-    the shown cells filled in. Independent of metrics.disclosure."""
+    the shown cells filled in. Independent of metrics.stats.disclosure."""
     keys = sorted(hidden, key=str)
     index = {k: i for i, k in enumerate(keys)}
     a_eq, b_eq = [], []

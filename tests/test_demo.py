@@ -5,7 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metrics import catalogue, demo, store
+from metrics import demo, store
+from metrics.reference import catalogue
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""metrics.disclosure: one protection of the area totals for every view, and breakdown
+"""metrics.stats.disclosure: one protection of the area totals for every view, and breakdown
 suppression that does not depend on row order."""
 
 import itertools
@@ -7,7 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metrics import catalogue, disclosure
+from metrics.reference import catalogue
+from metrics.stats import disclosure
 
 THRESHOLD = 5
 ENGLAND = "E92000001"
@@ -154,7 +155,7 @@ def test_breakdown_suppression_is_the_same_in_any_row_order():
 
 
 def test_continuity_breakdowns_pass_their_category_names():
-    from metrics import continuity as cc
+    from metrics.views import continuity as cc
     rows = pd.DataFrame({
         "area_code": "E06000001", "period": "p", "breakdown": "substance",
         "category": ["Opiate", "Non-opiate only", "Non-opiate and alcohol", "Alcohol only"],

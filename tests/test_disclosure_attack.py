@@ -35,7 +35,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metrics import catalogue, comparators, demo, explorer, geo, store
+from metrics import demo, geo, store
+from metrics.reference import catalogue
+from metrics.stats import comparators
+from metrics.views import explorer
 
 THRESHOLD = 5
 # City of London, Isles of Scilly, Rutland, Hartlepool, Darlington, Kensington and Chelsea.
@@ -90,7 +93,7 @@ def _number(text) -> float | None:
 def collect(data_dir: str, version, values: pd.DataFrame, areas: pd.DataFrame) -> Seen:
     from ui import continuity_page, outcome_page, presentation   # noqa: F401 (the real views)
     from ui import data as ui_data
-    from metrics import continuity as cc
+    from metrics.views import continuity as cc
 
     seen = Seen()
     code_of = dict(zip(areas["area_name"], areas["area_code"]))

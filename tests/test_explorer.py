@@ -3,7 +3,10 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from metrics import catalogue, comparators, demo, explorer, store
+from metrics import demo, store
+from metrics.reference import catalogue
+from metrics.stats import comparators
+from metrics.views import explorer
 
 UP_TO = dt.date(2026, 6, 30)
 HOME = "E10000013"

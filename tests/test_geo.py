@@ -1,4 +1,4 @@
-"""metrics.geo and metrics.map_charts: the committed boundaries, the official lookups, the
+"""metrics.geo and metrics.render.map_charts: the committed boundaries, the official lookups, the
 urban/rural aggregation and disclosure control in what the maps send to the browser."""
 
 from __future__ import annotations
@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metrics import catalogue, geo, map_charts, stats, store
+from metrics import geo, stats, store
+from metrics.reference import catalogue
+from metrics.render import map_charts
 
 REFERENCE = Path(__file__).resolve().parent.parent / "data" / "reference"
 HOME = "E10000013"  # Gloucestershire, the default home area

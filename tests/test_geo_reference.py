@@ -1,6 +1,6 @@
 """Invariants of the committed reference geography (data/reference/*.csv).
 
-These read the CSVs only; the packages that metrics.geo_build uses to rebuild
+These read the CSVs only; the packages that metrics.reference.build_areas uses to rebuild
 them are not needed here.
 """
 

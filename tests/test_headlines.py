@@ -3,7 +3,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from metrics import catalogue, headlines
+from metrics.reference import catalogue
+from metrics.views import headlines
 
 UP_TO = dt.date(2026, 6, 30)
 AREAS = pd.DataFrame({"area_code": ["E10000013", "E92000001"],

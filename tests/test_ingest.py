@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metrics import disclosure, stats, store
+from metrics import stats, store
+from metrics.stats import disclosure
 from metrics.ingest import __main__ as cli
 from metrics.ingest import drop, load, rollback, versions
 

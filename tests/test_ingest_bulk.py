@@ -219,7 +219,7 @@ def _good_rows(path: Path, rows: int) -> None:
 
 def test_published_values_are_sorted_in_small_row_groups_with_the_same_schema(
         data_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr(store, "ROW_GROUP_ROWS", 2048)
+    monkeypatch.setattr(store.writing, "ROW_GROUP_ROWS", 2048)
     extract = tmp_path / "many.csv"
     _good_rows(extract, 3_500)
     report = load([FIXTURES / "long_format.csv", FIXTURES / "fingertips_export.csv",

@@ -360,10 +360,10 @@ def test_map_lookup_spreadsheets_use_the_installed_reader_and_refuse_hostile_she
     path = tmp_path / "ruc.ods"
     from tests.fixtures.real.layouts.make_layouts import _ods_table, write_ods
     write_ods(path, [_ods_table("RUC", [["LSOA11CD", "RUC11CD"], ["E01000001", "A1"]])])
-    frame = geo._read_table(path)[0]          # pandas' own .ods engine (odfpy) is not needed
+    frame = geo.lookups._read_table(path)[0]          # pandas' own .ods engine (odfpy) is not needed
     assert frame.iloc[0].tolist() == ["E01000001", "A1"]
     with pytest.raises(ValueError, match="XFD1048576"):
-        geo._read_table(LAYOUTS / "hostile_xfd1048576.xlsx")
+        geo.lookups._read_table(LAYOUTS / "hostile_xfd1048576.xlsx")
 
 
 # --- nothing a publisher lays out crashes the loader ---------------------------------------------

@@ -12,10 +12,10 @@ import pandas as pd
 from hypothesis import HealthCheck, given, settings, strategies as st
 from openpyxl import Workbook
 
-from metrics import periods
+from metrics.reference import periods
 from metrics.ingest import load
 from metrics.ingest.loading import Source
-from metrics.periods import PeriodError, parse_period
+from metrics.reference.periods import PeriodError, parse_period
 
 DATA_DIR = Path(tempfile.mkdtemp(prefix="cdp_props_")) / "data"   # dry runs write nothing
 

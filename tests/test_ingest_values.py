@@ -12,7 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metrics import catalogue, explorer, headlines, stats, store
+from metrics import stats, store
+from metrics.reference import catalogue
+from metrics.views import explorer, headlines
 from metrics.ingest import load, validate, versions
 
 VALUES = Path(__file__).resolve().parent / "fixtures" / "real" / "values"

@@ -17,7 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from metrics import catalogue, definitions, stats
+from metrics import stats
+from metrics.ingest import definitions
+from metrics.reference import catalogue
 from metrics.ingest import load
 
 from ui import plain

@@ -3,7 +3,7 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from metrics import overview
+from metrics.views import overview
 
 
 def test_people_short_is_the_extra_engagements_needed_on_the_same_releases():

@@ -23,7 +23,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from metrics import boardpack, catalogue, demo, store
+from metrics import demo, store
+from metrics.reference import catalogue
+from metrics.reports import boardpack
 from tests.support import publish_subset
 from ui import tables
 
@@ -401,7 +403,8 @@ def test_pooled_periods_are_plotted_at_their_middle_year_and_labelled(data_dir, 
 
 
 def test_financial_years_are_labelled_as_financial_years(data_dir, full):
-    from metrics import charts, explorer
+    from metrics.render import charts
+    from metrics.views import explorer
 
     version = store.current_version(data_dir)
     values = store.all_area_values(version, ["drug_poisoning_admissions"])
@@ -450,7 +453,7 @@ def test_tables_never_read_none_on_the_full_demonstration_set(data_dir, full):
 
 def test_trend_of_a_metric_with_no_rows_is_empty_not_an_error(full):
     """The crash of the issue: pd.concat of nothing ('No objects to concatenate')."""
-    from metrics import explorer
+    from metrics.views import explorer
 
     values = store.all_area_values(full, ["continuity_of_care"])
     areas = store.areas(full)

@@ -3,8 +3,8 @@ import datetime as dt
 import pytest
 from hypothesis import given, strategies as st
 
-from metrics import periods
-from metrics.periods import PeriodError, parse_period
+from metrics.reference import periods
+from metrics.reference.periods import PeriodError, parse_period
 
 
 @pytest.mark.parametrize("text, label, start, end", [

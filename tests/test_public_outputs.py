@@ -12,7 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from metrics import catalogue, charts, demo, explorer, overview, store
+from metrics import demo, store
+from metrics.reference import catalogue
+from metrics.render import charts
+from metrics.views import explorer, overview
 
 THRESHOLD = 5
 UP_TO = dt.date(2026, 6, 30)

@@ -330,7 +330,7 @@ def test_a_failed_load_leaves_no_staging_folder_or_spool(data_dir, tmp_path, mon
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(store, "write_sorted_values", full_disk)
+    monkeypatch.setattr(store.writing, "write_sorted_values", full_disk)
     monkeypatch.setattr(loading, "STREAM_BYTES", 0)          # the spool path too
     with pytest.raises(OSError, match="No space left"):
         load([_continuity(tmp_path / "q3.csv", quarters=(3,))], data_dir)
@@ -344,7 +344,7 @@ def test_only_leftovers_of_dead_writers_are_removed(data_dir, tmp_path):
     versions_dir = data_dir / "published" / "versions"
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
                           capture_output=True, text=True, check=True).stdout.strip()
-    host = store._HOST
+    host = store.versions._HOST
     stale = versions_dir / f".v0002.{host}.{dead}.0000abcd.partial"
     live = versions_dir / f".v0002.{host}.{os.getpid()}.0000abcd.partial"
     elsewhere = versions_dir / f".v0002.{'f' * 8}.{dead}.0000abcd.partial"

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from metrics import formatting, stats
-from metrics.overview import ContinuityHeadline, OutcomeCard
+from metrics import stats
+from metrics.reference import formatting
+from metrics.views.overview import ContinuityHeadline, OutcomeCard
 
 # comparison code prefix -> (badge colour, icon)
 BADGE_STYLE = {

@@ -2,7 +2,7 @@
 
 Headline cards, the trend against the target with the trajectory, then one view at a
 time (breakdowns, pathway, SPC, all areas, figures, about). Numbers come from
-metrics.continuity (already suppressed); chart specifications are built once per
+metrics.views.continuity (already suppressed); chart specifications are built once per
 selection and cached, as in ui/outcome_page.py, and only the chosen view is built.
 """
 
@@ -13,8 +13,10 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from metrics import (catalogue, charts, continuity as cc, continuity_charts,
-                     explorer, headlines, stats)
+from metrics import stats
+from metrics.reference import catalogue
+from metrics.render import charts, continuity_charts
+from metrics.views import continuity as cc, explorer, headlines
 from ui import cards, data, exports, frame, tables
 from ui.outcome_page import ASSURANCE_WORDS, VARIATION_WORDS
 

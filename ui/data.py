@@ -47,11 +47,12 @@ def all_area_values(data_dir: str, version_id: str, indicator_ids: tuple[str, ..
 def public_values(data_dir: str, version_id: str, indicator_ids: tuple[str, ...],
                   threshold: int) -> pd.DataFrame:
     """The area totals of these metrics (all areas, all periods) as public mode shows
-    them: protected once across England, regions and areas (metrics.explorer.protect),
+    them: protected once across England, regions and areas (metrics.views.explorer.protect),
     so every view reads the same hidden cells. Threshold 1 (public mode off) hides
     nothing. Each metric is protected on its own, so any selection of metrics gives
     the same rows for a metric; the cache is per version and threshold."""
-    from metrics import catalogue, explorer
+    from metrics.reference import catalogue
+    from metrics.views import explorer
     values = all_area_values(data_dir, version_id, indicator_ids)
     indicators = [*catalogue.INDICATORS, *loaded_indicators(data_dir, version_id)]
     return explorer.protect(values, areas(data_dir, version_id), indicators, threshold)
@@ -60,7 +61,7 @@ def public_values(data_dir: str, version_id: str, indicator_ids: tuple[str, ...]
 @st.cache_data(**CACHE)
 def loaded_indicators(data_dir: str, version_id: str) -> tuple:
     """Definitions of the version's metrics that the catalogue does not list."""
-    from metrics import definitions
+    from metrics.ingest import definitions
     return tuple(definitions.loaded_indicators(_version(data_dir, version_id)))
 
 

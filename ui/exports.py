@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 import vl_convert as vlc
 
-from metrics import boardpack
+from metrics.reports import boardpack
 
 
 def chart(spec: dict, name: str, public: bool = True) -> None:

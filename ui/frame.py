@@ -12,7 +12,8 @@ import pandas as pd
 import streamlit as st
 from streamlit import config as st_config
 
-from metrics import demo, ingest, periods, store
+from metrics import demo, ingest, store
+from metrics.reference import periods
 from metrics.settings import (PROJECT_ROOT, Settings, SettingsError,
                               check_unsuppressed_allowed, load_settings)
 from ui import data
@@ -184,7 +185,7 @@ def _quarters_covering(all_periods: pd.DataFrame) -> pd.DataFrame:
 
 def comparator_select(ctx: Context, help: str = "Areas to compare with, besides England."):
     """The comparator group selector (kept in the URL) and the group it chooses."""
-    from metrics import comparators
+    from metrics.stats import comparators
     choice = url_selectbox("Comparator group", list(comparators.GROUPS), default="nearest",
                            key="comparators", format_func=comparators.GROUPS.get, help=help)
     return comparators.comparator_group(choice, ctx.area_code, ctx.areas,

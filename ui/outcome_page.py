@@ -12,7 +12,11 @@ import datetime as dt
 
 import streamlit as st
 
-from metrics import catalogue, charts, definitions, explorer, formatting, stats
+from metrics import stats
+from metrics.ingest import definitions
+from metrics.reference import catalogue, formatting
+from metrics.render import charts
+from metrics.views import explorer
 from ui import cards, data, exports, frame, plain, tables
 
 VIEWS = ["Trend", "Process control (SPC)", "All areas", "Figures", "About this metric"]
@@ -123,7 +127,7 @@ def _indicators(data_dir: str, version_id: str, outcome: str) -> list:
 
 
 def _indicator(data_dir: str, version_id: str, metric_id: str):
-    """Any metric's definition: the catalogue's, or a loaded metric's (metrics.definitions)."""
+    """Any metric's definition: the catalogue's, or a loaded metric's (metrics.ingest.definitions)."""
     if metric_id in catalogue.BY_ID:
         return catalogue.BY_ID[metric_id]
     return next(ind for ind in data.loaded_indicators(data_dir, version_id)

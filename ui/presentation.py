@@ -1,4 +1,4 @@
-"""Drawing the briefing as slides (metrics.briefing builds their content)."""
+"""Drawing the briefing as slides (metrics.reports.briefing builds their content)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import html
 
 import streamlit as st
 
-from metrics import briefing, catalogue, comparators, store
+from metrics import store
+from metrics.reference import catalogue
+from metrics.reports import briefing
+from metrics.stats import comparators
 from ui import data
 
 CHROME_CSS = """

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from metrics import catalogue
+from metrics.reference import catalogue
 from metrics.ingest.model import ERROR, ROWS_SHOWN, WARNING, Issues, add_counted
 
 KEY5 = ["indicator_id", "area_code", "period", "breakdown", "category"]

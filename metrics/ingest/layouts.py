@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from metrics import catalogue, periods
+from metrics.reference import catalogue, periods
 from metrics.ingest import columns
 from metrics.ingest.areas import AreaIndex
 from metrics.ingest.model import ERROR, NOTE, Issues, listing

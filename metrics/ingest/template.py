@@ -15,7 +15,7 @@ TEMPLATE_COLUMNS = ["indicator_id", "area_code", "period", "breakdown", "categor
                     "upper998", "value_note", "indicator_name", "unit", "outcome"]
 
 COLUMN_HELP = {
-    "indicator_id": "Required. A catalogue id (metrics/catalogue.py), e.g. continuity_of_care. "
+    "indicator_id": "Required. A catalogue id (metrics/reference/catalogue.py), e.g. continuity_of_care. "
                     "A new metric: any lower-case id plus indicator_name (and unit).",
     "area_code": "Required (or area_name). ONS code: E92000001 England, E12 regions, "
                  "E06/E08/E09/E10 upper-tier areas, E23 police force areas.",

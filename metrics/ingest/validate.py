@@ -31,7 +31,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from metrics import catalogue, definitions, disclosure, periods, stats
+from metrics import stats
+from metrics.ingest import definitions
+from metrics.reference import catalogue, periods
+from metrics.stats import disclosure
 from metrics.ingest import columns
 from metrics.ingest.areas import AreaIndex
 from metrics.ingest.model import ERROR, NOTE, WARNING, Issues, listing
@@ -377,7 +380,7 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
                              {i: a.get("title") for i, a in {**known.additional,
                                                               **additional}.items()})
     # Metrics the catalogue does not list: values and intervals by the method their unit
-    # implies (metrics.definitions), so they are compared with England like the others.
+    # implies (metrics.ingest.definitions), so they are compared with England like the others.
     out = definitions.complete_loaded(out, units)
     return TableResult(out, additional, fmt, rows_read)
 
@@ -442,7 +445,7 @@ def _resolve_indicators(ids: pd.Series, names: pd.Series | None, units: pd.Serie
             close = difflib.get_close_matches(value, list(catalogue.BY_ID), n=2)
             hint = f" (did you mean {' or '.join(close)}?)" if close else ""
             return (f"unknown indicator '{value}'{hint}; catalogue ids are listed in "
-                    "metrics/catalogue.py. A new metric needs an indicator_name column")
+                    "metrics/reference/catalogue.py. A new metric needs an indicator_name column")
         issues.add_by_value(ERROR, column, ids[bad_shown], rownum[bad_shown], problem)
     return out, bad, additional
 

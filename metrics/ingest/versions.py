@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from metrics import catalogue, periods, store
+from metrics import store
+from metrics.reference import catalogue, periods
 from metrics.ingest.loading import _now, default_user
 from metrics.ingest.model import IngestError
 from metrics.settings import load_settings

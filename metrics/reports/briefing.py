@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 import altair as alt
 import pandas as pd
 
-from metrics import catalogue, charts, explorer, headlines, overview
+from metrics.reference import catalogue
+from metrics.render import charts
+from metrics.views import explorer, headlines, overview
 
 
 @dataclass
@@ -81,7 +83,9 @@ def need_map_inputs(version, data_dir, area_code: str) -> tuple[dict, pd.DataFra
 def _need_map_slide(boundaries: dict, table: pd.DataFrame, area_name: str,
                     threshold: int) -> Slide | None:
     """Where need is: unmet need by small area, and urban against rural."""
-    from metrics import geo, headlines, map_charts
+    from metrics import geo
+    from metrics.render import map_charts
+    from metrics.views import headlines
     if "unmet_need" not in geo.available_measures(table):
         return None
     values = geo.lsoa_values(table, "unmet_need", threshold)

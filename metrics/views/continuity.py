@@ -11,7 +11,7 @@ Pure functions over the published `values` rows (metrics.store): area totals as
 `breakdown_values` returns them. Figures are percentages (0-100) like the published
 values. Disclosure control happens here, once, so everything built from these results
 is already safe: small counts are suppressed; secondary suppression
-(metrics.disclosure.protect) stops a suppressed count in a breakdown or the pathway
+(metrics.stats.disclosure.protect) stops a suppressed count in a breakdown or the pathway
 being worked out from the total or its sibling categories; and an area's single quarters
 are hidden where the rolling 12 months (sums of four quarters) would give a small one
 away (protect_series).
@@ -27,27 +27,19 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from metrics import catalogue, disclosure, explorer, formatting, periods, stats
-from metrics.overview import people_short
+from metrics import stats
+from metrics.reference import catalogue, formatting, periods
+from metrics.stats import disclosure
+from metrics.views import explorer
+from metrics.views.overview import people_short
+from metrics.reference.catalogue import (  # noqa: F401 (the page reads them here)
+    BREAKDOWNS, CATEGORY_ORDER, OTHER_PRISONS, PATHWAY_OUTCOMES)
 
 IND = catalogue.get("continuity_of_care")
 QUARTERLY = dataclasses.replace(IND, period_kind="quarter")   # the same measure by quarter
 ENGLAND = explorer.ENGLAND
 UTLA_PREFIXES = explorer.LEVEL_PREFIXES["utla"]
 
-BREAKDOWNS = {"prison": "Releasing prison", "substance": "Substance group", "sex": "Sex",
-              "age": "Age band"}
-CATEGORY_ORDER = {
-    # NDTMS adult substance groups: mutually exclusive, so they add up to the total.
-    "substance": ("Opiate", "Non-opiate only", "Non-opiate and alcohol", "Alcohol only"),
-    "sex": ("Male", "Female"),
-    "age": ("18-29", "30-39", "40-49", "50+"),
-}
-OTHER_PRISONS = "Other prisons"
-# The pathway breakdown: what happened to everyone released with a need (these add up to
-# the leavers; numerator = people with the outcome, denominator = all leavers).
-PATHWAY_OUTCOMES = ("Engaged within 3 weeks", "Engaged after 3 weeks",
-                    "Referred, not engaged", "Not referred")
 
 
 # --- Periods ------------------------------------------------------------------------------
@@ -106,7 +98,7 @@ def protect_series(values: pd.DataFrame, area_code: str, up_to: dt.date,
     engaged, released = rows["numerator"], rows["denominator"]
     small_rate = small(engaged) | small(released - engaged)
     small_released = small(released)
-    # Rows protected across areas already (metrics.disclosure.protect_area_values)
+    # Rows protected across areas already (metrics.stats.disclosure.protect_area_values)
     # keep every cell hidden there.
     if "suppressed" in rows:
         small_rate = small_rate | rows["suppressed"].fillna(False).astype(bool)
@@ -439,7 +431,7 @@ def _pace_words(pace: float | None, projected: str | None, target_pct: float) ->
 def trend_rows(values: pd.DataFrame, area_code: str, area_name: str,
                comparators: tuple[str, ...], up_to: dt.date, threshold: int,
                quarterly: bool = False) -> pd.DataFrame:
-    """Rows for metrics.charts.trend_chart: the area (its protected figures must already
+    """Rows for metrics.render.charts.trend_chart: the area (its protected figures must already
     be in `values`, see with_protected_area), England and the comparator average."""
     lines = {area_code: area_name}
     if area_code != ENGLAND:
@@ -642,7 +634,7 @@ def pathway_words(stages: pd.DataFrame, target: float) -> str:
 
 def ranking(values: pd.DataFrame, period: str, areas: pd.DataFrame, home: str,
             comparators: tuple[str, ...], threshold: int, target: float) -> pd.DataFrame:
-    """Every upper-tier area in one rolling 12-month period (metrics.explorer
+    """Every upper-tier area in one rolling 12-month period (metrics.views.explorer
     area_ranking: suppressed, compared with England, home and comparators marked), with
     whether each meets the target."""
     ranked = explorer.area_ranking(values, IND, period, areas, home, comparators, threshold)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from metrics.catalogue import Indicator
+from metrics.reference.catalogue import Indicator
 
 SUPPRESSED = "*"
 

@@ -44,7 +44,7 @@ class Indicator:
     polarity: str                # "high" (higher is better), "low", or "none"
     source: str
     frequency: str
-    period_kind: str             # metrics.periods kind of its headline periods
+    period_kind: str             # metrics.reference.periods kind of its headline periods
     geography: str               # "utla", "pfa" or "national": finest level published
     ci_method: str               # "wilson", "byars", "dsr" or "none"
     headline: bool = False       # a headline metric of the outcomes framework
@@ -252,3 +252,20 @@ def get(indicator_id: str) -> Indicator:
 
 def for_outcome(outcome: str) -> list[Indicator]:
     return [ind for ind in INDICATORS if ind.outcome == outcome]
+
+
+# --- Continuity of care: the breakdowns' categories (NDTMS) --------------------
+
+BREAKDOWNS = {"prison": "Releasing prison", "substance": "Substance group", "sex": "Sex",
+              "age": "Age band"}
+CATEGORY_ORDER = {
+    # NDTMS adult substance groups: mutually exclusive, so they add up to the total.
+    "substance": ("Opiate", "Non-opiate only", "Non-opiate and alcohol", "Alcohol only"),
+    "sex": ("Male", "Female"),
+    "age": ("18-29", "30-39", "40-49", "50+"),
+}
+OTHER_PRISONS = "Other prisons"
+# The pathway breakdown: what happened to everyone released with a need (these add up to
+# the leavers; numerator = people with the outcome, denominator = all leavers).
+PATHWAY_OUTCOMES = ("Engaged within 3 weeks", "Engaged after 3 weeks",
+                    "Referred, not engaged", "Not referred")

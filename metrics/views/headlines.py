@@ -18,8 +18,10 @@ import math
 import pandas as pd
 from scipy.stats import binomtest
 
-from metrics import catalogue, explorer, formatting, stats
-from metrics.catalogue import Indicator
+from metrics import stats
+from metrics.reference import catalogue, formatting
+from metrics.views import explorer
+from metrics.reference.catalogue import Indicator
 
 YEAR_BEFORE = {"quarter": 4, "rolling_12m": 4, "financial_year": 1, "calendar_year": 1,
                "pooled_3y": 3}

@@ -2,7 +2,7 @@
 
 Run from the repository root:
 
-    python -m metrics.geo_build
+    python -m metrics.reference.build_areas
 
 It writes two CSVs that the dashboard and the tests read (neither needs the
 packages below at run time):

@@ -1,6 +1,6 @@
 """An indicator definition for any metric a published version holds.
 
-Catalogue metrics are defined in `metrics/catalogue.py`. Metrics the catalogue does not
+Catalogue metrics are defined in `metrics/reference/catalogue.py`. Metrics the catalogue does not
 know - `fingertips_<id>` indicators from a Fingertips export, new long-format metrics
 with `indicator_name` and `unit` - are described only by the version's `indicators`
 table (title, unit, source, Fingertips id, outcome) and by their figures. This module
@@ -27,8 +27,9 @@ import re
 import numpy as np
 import pandas as pd
 
-from metrics import catalogue, store
-from metrics.catalogue import Indicator
+from metrics import store
+from metrics.reference import catalogue
+from metrics.reference.catalogue import Indicator
 
 OTHER = "other"                       # the outcome key of the "Other metrics" page
 OTHER_TITLE = "Other metrics"

@@ -13,8 +13,10 @@ import math
 import numpy as np
 import pandas as pd
 
-from metrics import catalogue, disclosure, formatting, stats
-from metrics.catalogue import Indicator
+from metrics import stats
+from metrics.reference import catalogue, formatting
+from metrics.stats import disclosure
+from metrics.reference.catalogue import Indicator
 
 ENGLAND = "E92000001"
 LEVEL_PREFIXES = {"utla": ("E06", "E08", "E09", "E10"), "pfa": ("E23",), "national": ("E92",)}
@@ -96,7 +98,7 @@ def latest_period(values: pd.DataFrame, ind: Indicator, up_to: dt.date) -> str |
 
 def protect(values: pd.DataFrame, areas: pd.DataFrame, indicators, threshold: int
             ) -> pd.DataFrame:
-    """The area totals as public mode shows them (metrics.disclosure.protect_area_values):
+    """The area totals as public mode shows them (metrics.stats.disclosure.protect_area_values):
     protected once for every view, so no sum across views gives a small count away."""
     return disclosure.protect_area_values(values, areas, indicators, threshold)
 
@@ -254,7 +256,7 @@ def spine_rows(values: pd.DataFrame, outcome: str, area_code: str, areas: pd.Dat
 
 def trend_series(values: pd.DataFrame, ind: Indicator, lines: dict[str, str],
                  comparators: tuple[str, ...], up_to: dt.date, threshold: int) -> pd.DataFrame:
-    """Rows for metrics.charts.trend_chart: the area (with its interval), England, and
+    """Rows for metrics.render.charts.trend_chart: the area (with its interval), England, and
     the comparator group's value per period. `lines` maps area code -> line label; the
     first entry is the area."""
     rows = suppress(metric_rows(values, ind), ind, threshold)

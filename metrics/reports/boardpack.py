@@ -1,8 +1,8 @@
 """The board pack: a PDF for the papers, from the app or the command line.
 
-    python -m metrics.boardpack --output pack.pdf [--area CODE] [--period "2026/27 Q1"]
+    python -m metrics.reports.boardpack --output pack.pdf [--area CODE] [--period "2026/27 Q1"]
 
-It renders the same briefing as presentation mode (metrics.briefing), always in public
+It renders the same briefing as presentation mode (metrics.reports.briefing), always in public
 mode, with charts drawn offline by vl-convert, and adds a title page, the figures behind
 each outcome, and definitions and methods. On demonstration data every page carries a
 watermark. Honours CDP_DATA_DIR.
@@ -20,8 +20,12 @@ import pandas as pd
 import vl_convert as vlc
 from fpdf import FPDF
 
-from metrics import briefing, catalogue, comparators, explorer, store
-from metrics.periods import PeriodError, parse_period, quarter_of
+from metrics import store
+from metrics.reference import catalogue
+from metrics.reports import briefing
+from metrics.stats import comparators
+from metrics.views import explorer
+from metrics.reference.periods import PeriodError, parse_period, quarter_of
 from metrics.settings import load_settings
 
 WATERMARK = "DEMONSTRATION DATA - NOT REAL FIGURES"
@@ -210,7 +214,7 @@ def make_pack(data_dir, area_code: str | None = None, period: str | None = None,
         raise ValueError(f"unknown area code '{area_code}': give the ONS code of an "
                          "upper-tier area, such as E10000013 for Gloucestershire")
     # Always public: the area totals protected across areas, as every public view reads
-    # them (metrics.explorer.protect).
+    # them (metrics.views.explorer.protect).
     values = explorer.protect(store.all_area_values(version, [i.id for i in catalogue.INDICATORS]),
                               areas, catalogue.INDICATORS, settings.disclosure_threshold)
     if period is None:
@@ -233,7 +237,7 @@ def make_pack(data_dir, area_code: str | None = None, period: str | None = None,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m metrics.boardpack",
+    parser = argparse.ArgumentParser(prog="python -m metrics.reports.boardpack",
                                      description="Write the board pack PDF.")
     parser.add_argument("--output", required=True, type=Path, help="PDF file to write")
     parser.add_argument("--area", help="ONS code of the area (default: the home area)")

@@ -46,7 +46,7 @@ def number_format(unit: str) -> str:
 
 
 def value_places(unit: str) -> int:
-    """Decimals a value is sent with: those a viewer is shown (metrics.formatting)."""
+    """Decimals a value is sent with: those a viewer is shown (metrics.reference.formatting)."""
     if unit == "count":
         return 0
     return 2 if "1,000,000" in unit else 1
@@ -327,7 +327,7 @@ def spine_chart(rows: pd.DataFrame, height_per_row: int = 34) -> alt.LayerChart:
     """Fingertips-style spine chart: one row per metric, England at the centre, worst
     area to the left and best to the right (low to high where there is no polarity).
 
-    `rows` (from metrics.explorer.spine_rows): title, pos_min, pos_q1, pos_q3, pos_max,
+    `rows` (from metrics.views.explorer.spine_rows): title, pos_min, pos_q1, pos_q3, pos_max,
     pos_area, pos_comparators, comparison, and display columns for the tooltip."""
     data = sent(_with_significance_words(rows),
                 ["title", "period", "area_text", "england_text", "comparators_text",

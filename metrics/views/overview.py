@@ -12,8 +12,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from metrics import catalogue, disclosure, formatting, headlines, periods, stats
-from metrics.catalogue import Indicator
+from metrics import stats
+from metrics.reference import catalogue, formatting, periods
+from metrics.stats import disclosure
+from metrics.views import headlines
+from metrics.reference.catalogue import Indicator
 
 ENGLAND = "E92000001"
 SPARKLINE_POINTS = 12

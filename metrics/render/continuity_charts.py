@@ -1,7 +1,7 @@
-"""Charts of the continuity of care page that the shared metrics.charts does not draw:
+"""Charts of the continuity of care page that the shared metrics.render.charts does not draw:
 a breakdown (categories with intervals against the target and the area's rate) and the
 pathway from release to treatment. Builders return Altair charts; they take frames from
-metrics.continuity, already suppressed, and compute nothing.
+metrics.views.continuity, already suppressed, and compute nothing.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 
 from metrics import stats
-from metrics.charts import (FONT, HOME_COLOUR, SIGNIFICANCE, TARGET_COLOUR, sent,
+from metrics.render.charts import (FONT, HOME_COLOUR, SIGNIFICANCE, TARGET_COLOUR, sent,
                             significance_group)
 
 PATHWAY_COLOURS = {
@@ -38,7 +38,7 @@ def breakdown_chart(table: pd.DataFrame, area_rate: float | None, target: float,
     area's overall rate; the target and the area's rate as vertical lines; suppressed
     categories labelled '*'.
 
-    `table`: metrics.continuity.breakdown_table output (category, released, engaged,
+    `table`: metrics.views.continuity.breakdown_table output (category, released, engaged,
     rate, lower95, upper95, comparison, suppressed)."""
     data = table.copy()
     data["significance"] = [SIGNIFICANCE[significance_group(c)][1] for c in data["comparison"]]
@@ -57,7 +57,7 @@ def breakdown_chart(table: pd.DataFrame, area_rate: float | None, target: float,
     data["label_x"] = 100.0
     present = [words for _, words, _ in SIGNIFICANCE.values()
                if words in set(data.loc[data["rate"].notna(), "significance"])]
-    # Only what is drawn or in a tooltip reaches the browser (metrics.charts.sent).
+    # Only what is drawn or in a tooltip reaches the browser (metrics.render.charts.sent).
     data = sent(data, ["category", "rate", "lower95", "upper95", "significance",
                        "comparison_words", "label", "label_x", "released_text",
                        "engaged_text", "rate_text"], "%", ("rate", "lower95", "upper95"))
@@ -109,7 +109,7 @@ def pathway_chart(stages: pd.DataFrame, target_count: int | None, target: float,
                   height: int = 6 * 44) -> alt.LayerChart:
     """The route from prison to treatment as horizontal bars, one per stage, coloured
     by whether people are still on the route, engaged, or lost; a tick on the engaged
-    bar where the target would be. `stages`: metrics.continuity.pathway output."""
+    bar where the target would be. `stages`: metrics.views.continuity.pathway output."""
     data = stages.copy()
     data["colour_words"] = data["kind"].map(lambda k: PATHWAY_COLOURS[k][1])
     data["label"] = [

@@ -21,7 +21,7 @@ import pydeck as pdk
 from pydeck.bindings.json_tools import default_serialize
 
 from metrics import geo
-from metrics.charts import COMPARATOR_COLOUR, FONT, HOME_COLOUR, SIGNIFICANCE, \
+from metrics.render.charts import COMPARATOR_COLOUR, FONT, HOME_COLOUR, SIGNIFICANCE, \
     significance_group
 
 # ColorBrewer schemes (colour-blind safe for sequential use).

@@ -84,6 +84,16 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+# The names other modules use (re-exported by the package).
+__all__ = [
+    "BYARS_MIN_COUNT", "COMPARISON_CODES", "COMPARISON_WORDS", "IMPROVEMENT_DIRECTIONS",
+    "POLARITIES", "SPC_LIMIT_FACTOR", "SPC_MIN_POINTS", "SPC_RUN_LENGTH",
+    "SPC_SCREEN_FACTOR", "SPC_TWO_SIGMA_FACTOR", "TREND_POINTS", "TREND_THRESHOLD",
+    "TREND_WORDS", "Z_95", "Z_998", "compare_with_benchmark", "comparison_words",
+    "directly_standardised_rate", "dsr_ci", "funnel_limits", "limits_from_95", "rate_ci",
+    "recent_trend", "spc", "spc_summary", "wilson_ci", "z_for_confidence",
+]
+
 __all__ = [
     "Z_95", "Z_998", "z_for_confidence",
     "wilson_ci", "rate_ci", "directly_standardised_rate", "dsr_ci", "limits_from_95",

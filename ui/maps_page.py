@@ -1,0 +1,244 @@
+"""The Maps page's layout (pages/maps.py runs render()): the partnership's small areas,
+England's areas and urban against rural, drawn from metrics.geo and metrics.render.
+
+Maps: where need is in the partnership and across England, and urban against rural.
+"""
+
+from __future__ import annotations
+
+import io
+
+import streamlit as st
+
+from metrics import geo, store
+from metrics.reference import catalogue
+from metrics.render import map_charts
+from metrics.stats import comparators
+from ui import data, exports, frame
+
+
+def render() -> None:
+    ctx = frame.context()
+    threshold = ctx.disclosure_threshold              # 1 when an analyst turned public mode off
+    export_threshold = ctx.settings.disclosure_threshold   # print and exports are always public
+    boundary_stamp = data.boundary_stamp()
+    lookup_stamp = store.lookup_stamp(ctx.data_dir)
+    loaded_lookups = store.lookup_manifest(ctx.data_dir)
+
+    st.title(f"{ctx.area_name}: where need is")
+    st.caption("Treatment need is not evenly distributed: boards balance rural access with "
+               "urban demand. Small areas are 2011 LSOAs (about 1,500 residents each) on ONS "
+               "boundaries, drawn without any online map service.")
+
+    VIEWS = ["Partnership", "England", "Urban and rural"]
+    view = st.segmented_control("Show", VIEWS, default=VIEWS[0], required=True, key="view",
+                                bind="query-params")
+
+    need = data.local_need(ctx.data_dir, ctx.version.id, lookup_stamp, ctx.area_code,
+                           boundary_stamp)
+    # Classes and deciles not from an official lookup come from the demonstration set.
+    demo_ruc = not need["ruc_official"].any() and need["ruc_class"].notna().any()
+    demo_imd = not need["imd_official"].any() and need["imd_decile"].notna().any()
+    if demo_ruc or demo_imd:
+        which = " and ".join(w for w, d in (("rural-urban classes", demo_ruc),
+                                             ("deprivation deciles", demo_imd)) if d)
+        st.info(f"**Demonstration {which}.** They are generated, not the official ONS / MHCLG "
+                "lookups. An analyst loads the official files with "
+                "`python -m metrics.geo load-lookup FILE` (see README, Maps).",
+                icon=":material/science:")
+    if loaded_lookups:
+        st.caption("Official lookups: " + "; ".join(
+            f"{meta['edition']} ({meta['file']}, loaded {meta['loaded_at'][:10]})"
+            for meta in loaded_lookups.values()))
+    # One decision about what to hide for the map, its tooltips, the class tables and the
+    # print version (a class total less the small areas shown must not give one away).
+    protection = data.local_protection(ctx.data_dir, ctx.version.id, lookup_stamp, ctx.area_code,
+                                       boundary_stamp, threshold)
+    export_protection = protection if export_threshold == threshold else data.local_protection(
+        ctx.data_dir, ctx.version.id, lookup_stamp, ctx.area_code, boundary_stamp,
+        export_threshold)
+    ruc_title = "Rural-urban class" + (" (demonstration)" if demo_ruc else "")
+    imd_title = "Deprivation decile" + (" (demonstration)" if demo_imd else "")
+
+
+    def print_version(build_chart, file_name: str) -> None:
+        """The same map as a static image for board papers (Altair geoshape rendered to PNG
+        offline by vl-convert), with a download. Built only when asked for, once per view."""
+        if st.toggle("Print version", key="print_version",
+                     help="A static rendering of this map for board papers and exports. Always "
+                          "in public mode."):
+            rendered = st.session_state.setdefault("_map_png", {})
+            key = (file_name, ctx.period, ctx.version.id, lookup_stamp, boundary_stamp)
+            if key not in rendered:
+                buffer = io.BytesIO()
+                build_chart().save(buffer, format="png", scale_factor=2)
+                rendered.clear()
+                rendered[key] = buffer.getvalue()
+            st.image(rendered[key], width=760)
+            st.download_button("Download PNG", data=rendered[key], file_name=f"{file_name}.png",
+                               mime="image/png", icon=":material/download:")
+
+
+    def _map_rows(indicator_id: str, codes: tuple, threshold: int):
+        """The metric's area totals up to the selected period, protected across areas as
+        every public view reads them (ui.data.public_values)."""
+        import pandas as pd
+        rows = data.public_values(ctx.data_dir, ctx.version.id, (indicator_id,), threshold)
+        return rows[rows["area_code"].isin(codes)
+                    & (pd.to_datetime(rows["period_end"]) <= pd.Timestamp(ctx.period_end))]
+
+
+    def make_selected_area() -> None:
+        """England map click: the clicked partnership becomes the selected area."""
+        objects = st.session_state["england_map"].selection.get("objects", {}).get("areas", [])
+        if objects:
+            st.session_state["area"] = objects[0]["code"]
+
+
+    measures = geo.available_measures(need)
+    NO_SMALL_AREA_DATA = (
+        "No small-area figures to show: the published data has no small-area table and no "
+        "official rural-urban or deprivation lookup is loaded (README, Maps). The England map "
+        "works from the published area figures.")
+    if view == "Partnership" and not measures:
+        st.info(NO_SMALL_AREA_DATA, icon=":material/map:")
+
+    elif view == "Urban and rural" and not need["ruc_class"].notna().any():
+        st.info(NO_SMALL_AREA_DATA, icon=":material/map:")
+
+    elif view == "Partnership":
+        boundaries = data.local_boundaries(ctx.area_code, boundary_stamp)
+        measure = st.selectbox(
+            "Colour small areas by", measures, key="map_measure",
+            format_func=lambda m: {"ruc_class": ruc_title, "imd_decile": imd_title}.get(
+                m, geo.MEASURES[m].title),
+            help="; ".join(f"{geo.MEASURES[m].title}: {geo.MEASURES[m].description}"
+                           for m in measures))
+        values = geo.lsoa_values(need, measure, threshold, protection)
+        chosen = st.session_state.get("local_map")
+        picked = (chosen.selection.get("objects", {}).get("lsoas") or [{}])[0].get("code") \
+            if chosen else None
+        picked = picked if picked in set(values["lsoa_code"]) else None
+        map_column, detail_column = st.columns([3, 1])
+        with map_column:
+            deck, legend = map_charts.local_deck(boundaries, values, measure, picked, ruc_title,
+                                                 imd_title)
+            st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object",
+                            key="local_map", height=map_charts.MAP_HEIGHT,
+                            alt=f"Map of {ctx.area_name}'s small areas coloured by {legend.title}")
+            st.markdown(map_charts.legend_html(legend), unsafe_allow_html=True)
+        with detail_column:
+            if picked:
+                row = values.set_index("lsoa_code").loc[picked]
+                with st.container(border=True):
+                    st.markdown(f"**{row['lsoa_name']}**  \n{picked} · {row['ltla_name']}")
+                    st.markdown(
+                        f"- {legend.title}: **{row['value_text']}**\n"
+                        f"- {ruc_title}: {row['ruc_text']}\n"
+                        f"- {imd_title}: {row['imd_text']}\n"
+                        f"- Residents: {row['population']:,.0f}\n"
+                        f"- Estimated opiate/crack users: {row['est_text']}\n"
+                        f"- In treatment: {row['treat_text']}\n"
+                        f"- Unmet need: {row['unmet_text']}\n"
+                        f"- Drug-related deaths, 5 years: {row['deaths_text']}")
+                    if threshold > 1:
+                        st.caption(f"Counts from 1 to {threshold - 1} are shown as * "
+                                   "(disclosure control).")
+            else:
+                st.info("Click a small area on the map to see its figures here.",
+                        icon=":material/touch_app:")
+            total = geo.urban_rural_summary(need, "broad", threshold,
+                                            protection=protection).set_index("group")
+            if "All" in total.index:
+                all_row = geo.summary_display(total.loc[["All"]].reset_index()).iloc[0]
+                st.markdown(f"**{ctx.area_name}**  \n{all_row['Small areas']} small areas · "
+                            f"{all_row['Residents']} residents  \n"
+                            f"Estimated users: {all_row['Estimated users']}  \n"
+                            f"In treatment per estimated user: "
+                            f"{all_row['In treatment per estimated user (95% CI)']}")
+        print_version(lambda: map_charts.local_static_map(
+            boundaries, geo.lsoa_values(need, measure, export_threshold, export_protection),
+            measure, legend.title,
+            ctx.area_name), f"map_{ctx.area_code}_{measure}")
+
+    elif view == "England":
+        national, regions = data.national_boundaries(boundary_stamp)
+        choices = [ind for ind in catalogue.INDICATORS if ind.geography != "national"]
+        default = [i.id for i in choices].index("adults_in_treatment")
+        indicator = catalogue.get(st.selectbox(
+            "Colour partnerships by", [i.id for i in choices], index=default, key="england_metric",
+            format_func=lambda i: f"{catalogue.OUTCOME_SHORT[catalogue.get(i).outcome]}: "
+                                  f"{catalogue.get(i).title}"))
+        mode = "value"
+        if indicator.benchmarkable:
+            mode = st.segmented_control(
+                "Colour by", ["value", "comparison"], default="value", required=True,
+                key="england_mode",
+                format_func={"value": "Value", "comparison": "Compared with England"}.get)
+        codes = tuple(ctx.areas.loc[ctx.areas["area_type"].isin(["utla", "pfa", "country"]),
+                                    "area_code"])
+        values = _map_rows(indicator.id, codes, threshold)
+        map_values = geo.area_map_values(values, indicator, ctx.areas, threshold)
+        group = comparators.comparator_group(
+            "configured", ctx.area_code, ctx.areas, ctx.settings.comparators,
+            data.area_need_summary(ctx.data_dir, ctx.version.id))
+        map_column, detail_column = st.columns([3, 1])
+        with map_column:
+            deck, legend = map_charts.national_deck(national, regions, map_values, indicator, mode,
+                                                    ctx.area_code, group.codes)
+            st.pydeck_chart(deck, on_select=make_selected_area, selection_mode="single-object",
+                            key="england_map", height=map_charts.MAP_HEIGHT + 40,
+                            alt=f"Map of England's partnerships coloured by {indicator.title}")
+            st.markdown(map_charts.legend_html(legend), unsafe_allow_html=True)
+        with detail_column:
+            home = map_values.set_index("area_code").loc[ctx.area_code] \
+                if ctx.area_code in set(map_values["area_code"]) else None
+            with st.container(border=True):
+                st.markdown(f"**{ctx.area_name}**")
+                if home is not None:
+                    unit = "" if indicator.unit == "count" else f" ({indicator.unit})"
+                    st.metric(indicator.title + unit, home["number_text"],
+                              help=indicator.definition)
+                    st.caption(" · ".join(t for t in (home["period"], home["comparison_text"],
+                                                       home["note"]) if t))
+                else:
+                    st.caption("No figure for this area.")
+            st.caption(f"Click an area on the map to select it. Comparators (purple): "
+                       f"{group.description}.")
+            if indicator.geography == "pfa":
+                st.caption("Published by police force area: each partnership shows its force's "
+                           "figure.")
+        print_version(lambda: map_charts.national_static_map(
+            national, regions, geo.area_map_values(_map_rows(indicator.id, codes, export_threshold),
+                                                   indicator, ctx.areas, export_threshold),
+            indicator, mode), f"map_england_{indicator.id}_{mode}")
+
+    else:
+        by = st.segmented_control("Classes", ["broad", "class"], default="broad", required=True,
+                                  key="ur_by", format_func={"broad": "Urban and rural",
+                                                            "class": "Finer ONS classes"}.get)
+        summary = geo.urban_rural_summary(need, by, threshold, protection=protection)
+        england = data.england_urban_rural(ctx.data_dir, ctx.version.id, lookup_stamp, by,
+                                           threshold)
+        measure = st.selectbox("Compare", list(geo.SUMMARY_MEASURES), key="ur_measure",
+                               format_func=lambda m: geo.SUMMARY_MEASURES[m][0])
+        title, unit = geo.SUMMARY_MEASURES[measure]
+        st.subheader(f"{title} by {ruc_title.lower()}")
+        exports.chart(map_charts.urban_rural_chart(
+            summary[summary["group"] != "All"], measure, title, unit,
+            england[england["group"] != "All"]).to_dict(validate=False),
+            f"urban-rural-{measure}-{ctx.area_code}", ctx.public)
+        st.dataframe(geo.summary_display(summary), hide_index=True, width="stretch")
+        suppression = (f" Counts from 1 to {threshold - 1} are shown as *, with a second figure "
+                       "hidden where the first could be worked out by subtraction."
+                       if threshold > 1 else "")
+        st.caption("95% intervals: Wilson for shares of estimated users, Byar's (exact Poisson "
+                   "below 10) for rates. Estimated users are modelled, so their intervals are "
+                   f"narrower than the model's own.{suppression}")
+        with st.expander("England by the same classes"):
+            st.caption("Rates and shares only: England's counts by class, less the areas' "
+                       "own, could give away a count an area hides.")
+            st.dataframe(geo.summary_display(england, counts=False), hide_index=True,
+                         width="stretch")
+
+    st.caption(geo.ATTRIBUTION)
