@@ -485,7 +485,11 @@ def _about(head: cc.Headline, threshold: int) -> None:
         "(target × released, rounded up to whole people) minus those who engaged. "
         "**Trajectory**: the steady rise in percentage points a quarter from the "
         "latest 12-month figure to the target in the 12 months ending at the target "
-        "date; the recent pace is the change over the last four quarters, divided by four.")
+        "date; the recent pace is the change over the last four quarters, divided by four. "
+        "A date at that pace is projected only when the change is significant: the two "
+        "12-month figures a year apart share no quarter, and the 95% interval of their "
+        "difference (Newcombe's method, from the Wilson intervals) must exclude no "
+        "change; the projection is given with the dates at both ends of that interval.")
     st.markdown(
         f"**Disclosure control.** Counts from 1 to {threshold - 1} are suppressed (`*`), "
         "with any rate built on them. Breakdowns and the pathway also use secondary "
