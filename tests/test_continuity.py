@@ -620,3 +620,31 @@ def test_a_significant_rise_is_projected_with_its_interval():
     assert path.projected_range == (f"12 months to {cc._quarter(latest_q + 21).label}",
                                     f"12 months to {cc._quarter(latest_q + 28).label}")
     assert "95% interval +1.7 to +2.3" in path.words and "between the" in path.words
+
+
+@pytest.mark.parametrize("code, name", [("E06000017", "Rutland"),
+                                        (GLOUCESTERSHIRE, "Gloucestershire")])
+def test_continuity_spc_words_agree_with_the_markers(totals, code, name):
+    # Public mode off (threshold 1), so the single quarters are shown, as in the issue.
+    up_to = pd.to_datetime(totals["period_end"]).max().date()
+    protected = cc.protect_series(totals, code, up_to, 1)
+    frame, summary = cc.spc(cc.with_protected_area(totals, protected, code), code, up_to,
+                            1, TARGET)
+    shown = frame[frame["value"].notna()]
+    latest, marked = shown.iloc[-1], shown[shown["special_cause"]]
+    words = summary["words"]
+    if latest["special_cause"]:
+        kind = latest["point_type"].removeprefix("special_cause_")
+        assert words.startswith(f"Special cause ({kind}) at {latest['period']}: ")
+    elif len(marked):
+        assert words.startswith(f"Common cause variation at the latest point "
+                                f"({latest['period']}), but {len(marked)} earlier point")
+        assert f"at {marked['period'].iloc[-1]}: " in words
+    else:
+        assert words.startswith("Common cause variation: no point is special cause")
+    rules = {"outside_limits": ("process limit",), "in_trend": ("rising", "falling"),
+             "two_of_three": ("2 of 3 points",), "in_run": ("the mean",)}
+    point = latest if latest["special_cause"] else (marked.iloc[-1] if len(marked) else None)
+    for rule, text in rules.items():
+        if point is not None and point[rule]:
+            assert any(t in words for t in text), (name, rule, words)
