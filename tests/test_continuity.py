@@ -549,6 +549,11 @@ def test_page_runs_with_every_view_and_no_exception(page_data):
     for view in cc_views():
         at.segmented_control(key="show").set_value(view).run()
         assert not at.exception, (view, [e.message for e in at.exception])
+        if view == "Process control (SPC)":
+            # The verdict names the latest point and its rule, as the markers do.
+            plain = [t.replace("\\", "") for t in _texts(at)]
+            assert any(t.startswith("**Special cause (improvement) at 2026/27 Q1: ")
+                       for t in plain), plain
     at.segmented_control(key="series").set_value("Single quarters").run()
     assert not at.exception
 
