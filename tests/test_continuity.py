@@ -549,6 +549,11 @@ def test_page_runs_with_every_view_and_no_exception(page_data):
     for view in cc_views():
         at.segmented_control(key="show").set_value(view).run()
         assert not at.exception, (view, [e.message for e in at.exception])
+        if view == "Process control (SPC)":
+            # The verdict names the latest point and its rule, as the markers do.
+            plain = [t.replace("\\", "") for t in _texts(at)]
+            assert any(t.startswith("**Special cause (improvement) at 2026/27 Q1: ")
+                       for t in plain), plain
     at.segmented_control(key="series").set_value("Single quarters").run()
     assert not at.exception
 
@@ -577,3 +582,74 @@ def test_page_before_the_target_date_and_for_a_small_area(page_data, tmp_path, m
     at.toggle(key="public").set_value(False).run()
     assert not at.exception, [e.message for e in at.exception]
     assert (at.dataframe[0].value["Engaged within 3 weeks"] == "*").sum() == 0
+
+
+def _rolling(engaged, released):
+    """Rolling 12-month rows a quarter apart from 2023/24 Q1 (a year apart at 0 and 4)."""
+    out = []
+    for i, (n, d) in enumerate(zip(engaged, released)):
+        q = cc._quarter(2023 * 4 + i)
+        out.append({"indicator_id": "continuity_of_care", "area_code": "E06000017",
+                    "period": f"12 months to {q.label}", "period_kind": "rolling_12m",
+                    "period_end": q.end, "numerator": n, "denominator": d,
+                    "value": n / d * 100, "suppressed": False})
+    return pd.DataFrame(out)
+
+
+def test_no_date_is_projected_from_a_change_that_is_not_significant():
+    # Rutland-sized: 8 of 24 (33.3%) a year ago, 13 of 24 (54.2%) now: +5.2 points a
+    # quarter, but with 24 leavers the 95% interval of the change includes no change
+    # (the pace the page used to project "75% in 2027/28 Q1" from).
+    path = cc.trajectory(_rolling([8, 8, 8, 8, 13], [24] * 5), "Rutland",
+                         TARGET, dt.date(2030, 3, 31))
+    assert path.recent_pace == pytest.approx((13 - 8) / 24 * 100 / 4)
+    assert not path.pace_significant and path.pace_lower < 0 < path.pace_upper
+    assert path.projected_period is None and path.projected_range is None
+    assert "not significant, so no date can be projected" in path.words
+    assert "would reach" not in path.words
+
+
+def test_a_significant_rise_is_projected_with_its_interval():
+    # 2,000 of 10,000 (20%) a year ago, 2,800 of 10,000 (28%) now: 2.0 points a quarter.
+    # Newcombe's interval for 0.28 - 0.20 from the Wilson limits (0.27127, 0.28889) and
+    # (0.19230, 0.20800): 0.08 -/+ sqrt(0.00873^2 + 0.00800^2) = 0.06816 to 0.09184 ...
+    path = cc.trajectory(_rolling([2000] * 4 + [2800], [10000] * 5), "Big", TARGET,
+                         dt.date(2035, 3, 31))
+    lower, upper = path.pace_lower, path.pace_upper
+    assert path.pace_significant and 0 < lower < 2.0 < upper
+    assert lower == pytest.approx(1.70, abs=0.01) and upper == pytest.approx(2.30, abs=0.01)
+    # The gap of 47 points: ceil(47 / 2.0) = 24 quarters at the pace, ceil(47 / upper) =
+    # 21 at the fast end and ceil(47 / lower) = 28 at the slow end, after the latest.
+    latest_q = 2023 * 4 + 4
+    assert path.projected_period == f"12 months to {cc._quarter(latest_q + 24).label}"
+    assert path.projected_range == (f"12 months to {cc._quarter(latest_q + 21).label}",
+                                    f"12 months to {cc._quarter(latest_q + 28).label}")
+    assert "95% interval +1.7 to +2.3" in path.words and "between the" in path.words
+
+
+@pytest.mark.parametrize("code, name", [("E06000017", "Rutland"),
+                                        (GLOUCESTERSHIRE, "Gloucestershire")])
+def test_continuity_spc_words_agree_with_the_markers(totals, code, name):
+    # Public mode off (threshold 1), so the single quarters are shown, as in the issue.
+    up_to = pd.to_datetime(totals["period_end"]).max().date()
+    protected = cc.protect_series(totals, code, up_to, 1)
+    frame, summary = cc.spc(cc.with_protected_area(totals, protected, code), code, up_to,
+                            1, TARGET)
+    shown = frame[frame["value"].notna()]
+    latest, marked = shown.iloc[-1], shown[shown["special_cause"]]
+    words = summary["words"]
+    if latest["special_cause"]:
+        kind = latest["point_type"].removeprefix("special_cause_")
+        assert words.startswith(f"Special cause ({kind}) at {latest['period']}: ")
+    elif len(marked):
+        assert words.startswith(f"Common cause variation at the latest point "
+                                f"({latest['period']}), but {len(marked)} earlier point")
+        assert f"at {marked['period'].iloc[-1]}: " in words
+    else:
+        assert words.startswith("Common cause variation: no point is special cause")
+    rules = {"outside_limits": ("process limit",), "in_trend": ("rising", "falling"),
+             "two_of_three": ("2 of 3 points",), "in_run": ("the mean",)}
+    point = latest if latest["special_cause"] else (marked.iloc[-1] if len(marked) else None)
+    for rule, text in rules.items():
+        if point is not None and point[rule]:
+            assert any(t in words for t in text), (name, rule, words)

@@ -151,3 +151,26 @@ def test_comparator_groups(version, areas):
     assert configured.codes == ("E10000034", "E06000054")
     fallback = comparators.comparator_group("configured", HOME, areas, (), summary)
     assert fallback.codes == nearest.codes and "computed" in fallback.description
+
+
+def _spc_words(values, direction="increase"):
+    from metrics import stats
+    frame = stats.spc(values, improvement_direction=direction)
+    frame["period"] = [f"Q{i + 1}" for i in range(len(values))]
+    return explorer.spc_words(frame, stats.spc_summary(frame))
+
+
+def test_spc_words_say_what_the_markers_show():
+    # The latest point is special cause: say so, when, and by which rule.
+    assert _spc_words([12, 8] * 6 + [13] * 7) == (
+        "Special cause (improvement) at Q19: 7 or more points in a row above the mean.")
+    assert _spc_words([12, 8] * 6 + [13] * 7, "decrease").startswith(
+        "Special cause (concern) at Q19")
+    # Every point common cause: say so.
+    assert _spc_words([10, 12] * 6) == "Common cause variation: no point is special cause."
+    # The latest point common cause beside a marked one: never "no significant change".
+    words = _spc_words([8, 12] * 6 + [40, 12, 8])
+    assert words.startswith("Common cause variation at the latest point (Q15), but 1 "
+                            "earlier point is special cause")
+    assert "at Q13: above the upper process limit" in words
+    assert "no significant change" not in words

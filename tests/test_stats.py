@@ -676,3 +676,20 @@ def test_99_8_interval_contains_the_95_interval(n, data):
     lower95, upper95 = stats.wilson_ci(x, n)
     lower998, upper998 = stats.wilson_ci(x, n, confidence=0.998)
     assert lower998 <= lower95 and upper95 <= upper998
+
+
+def test_summary_names_the_rules_that_mark_the_latest_and_last_special_point():
+    shifted = [12, 8] * 6 + [13] * 7    # the last 7 points all above the mean of 11.1
+    summary = stats.spc_summary(stats.spc(shifted))
+    assert summary["latest_position"] == 18 and summary["latest_rules"] == ("in_run",)
+    assert summary["latest_direction"] == "higher" and summary["special_points"] == 7
+    common = stats.spc_summary(stats.spc(RNORM_20))
+    assert common["latest_rules"] == () and common["special_points"] == 0
+    assert common["last_special_position"] is None
+    # A spike then ordinary points (mean exactly 12, so no run): the latest is common
+    # cause, the spike is named.
+    spike = stats.spc_summary(stats.spc([8, 12] * 6 + [40, 12, 8]))
+    assert spike["variation"] == "common_cause" and spike["special_points"] == 1
+    assert spike["last_special_position"] == 12
+    assert spike["last_special_rules"] == ("outside_limits",)
+    assert spike["last_special_variation"] == "improvement"

@@ -17,8 +17,7 @@ from metrics import stats
 from metrics.reference import catalogue
 from metrics.render import charts, continuity_charts
 from metrics.views import continuity as cc, explorer, headlines
-from ui import cards, data, exports, frame, tables
-from ui.outcome_page import ASSURANCE_WORDS, VARIATION_WORDS
+from ui import cards, data, exports, frame, plain, tables
 
 VIEWS = ["Breakdowns", "Pathway", "Process control (SPC)", "All areas", "Figures",
          "About this measure"]
@@ -408,10 +407,8 @@ def _spc(model, ctx) -> None:
     summary = model["summary"]
     st.markdown(f"**Statistical process control: {model['basis']}, against the target.**")
     exports.chart(model["spec"], f"continuity-spc-{ctx.area_code}", ctx.public)
-    words = [VARIATION_WORDS.get(summary.get("variation"), "Variation not assessed")]
-    if summary.get("assurance"):
-        words.append(ASSURANCE_WORDS[summary["assurance"]])
-    st.markdown("**" + ". ".join(words) + ".**")
+    # From the same rule columns as the chart's markers (metrics.views.explorer.spc_words).
+    st.markdown("**" + plain.md(summary.get("words", "Variation not assessed.")) + "**")
     caveats = [f"Making Data Count XmR chart of {model['basis']}: a point outside the "
                "process limits, 7 points in a row on one side of the mean or rising or "
                "falling, or 2 of 3 points beyond two sigma, is special cause variation. "
@@ -485,7 +482,11 @@ def _about(head: cc.Headline, threshold: int) -> None:
         "(target × released, rounded up to whole people) minus those who engaged. "
         "**Trajectory**: the steady rise in percentage points a quarter from the "
         "latest 12-month figure to the target in the 12 months ending at the target "
-        "date; the recent pace is the change over the last four quarters, divided by four.")
+        "date; the recent pace is the change over the last four quarters, divided by four. "
+        "A date at that pace is projected only when the change is significant: the two "
+        "12-month figures a year apart share no quarter, and the 95% interval of their "
+        "difference (Newcombe's method, from the Wilson intervals) must exclude no "
+        "change; the projection is given with the dates at both ends of that interval.")
     st.markdown(
         f"**Disclosure control.** Counts from 1 to {threshold - 1} are suppressed (`*`), "
         "with any rate built on them. Breakdowns and the pathway also use secondary "

@@ -20,17 +20,6 @@ from metrics.views import explorer
 from ui import cards, data, exports, frame, plain, tables
 
 VIEWS = ["Trend", "Process control (SPC)", "All areas", "Figures", "About this metric"]
-ASSURANCE_WORDS = {
-    "consistently_passing": "Consistently passing the target",
-    "consistently_failing": "Consistently failing the target",
-    "hit_and_miss": "Hit and miss: the target lies within the process limits",
-}
-VARIATION_WORDS = {
-    "common_cause": "Common cause variation: no significant change",
-    "improvement": "Special cause variation: improvement",
-    "concern": "Special cause variation: concern",
-    "neither": "Special cause variation (no preferred direction)",
-}
 CI_WORDS = {
     "wilson": "Wilson score (95% and 99.8%)",
     "byars": "Byar's method, exact Poisson below 10 events",
@@ -286,10 +275,8 @@ def _spc_view(model, ind, name: str, public: bool, missing: str | None = None) -
                 "process control chart: it needs at least two.")
         return
     exports.chart(model["spec"], name, public)
-    words = [VARIATION_WORDS.get(summary.get("variation"), "Variation not assessed")]
-    if summary.get("assurance"):
-        words.append(ASSURANCE_WORDS[summary["assurance"]])
-    st.markdown("**" + ". ".join(words) + ".**")
+    # Built with the markers from the same rule columns (metrics.views.explorer.spc_words).
+    st.markdown("**" + plain.md(summary.get("words", "Variation not assessed.")) + "**")
     caveats = ["Making Data Count rules: a point outside the process limits, 7 points in a "
                "row on one side of the mean or rising or falling, or 2 of 3 points beyond "
                "two sigma."]

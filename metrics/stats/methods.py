@@ -730,6 +730,14 @@ def spc_summary(spc_frame: pd.DataFrame, target: float | None = None,
     (so the whole range of expected values meets it), "consistently_failing" when beyond
     the limit on the good side, otherwise "hit_and_miss".
     ``target`` and ``improvement_direction`` default to those given to ``spc``.
+
+    So words can say what the chart marks, it also gives, read from the same rule
+    columns as the markers: latest_position (row of the latest observed point),
+    latest_rules (the rules that mark it, in NHSRplotthedots' precedence; empty for
+    common cause), latest_direction ("higher", "lower" or None), special_points (how many
+    points are special cause) and last_special_position / last_special_rules /
+    last_special_direction / last_special_variation for the most recent special cause
+    point (None when there is none).
     """
     direction = improvement_direction or spc_frame.attrs.get("improvement_direction", "increase")
     if direction not in IMPROVEMENT_DIRECTIONS:
@@ -742,6 +750,22 @@ def spc_summary(spc_frame: pd.DataFrame, target: float | None = None,
     latest = observed.iloc[-1]
     side = {"higher": 1, "lower": -1}.get(latest["special_cause_direction"], 0)
     variation = _VARIATION[_point_type(side, IMPROVEMENT_DIRECTIONS[direction])]
+    positions = np.flatnonzero(spc_frame["value"].notna().to_numpy())
+    special = np.flatnonzero(spc_frame["special_cause"].to_numpy(bool)
+                             & spc_frame["value"].notna().to_numpy())
+    last = special[-1] if len(special) else None
+    last_side = (0 if last is None else
+                 {"higher": 1, "lower": -1}.get(spc_frame["special_cause_direction"].iloc[last], 0))
+    marks = dict(
+        latest_position=int(positions[-1]), latest_rules=_rules_of(latest),
+        latest_direction=None if side == 0 else latest["special_cause_direction"],
+        special_points=int(len(special)),
+        last_special_position=None if last is None else int(last),
+        last_special_rules=() if last is None else _rules_of(spc_frame.iloc[last]),
+        last_special_direction=None if last is None else
+        spc_frame["special_cause_direction"].iloc[last],
+        last_special_variation=None if last is None else
+        _VARIATION[_point_type(last_side, IMPROVEMENT_DIRECTIONS[direction])])
 
     assurance = None
     lower, upper = latest["lower_limit"], latest["upper_limit"]
@@ -754,7 +778,14 @@ def spc_summary(spc_frame: pd.DataFrame, target: float | None = None,
             assurance = "consistently_passing" if increasing else "consistently_failing"
         else:
             assurance = "hit_and_miss"
-    return {"variation": variation, "assurance": assurance}
+    return {"variation": variation, "assurance": assurance, **marks}
+
+
+SPC_RULES = ("outside_limits", "in_trend", "two_of_three", "in_run")   # precedence order
+
+
+def _rules_of(row: pd.Series) -> tuple[str, ...]:
+    return tuple(rule for rule in SPC_RULES if bool(row[rule]))
 
 
 # ---------------------------------------------------------------------------------------

@@ -295,6 +295,12 @@ class Trajectory:
     now_people_short: int | None
     frame: pd.DataFrame                # period_end, value, label: drawn on the trend chart
     words: str
+    # The 95% interval of the recent pace, and whether it excludes no change: a date is
+    # projected only from a significant rise (otherwise the "pace" may be noise).
+    pace_lower: float | None = None
+    pace_upper: float | None = None
+    pace_significant: bool = False
+    projected_range: tuple[str | None, str | None] | None = None  # earliest, latest
 
 
 def trajectory(protected: pd.DataFrame, area_name: str, target: float,
@@ -334,6 +340,8 @@ def trajectory(protected: pd.DataFrame, area_name: str, target: float,
     earlier = shown[shown["period"] == f"12 months to {_quarter(latest_q - 4).label}"]
     if len(earlier):
         pace = (rate - float(earlier["value"].iloc[0])) / 4
+    change = _with_range(_pace_interval(latest, earlier.iloc[0] if len(earlier) else None),
+                         now_gap, latest_q)
     target_words = f"{target_pct:g}% by {long_date(target_date)}"
     latest_words = f"{rate:.1f}% in the {latest['period']}"
 
@@ -353,8 +361,8 @@ def trajectory(protected: pd.DataFrame, area_name: str, target: float,
             words = (f"To reach {target_words}, {area_name} needs to rise by "
                      f"{needed:.1f} percentage points a quarter for the next "
                      f"{left} quarter{'s' if left != 1 else ''}, from {latest_words}.")
-        projected = _projection(pace, now_gap, latest_q)
-        words += " " + _pace_words(pace, projected, target_pct)
+        projected = _projection(pace, now_gap, latest_q, change)
+        words += " " + _pace_words(pace, projected, target_pct, change)
         if today is not None and today > target_date:
             words += (f" (These are figures to {latest['period'].removeprefix('12 months to ')}"
                       f"; the target date has passed since: choose a later period to see "
@@ -364,7 +372,8 @@ def trajectory(protected: pd.DataFrame, area_name: str, target: float,
                           recent_pace=pace, projected_period=projected,
                           at_target_rate=None, at_target_gap=None,
                           at_target_people_short=None, now_gap=now_gap,
-                          now_people_short=now_short, frame=frame, words=words)
+                          now_people_short=now_short, frame=frame, words=words,
+                          **_pace_fields(change))
 
     # The data reach the target date: how far off was the area then, and now?
     at = series[series["period"] == base["target_period"]]
@@ -395,14 +404,15 @@ def trajectory(protected: pd.DataFrame, area_name: str, target: float,
     else:
         words += (f"Now ({latest['period']}) it is at {rate:.1f}%: {now_gap:.1f} points "
                   f"{_people(now_short).strip()} short.")
-    projected = _projection(pace, now_gap, latest_q)
+    projected = _projection(pace, now_gap, latest_q, change)
     if now_gap > 0:
-        words += " " + _pace_words(pace, projected, target_pct)
+        words += " " + _pace_words(pace, projected, target_pct, change)
     return Trajectory(**base, latest_period=latest["period"], latest_rate=rate, passed=True,
                       quarters_left=0, needed_per_quarter=None, recent_pace=pace,
                       projected_period=projected, at_target_rate=at_rate,
                       at_target_gap=at_gap, at_target_people_short=at_short,
-                      now_gap=now_gap, now_people_short=now_short, frame=frame, words=words)
+                      now_gap=now_gap, now_people_short=now_short, frame=frame, words=words,
+                      **_pace_fields(change))
 
 
 def _people(short: int | None) -> str:
@@ -410,20 +420,85 @@ def _people(short: int | None) -> str:
     return "" if short is None else f" ({short:,} people)"
 
 
-def _projection(pace: float | None, gap: float, latest_q: int) -> str | None:
-    if pace is None or pace <= 0 or gap <= 0:
+def _pace_interval(latest: pd.Series, earlier: pd.Series | None) -> dict | None:
+    """The 95% interval of the recent pace (points a quarter), or why there is none.
+
+    The latest 12 months and the 12 months a year before share no quarter, so they are
+    independent samples: the change between them gets Newcombe's hybrid score interval
+    for a difference of two proportions (Newcombe 1998, method 10, built from the Wilson
+    intervals used across the dashboard), divided by four like the pace itself.
+    Returns None without an earlier figure; {"reason": ...} when it cannot be tested."""
+    if earlier is None:
         return None
+    x1, n1 = _num(latest.get("numerator")), _num(latest.get("denominator"))
+    x0, n0 = _num(earlier.get("numerator")), _num(earlier.get("denominator"))
+    if None in (x1, n1, x0, n0) or n1 <= 0 or n0 <= 0:
+        return {"reason": "the counts behind the figures are not given, so the change "
+                          "cannot be tested"}
+    p1, p0 = x1 / n1, x0 / n0
+    l1, u1 = stats.wilson_ci(x1, n1)
+    l0, u0 = stats.wilson_ci(x0, n0)
+    difference = p1 - p0
+    lower = difference - math.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2)
+    upper = difference + math.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2)
+    return {"lower": lower * 100 / 4, "upper": upper * 100 / 4,
+            "significant": lower > 0 or upper < 0}
+
+
+def _quarters_to(gap: float, pace: float, latest_q: int) -> str:
     return f"12 months to {_quarter(latest_q + math.ceil(gap / pace)).label}"
 
 
-def _pace_words(pace: float | None, projected: str | None, target_pct: float) -> str:
+def _projection(pace: float | None, gap: float, latest_q: int,
+                change: dict | None = None) -> str | None:
+    """When the recent pace would reach the target: only from a significant rise."""
+    if (pace is None or pace <= 0 or gap <= 0 or not change
+            or not change.get("significant")):
+        return None
+    return _quarters_to(gap, pace, latest_q)
+
+
+def _with_range(change: dict | None, gap: float, latest_q: int) -> dict | None:
+    """`change` with the projected period at each end of its interval (a significant
+    rise only; the faster end reaches the target first)."""
+    if change and change.get("significant") and change["lower"] > 0 and gap > 0:
+        change = dict(change, range=(_quarters_to(gap, change["upper"], latest_q),
+                                     _quarters_to(gap, change["lower"], latest_q)))
+    return change
+
+
+def _range_of(change: dict) -> tuple[str | None, str | None]:
+    return change.get("range", (None, None))
+
+
+def _pace_fields(change: dict | None) -> dict:
+    if not change or "lower" not in change:
+        return {}
+    return dict(pace_lower=change["lower"], pace_upper=change["upper"],
+                pace_significant=change["significant"], projected_range=change.get("range"))
+
+
+def _pace_words(pace: float | None, projected: str | None, target_pct: float,
+                change: dict | None = None) -> str:
     if pace is None:
         return ""
+    if not change or "lower" not in change:
+        reason = change["reason"] if change else "it cannot be tested"
+        return (f"Over the last four quarters it changed by {pace:+.1f} points a quarter, "
+                f"but {reason}, so no date can be projected.")
+    interval = f"(95% interval {change['lower']:+.1f} to {change['upper']:+.1f})"
+    if not change["significant"]:
+        return (f"Over the last four quarters it changed by {pace:+.1f} points a quarter "
+                f"{interval}; the recent change is not significant, so no date can be "
+                f"projected.")
     if projected is None:
-        return (f"Over the last four quarters it changed by {pace:+.1f} points a quarter: "
-                f"at that pace it would not reach {target_pct:g}%.")
-    return (f"Over the last four quarters it rose by {pace:.1f} points a quarter: at that "
-            f"pace it would reach {target_pct:g}% in the {projected}.")
+        return (f"Over the last four quarters it fell significantly, by {-pace:.1f} points "
+                f"a quarter {interval}: at that pace it would not reach {target_pct:g}%.")
+    earliest, latest = _range_of(change)
+    return (f"Over the last four quarters it rose significantly, by {pace:.1f} points a "
+            f"quarter {interval}: at that pace it would reach {target_pct:g}% in the "
+            f"{projected} (between the {earliest} and the {latest}, from the ends of the "
+            f"interval).")
 
 
 # --- Trend and SPC --------------------------------------------------------------------------
