@@ -70,3 +70,42 @@ def test_a_significant_change_is_coloured_by_polarity():
                                  AREAS, 5)
     assert "not significant" not in card.change_text
     assert card.change_direction == "better"  # treatment progress: higher is better
+
+
+def _county_lines(previous, latest):
+    rows = []
+    for period, end, n in (("2025/26 Q4", dt.date(2026, 3, 31), previous),
+                           ("2026/27 Q1", dt.date(2026, 6, 30), latest)):
+        rows.append({"indicator_id": "county_lines_closed", "area_code": "E23000037",
+                     "period": period, "period_kind": "quarter", "period_end": end,
+                     "numerator": float(n), "denominator": float("nan"), "value": float(n),
+                     "lower95": float("nan"), "upper95": float("nan"),
+                     "lower998": float("nan"), "upper998": float("nan")})
+    return pd.DataFrame(rows)
+
+
+def test_an_unchanged_activity_count_gets_no_arrow_and_no_colour():
+    card = overview.outcome_card("supply", _county_lines(3, 3), "E10000013", AREAS, 5)
+    assert card.change_direction == "no_change"
+    assert card.change_text == "no change since 2025/26 Q4"
+    assert "+0" not in card.change_text
+
+
+@pytest.mark.parametrize("previous, latest", [(3, 5), (5, 3), (10, 12)])
+def test_an_activity_count_change_that_is_not_significant_is_grey(previous, latest):
+    # Exact Poisson test: 3 then 5 gives p = 0.73, 10 then 12 p = 0.83.
+    card = overview.outcome_card("supply", _county_lines(previous, latest), "E10000013",
+                                 AREAS, 5)
+    assert card.change_direction == "not_significant"
+    assert card.change_text.endswith("(not significant)")
+
+
+@pytest.mark.parametrize("previous, latest, direction", [(2, 10, "increase"),
+                                                         (10, 2, "decrease")])
+def test_a_significant_activity_count_change_is_named_neutrally(previous, latest, direction):
+    # 2 then 10 lines closed: p = 0.039. More closures is not "better" (it may mean more
+    # lines), so the card says increase or decrease, never better or worse.
+    card = overview.outcome_card("supply", _county_lines(previous, latest), "E10000013",
+                                 AREAS, 5)
+    assert card.change_direction == direction
+    assert "not significant" not in card.change_text
