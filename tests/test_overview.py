@@ -109,3 +109,25 @@ def test_a_significant_activity_count_change_is_named_neutrally(previous, latest
                                  AREAS, 5)
     assert card.change_direction == direction
     assert "not significant" not in card.change_text
+
+
+@pytest.mark.parametrize("count, threshold, words", [
+    (7, 5, "rate not published: fewer than 10 deaths (7)"),
+    (3, 5, "rate not published: fewer than 10 deaths (*)")])
+def test_a_withheld_rate_card_says_why_not_no_data(count, threshold, words):
+    # The demonstration set withholds Darlington's 2023-25 rate on 7 deaths.
+    nan = float("nan")
+    rows = []
+    for period, end, n, v in (("2022 - 24", dt.date(2024, 12, 31), 12, 9.6),
+                              ("2023 - 25", dt.date(2025, 12, 31), count, nan)):
+        rows.append({"indicator_id": "drug_misuse_deaths", "area_code": "E10000013",
+                     "period": period, "period_kind": "pooled_3y", "period_end": end,
+                     "numerator": float(n), "denominator": 120_000.0, "value": v,
+                     "lower95": nan, "upper95": nan, "lower998": nan, "upper998": nan,
+                     "value_note": None if v == v else
+                     "Rate not calculated: fewer than 10 events"})
+    card = overview.outcome_card("harm", pd.DataFrame(rows), "E10000013", AREAS, threshold)
+    assert card.withheld == words
+    assert card.value_text == "not published"
+    # No change badge made of a missing value (" since 2022 - 24 (not significant)").
+    assert card.change_text == "" and card.change_direction == "none"

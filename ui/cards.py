@@ -73,7 +73,10 @@ def outcome_card(card: OutcomeCard) -> None:
             verdict = card.change_text
         if verdict:
             details.insert(0, verdict)
-        if card.suppressed:
+        if card.withheld:
+            # Why there is no rate, in words that wrap (the value above is one line).
+            details.insert(0, card.withheld[0].upper() + card.withheld[1:])
+        elif card.suppressed:
             details.append("small count suppressed")
         st.caption(" · ".join(d for d in details if d))
 

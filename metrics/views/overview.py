@@ -40,6 +40,8 @@ class OutcomeCard:
     comparison_words: str       # e.g. "Better than England (95% confidence)"
     geography_note: str         # where the figure is published, if not the area itself
     suppressed: bool
+    # Why a rate is not published, e.g. "rate not published: fewer than 10 deaths (7)"
+    withheld: str = ""
 
 
 @dataclass(frozen=True)
@@ -125,11 +127,14 @@ def outcome_card(outcome: str, values: pd.DataFrame, area_code: str, areas: pd.D
 
     small = small_row(latest)
     value_text = formatting.SUPPRESSED if small else formatting.with_unit(latest["value"], ind)
+    withheld = headlines.withheld_words(latest, ind, disclosure_threshold) or ""
+    if withheld:
+        value_text = "not published"
 
     change_text, direction = "", "none"
-    if len(series) >= 2 and not small:
+    if len(series) >= 2 and not small and pd.notna(latest["value"]):
         previous = series.iloc[-2]
-        if not small_row(previous):
+        if not small_row(previous) and pd.notna(previous["value"]):
             change_text, direction = _change(ind, previous, latest)
 
     england_row = england[england["period"] == latest["period"]]
@@ -159,7 +164,7 @@ def outcome_card(outcome: str, values: pd.DataFrame, area_code: str, areas: pd.D
                        change_text=change_text, change_direction=direction,
                        sparkline=spark_values, england_text=england_text,
                        comparison=comparison, comparison_words=words, suppressed=small,
-                       **common)
+                       withheld=withheld, **common)
 
 
 def _where_words(ind: Indicator, shown_area: str, areas: pd.DataFrame) -> str:
