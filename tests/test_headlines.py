@@ -126,3 +126,13 @@ def test_a_published_rate_or_a_crude_proportion_is_not_called_withheld():
     assert headlines.withheld_words(values.iloc[1], ind, 5) is None
     other, rows = _quarters(num_now=30, den_now=40, num_then=20, den_then=40)
     assert headlines.withheld_words(rows.iloc[0], other, 5) is None
+
+
+def test_the_figures_table_notes_a_withheld_rate_in_the_same_words():
+    # Rutland's row said only '*' for the case the card explains.
+    from metrics.views import explorer
+    ind, values = _deaths(7)
+    table = explorer.values_table(values, ind, ["E10000013"], AREAS, UP_TO, 5)
+    latest = table[table["Period"] == "2023 - 25"].iloc[0]
+    assert latest["Note"] == "Rate not published: fewer than 10 deaths (7)"
+    assert pd.isna(table[table["Period"] == "2022 - 24"].iloc[0]["Note"])

@@ -20,7 +20,6 @@ from scipy.stats import binomtest
 
 from metrics import stats
 from metrics.reference import catalogue, formatting
-from metrics.stats import disclosure
 from metrics.views import explorer
 from metrics.reference.catalogue import Indicator
 
@@ -66,31 +65,10 @@ def change_is_significant(ind: Indicator, earlier: pd.Series, later: pd.Series) 
     return False
 
 
-# Like Fingertips and ONS, no standardised rate is published on fewer than 10 events.
-DSR_MIN_EVENTS = 10
-
-
-def withheld_words(row: pd.Series | None, ind: Indicator, threshold: int) -> str | None:
-    """'rate not published: fewer than 10 deaths (7)' for a standardised rate withheld
-    because it rests on fewer than 10 events, so a board reads why there is no figure
-    rather than 'no data'. The count is shown only where public mode allows it: a small
-    count (or one public mode already hid) is '*'. None when the rate is not withheld."""
-    if row is None or ind.ci_method != "dsr" or pd.notna(row.get("value")):
-        return None
-    count = row.get("numerator")
-    hidden = row.get("suppressed")
-    hidden = hidden is not None and hidden is not pd.NA and not pd.isna(hidden) \
-        and bool(hidden)
-    if count is not None and pd.notna(count) and 0 <= count < DSR_MIN_EVENTS:
-        shown = formatting.SUPPRESSED if hidden or disclosure.is_small(count, threshold) \
-            else f"{count:,.0f}"
-    elif hidden and threshold <= DSR_MIN_EVENTS:
-        # Public mode hid a count below its threshold, so below 10 as well.
-        shown = formatting.SUPPRESSED
-    else:
-        return None
-    events = "deaths" if "death" in ind.id else "events"
-    return f"rate not published: fewer than {DSR_MIN_EVENTS} {events} ({shown})"
+# Why a standardised rate is not published, in the words every page uses (defined beside
+# the suppression it sits with, so the Figures table can use it without an import cycle).
+DSR_MIN_EVENTS = explorer.DSR_MIN_EVENTS
+withheld_words = explorer.withheld_words
 
 
 def _period_words(period: str) -> str:

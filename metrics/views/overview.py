@@ -128,7 +128,7 @@ def outcome_card(outcome: str, values: pd.DataFrame, area_code: str, areas: pd.D
     small = small_row(latest)
     value_text = formatting.SUPPRESSED if small else formatting.with_unit(latest["value"], ind)
     withheld = headlines.withheld_words(latest, ind, disclosure_threshold) or ""
-    if withheld:
+    if withheld and not small:
         value_text = "not published"
 
     change_text, direction = "", "none"
