@@ -3,6 +3,8 @@ import datetime as dt
 import pandas as pd
 import pytest
 
+from tests.test_pages import demo_data_dir  # noqa: F401 - the demonstration set
+
 from metrics.views import overview
 
 
@@ -132,3 +134,46 @@ def test_a_withheld_rate_card_says_why_not_no_data(count, threshold, words):
     assert card.value_text == ("*" if count < threshold else "not published")
     # No change badge made of a missing value (" since 2022 - 24 (not significant)").
     assert card.change_text == "" and card.change_direction == "none"
+
+
+def _overview_for(area_code):
+    from streamlit.testing.v1 import AppTest
+    from tests.test_pages import APP, TIMEOUT_S
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+    at.query_params["area"] = area_code
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_demo_city_of_london_cards_have_no_arrow_on_zero_and_say_why_no_rate(demo_data_dir):
+    # City of London in the demonstration set: no county lines closed in either quarter
+    # (it was drawn as a green "+0" with an arrow), and no drug deaths rate (0 deaths,
+    # it said "no data").
+    at = _overview_for("E09000001")
+    lines = next(m for m in at.metric if "County lines" in m.label)
+    assert lines.proto.delta == "", lines.proto.delta
+    deltas = [m.proto.delta for m in at.metric]
+    assert not [d for d in deltas if d.lstrip("+-").replace(".", "").strip("0 pp") == ""
+                and d], deltas
+    captions = [str(c.value) for c in at.caption]
+    assert any(c.startswith("no change since") for c in captions), captions
+    assert any(c.startswith("Rate not published: fewer than 10 deaths (0)")
+               for c in captions), captions
+    assert "no data" not in [m.value for m in at.metric]
+
+
+def test_demo_darlington_withheld_rate_shows_its_count(demo_data_dir):
+    at = _overview_for("E06000005")   # 7 deaths in 2023-25: no rate published
+    captions = [str(c.value) for c in at.caption]
+    assert any(c.startswith("Rate not published: fewer than 10 deaths (7)")
+               for c in captions), captions
+
+
+def test_demo_a_non_significant_activity_count_change_is_grey(demo_data_dir):
+    # Gloucestershire's force closed 3 then 5 county lines (p = 0.73): it was green.
+    from streamlit.proto.Metric_pb2 import Metric
+    at = _overview_for("E10000013")
+    lines = next(m for m in at.metric if "County lines" in m.label)
+    assert lines.proto.delta.startswith("+2"), lines.proto.delta
+    assert lines.proto.color == Metric.MetricColor.GRAY, lines.proto.color
