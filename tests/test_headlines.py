@@ -84,3 +84,55 @@ def test_continuity_sentence_reads_like_the_board_paper():
     assert text.startswith("Continuity of care in Gloucestershire was 48% in the 12 months "
                            "to 2025/26 Q2, 27 points below the 75% target")
     assert text.endswith("; England 53%.")
+
+
+def _deaths(count_now):
+    """Pooled drug deaths as the demonstration set writes them: fewer than 10 deaths get
+    no rate, only the count and the note (metrics.demo.DSR_NOTE)."""
+    ind = catalogue.get("drug_misuse_deaths")
+    nan = float("nan")
+    rows = _rows(ind, [
+        ("E10000013", "2023 - 25", "2025-12-31", count_now, 120_000, nan, nan, nan),
+        ("E10000013", "2022 - 24", "2024-12-31", 12, 120_000, 9.6, 5.0, 16.0),
+        ("E92000001", "2023 - 25", "2025-12-31", 9_300, 170e6, 5.9, 5.8, 6.0)])
+    rows["value_note"] = rows["value"].map(
+        lambda v: "Rate not calculated: fewer than 10 events" if pd.isna(v) else None)
+    return ind, rows
+
+
+@pytest.mark.parametrize("count, threshold, shown", [(7, 5, "(7)"), (3, 5, "(*)"),
+                                                    (3, 1, "(3)")])
+def test_a_withheld_rate_is_explained_in_words_not_no_data(count, threshold, shown):
+    # As Darlington (7 deaths, 2023-25) and Rutland (a count of 1-4) in the demonstration
+    # set: the reason in words, the count only where public mode allows it.
+    ind, values = _deaths(count)
+    text = " ".join(headlines.metric_sentences(values, ind, "E10000013", "Gloucestershire",
+                                               AREAS, UP_TO, threshold))
+    assert f"rate not published: fewer than 10 deaths {shown}" in text
+    assert "no figure" not in text and "no data" not in text
+
+
+def test_a_rate_withheld_and_hidden_by_public_mode_still_says_why():
+    ind, values = _deaths(3)
+    hidden = values["period"] == "2023 - 25"
+    values.loc[hidden, "numerator"] = float("nan")   # as metrics.views.explorer.protect
+    values["suppressed"] = hidden
+    assert headlines.withheld_words(values[hidden].iloc[0], ind, 5) == \
+        "rate not published: fewer than 10 deaths (*)"
+
+
+def test_a_published_rate_or_a_crude_proportion_is_not_called_withheld():
+    ind, values = _deaths(7)
+    assert headlines.withheld_words(values.iloc[1], ind, 5) is None
+    other, rows = _quarters(num_now=30, den_now=40, num_then=20, den_then=40)
+    assert headlines.withheld_words(rows.iloc[0], other, 5) is None
+
+
+def test_the_figures_table_notes_a_withheld_rate_in_the_same_words():
+    # Rutland's row said only '*' for the case the card explains.
+    from metrics.views import explorer
+    ind, values = _deaths(7)
+    table = explorer.values_table(values, ind, ["E10000013"], AREAS, UP_TO, 5)
+    latest = table[table["Period"] == "2023 - 25"].iloc[0]
+    assert latest["Note"] == "Rate not published: fewer than 10 deaths (7)"
+    assert pd.isna(table[table["Period"] == "2022 - 24"].iloc[0]["Note"])

@@ -693,3 +693,22 @@ def test_summary_names_the_rules_that_mark_the_latest_and_last_special_point():
     assert spike["last_special_position"] == 12
     assert spike["last_special_rules"] == ("outside_limits",)
     assert spike["last_special_variation"] == "improvement"
+
+
+def test_poisson_counts_test_matches_exact_reference_values():
+    # Worked by hand from Binomial(n, 0.5), as R's poisson.test(c(a, b)) gives:
+    # 2 then 10 of 12: 2 x (1 + 12 + 66) / 4096 = 0.0385742...
+    assert stats.poisson_counts_test(2, 10) == pytest.approx(158 / 4096)
+    assert stats.poisson_counts_test(10, 2) == pytest.approx(158 / 4096)
+    # 0 then 6: 2 / 64 = 0.03125 (significant); 0 then 5: 2 / 32 = 0.0625 (not).
+    assert stats.poisson_counts_test(0, 6) == pytest.approx(0.03125)
+    assert stats.poisson_counts_test(0, 5) == pytest.approx(0.0625)
+    # 3 then 5 of 8: 2 x (1 + 8 + 28 + 56) / 256 = 0.7265625.
+    assert stats.poisson_counts_test(3, 5) == pytest.approx(186 / 256)
+    assert stats.poisson_counts_test(4, 4) == 1.0
+    assert stats.poisson_counts_test(0, 0) == 1.0
+
+
+@pytest.mark.parametrize("bad", [(None, 3), (float("nan"), 3), (-1, 3), (2.5, 3), ("x", 3)])
+def test_poisson_counts_test_refuses_impossible_counts(bad):
+    assert math.isnan(stats.poisson_counts_test(*bad))

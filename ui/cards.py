@@ -20,6 +20,15 @@ BADGE_STYLE = {
 }
 
 
+# The change verdict in words beside its colour. An activity count has no polarity, so its
+# significant changes are an increase or a decrease, never better or worse.
+CHANGE_WORDS = {
+    "not_significant": "change not significant",
+    "increase": "significant increase",
+    "decrease": "significant decrease",
+}
+
+
 def comparison_badge(code: str, words: str) -> None:
     colour, icon = BADGE_STYLE.get(code.split("_")[0] if code != "not_compared" else code,
                                    BADGE_STYLE["not_compared"])
@@ -43,22 +52,31 @@ def outcome_card(card: OutcomeCard) -> None:
                 st.caption(card.geography_note)
             return
         england_only = card.geography_note.startswith("England figure")
-        not_significant = card.change_direction == "not_significant"
-        colour = "off" if not_significant else _delta_colour(ind.polarity)
+        # Colour only a significant change (the view decides); a change that rounds to
+        # nothing is said in words under the card, with no arrow to suggest a movement.
+        direction = card.change_direction
+        colour = {"better": _delta_colour(ind.polarity), "worse": _delta_colour(ind.polarity),
+                  "increase": "blue", "decrease": "blue"}.get(direction, "off")
         # The delta badge is one line that Streamlit cuts off with an ellipsis at narrow
         # widths ("(not significa..."): the verdict goes in words under the card instead.
-        delta = card.change_text.removesuffix(" (not significant)") if not_significant \
-            else card.change_text
+        delta = None if direction == "no_change" else \
+            card.change_text.removesuffix(" (not significant)") or None
         st.metric(
             f"England: {ind.title}" if england_only else ind.title, card.value_text,
-            delta=delta or None, delta_color=colour,
+            delta=delta, delta_color=colour,
             chart_data=[v for v in card.sparkline if v is not None] or None,
             chart_type="line", help=ind.definition)
         comparison_badge(card.comparison, card.comparison_words)
         details = [card.period or "", card.england_text, card.geography_note]
-        if not_significant:
-            details.insert(0, "change not significant")
-        if card.suppressed:
+        verdict = CHANGE_WORDS.get(direction)
+        if direction == "no_change":
+            verdict = card.change_text
+        if verdict:
+            details.insert(0, verdict)
+        if card.withheld:
+            # Why there is no rate, in words that wrap (the value above is one line).
+            details.insert(0, card.withheld[0].upper() + card.withheld[1:])
+        elif card.suppressed:
             details.append("small count suppressed")
         st.caption(" · ".join(d for d in details if d))
 

@@ -16,7 +16,7 @@ from metrics import stats
 from metrics.ingest import definitions
 from metrics.reference import catalogue, formatting
 from metrics.render import charts
-from metrics.views import explorer
+from metrics.views import explorer, headlines
 from ui import cards, data, exports, frame, plain, tables
 
 VIEWS = ["Trend", "Process control (SPC)", "All areas", "Figures", "About this metric"]
@@ -141,9 +141,13 @@ def _headline(data_dir, version_id, metric_id, area_code, period_end, group_code
         "period == @period and area_code == @shown"), ind, threshold)
     own = ranking[ranking["area_code"] == shown]
     suppressed = bool(len(latest) and latest["suppressed"].iloc[0])
+    # A rate withheld on fewer than 10 events: the same words as the overview card.
+    withheld = headlines.withheld_words(latest.iloc[0], ind, threshold) if len(latest) \
+        else None
     return dict(
-        period=period, shown=shown, note=note, missing=missing,
+        period=period, shown=shown, note=note, missing=missing, withheld=withheld,
         value_text=formatting.SUPPRESSED if suppressed else
+        "not published" if withheld else
         "not loaded yet" if latest.empty else
         formatting.with_unit(latest["value"].iloc[0] if len(latest) else None, ind),
         england_value=explorer.england_value(values, ind, period),
@@ -222,6 +226,8 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
         label = shown_name if head["value_text"] == "not loaded yet" else \
             f"{shown_name}, {head['period']}"
         st.metric(label, head["value_text"], help=ind.definition)
+        if head["withheld"]:
+            st.caption(head["withheld"][0].upper() + head["withheld"][1:])
     with middle:
         st.metric("England", formatting.with_unit(head["england_value"], ind))
         cards.comparison_badge(head["comparison"], stats.comparison_words(head["comparison"]))

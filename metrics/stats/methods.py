@@ -90,13 +90,15 @@ __all__ = [
     "POLARITIES", "SPC_LIMIT_FACTOR", "SPC_MIN_POINTS", "SPC_RUN_LENGTH",
     "SPC_SCREEN_FACTOR", "SPC_TWO_SIGMA_FACTOR", "TREND_POINTS", "TREND_THRESHOLD",
     "TREND_WORDS", "Z_95", "Z_998", "compare_with_benchmark", "comparison_words",
-    "directly_standardised_rate", "dsr_ci", "funnel_limits", "limits_from_95", "rate_ci",
+    "directly_standardised_rate", "dsr_ci", "funnel_limits", "limits_from_95",
+    "poisson_counts_test", "rate_ci",
     "recent_trend", "spc", "spc_summary", "wilson_ci", "z_for_confidence",
 ]
 
 __all__ = [
     "Z_95", "Z_998", "z_for_confidence",
-    "wilson_ci", "rate_ci", "directly_standardised_rate", "dsr_ci", "limits_from_95",
+    "wilson_ci", "rate_ci", "poisson_counts_test",
+    "directly_standardised_rate", "dsr_ci", "limits_from_95",
     "COMPARISON_CODES", "COMPARISON_WORDS", "compare_with_benchmark", "comparison_words",
     "TREND_THRESHOLD", "TREND_WORDS", "recent_trend",
     "SPC_LIMIT_FACTOR", "SPC_SCREEN_FACTOR", "SPC_MIN_POINTS", "spc", "spc_summary",
@@ -236,6 +238,27 @@ def rate_ci(count: Any, denominator: Any, confidence: float = 0.95,
     lower, upper = _count_limits(np.where(valid, x, np.nan), confidence)
     scale = np.where(valid, multiplier / np.where(valid, n, 1.0), np.nan)
     return _out(scalar, lower * scale, upper * scale)
+
+
+def poisson_counts_test(earlier: Any, later: Any) -> float:
+    """Two-sided p-value for a change between two counts of events over equal periods.
+
+    The exact conditional test for two Poisson rates: given both counts' total n, the later
+    count is Binomial(n, 0.5) when the rates are equal (as R's poisson.test(c(a, b))).
+    Used for activity counts, which have no interval of their own. NaN for a missing,
+    negative or non-whole count; 1.0 when both counts are zero (nothing to test).
+    """
+    try:
+        a, b = float(earlier), float(later)
+    except (TypeError, ValueError):
+        return float("nan")
+    if not (np.isfinite(a) and np.isfinite(b)) or a < 0 or b < 0 \
+            or a != round(a) or b != round(b):
+        return float("nan")
+    total = int(a) + int(b)
+    if total == 0:
+        return 1.0
+    return float(sps.binomtest(int(b), total, 0.5, alternative="two-sided").pvalue)
 
 
 # ---------------------------------------------------------------------------------------

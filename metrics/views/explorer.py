@@ -417,11 +417,51 @@ def funnel_limits_frame(ind: Indicator, england_value: float,
     return out
 
 
+# Like Fingertips and ONS, no standardised rate is published on fewer than 10 events.
+DSR_MIN_EVENTS = 10
+
+
+def withheld_words(row: pd.Series | None, ind: Indicator, threshold: int) -> str | None:
+    """'rate not published: fewer than 10 deaths (7)' for a standardised rate withheld
+    because it rests on fewer than 10 events, so a board reads why there is no figure
+    rather than 'no data'. The count is shown only where public mode allows it: a small
+    count (or one public mode already hid) is '*'. None when the rate is not withheld."""
+    if row is None or ind.ci_method != "dsr" or pd.notna(row.get("value")):
+        return None
+    count = row.get("numerator")
+    hidden = row.get("suppressed")
+    hidden = hidden is not None and hidden is not pd.NA and not pd.isna(hidden) \
+        and bool(hidden)
+    if count is not None and pd.notna(count) and 0 <= count < DSR_MIN_EVENTS:
+        shown = formatting.SUPPRESSED if hidden or disclosure.is_small(count, threshold) \
+            else f"{count:,.0f}"
+    elif hidden and threshold <= DSR_MIN_EVENTS:
+        # Public mode hid a count below its threshold, so below 10 as well.
+        shown = formatting.SUPPRESSED
+    else:
+        return None
+    events = "deaths" if "death" in ind.id else "events"
+    return f"rate not published: fewer than {DSR_MIN_EVENTS} {events} ({shown})"
+
+
+def _withheld_notes(rows: pd.DataFrame, ind: Indicator, threshold: int) -> pd.DataFrame:
+    """The note of a rate withheld on fewer than 10 events in the words the cards and
+    headlines use ('rate not published: fewer than 10 deaths (*)'), not a bare '*'."""
+    if ind.ci_method != "dsr" or rows.empty:
+        return rows
+    notes = [withheld_words(row, ind, threshold) for _, row in rows.iterrows()]
+    out = rows.copy()
+    withheld = pd.Series([bool(n) for n in notes], index=rows.index)
+    out["value_note"] = out["value_note"].astype(object)
+    out.loc[withheld, "value_note"] = [n[0].upper() + n[1:] for n in notes if n]
+    return out
+
+
 def values_table(values: pd.DataFrame, ind: Indicator, area_codes: list[str],
                  areas: pd.DataFrame, up_to: dt.date, threshold: int) -> pd.DataFrame:
     """The figures behind the charts, suppressed, with readable column names (also the
     CSV download)."""
-    rows = suppress(metric_rows(values, ind), ind, threshold)
+    rows = _withheld_notes(suppress(metric_rows(values, ind), ind, threshold), ind, threshold)
     rows = rows[rows["area_code"].isin(area_codes) & _until(rows, up_to)].copy()
     names = areas.set_index("area_code")["area_name"]
     england = rows.loc[rows["area_code"] == ENGLAND].set_index("period")["value"]

@@ -65,6 +65,12 @@ def change_is_significant(ind: Indicator, earlier: pd.Series, later: pd.Series) 
     return False
 
 
+# Why a standardised rate is not published, in the words every page uses (defined beside
+# the suppression it sits with, so the Figures table can use it without an import cycle).
+DSR_MIN_EVENTS = explorer.DSR_MIN_EVENTS
+withheld_words = explorer.withheld_words
+
+
 def _period_words(period: str) -> str:
     """'12 months to 2025/26 Q1' -> 'the 12 months to 2025/26 Q1'; others unchanged."""
     return f"the {period}" if period.startswith("12 months") else period
@@ -89,6 +95,9 @@ def metric_sentences(values: pd.DataFrame, ind: Indicator, area_code: str, area_
     period = explorer.latest_period(values, ind, up_to)
     rows = explorer.suppress(explorer.metric_rows(values, ind), ind, threshold)
     latest = _row(rows, shown, period)
+    withheld = withheld_words(latest, ind, threshold)
+    if withheld:
+        return [f"{ind.title} for {where}, {_period_words(period)}: {withheld}."]
     if latest is None or pd.isna(latest["value"]):
         reason = "the count is too small to publish" if latest is not None and \
             latest.get("suppressed") else "no figure is available"

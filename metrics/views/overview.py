@@ -30,13 +30,18 @@ class OutcomeCard:
     period: str | None          # the period of the value shown
     value_text: str             # e.g. "48.2%", or "*" when suppressed
     change_text: str            # e.g. "+2.1 pp since 2024/25 Q4"
-    change_direction: str       # "better", "worse", "neutral", "not_significant" or "none"
+    # "better"/"worse" (a significant change of a metric with a polarity), "increase"/
+    # "decrease" (a significant change of an activity count), "neutral", "not_significant",
+    # "no_change" (rounds to zero: no colour, no arrow) or "none" (nothing to compare)
+    change_direction: str
     sparkline: list[float]
     england_text: str           # e.g. "England 53.1%"
     comparison: str             # metrics.stats comparison code
     comparison_words: str       # e.g. "Better than England (95% confidence)"
     geography_note: str         # where the figure is published, if not the area itself
     suppressed: bool
+    # Why a rate is not published, e.g. "rate not published: fewer than 10 deaths (7)"
+    withheld: str = ""
 
 
 @dataclass(frozen=True)
@@ -122,20 +127,15 @@ def outcome_card(outcome: str, values: pd.DataFrame, area_code: str, areas: pd.D
 
     small = small_row(latest)
     value_text = formatting.SUPPRESSED if small else formatting.with_unit(latest["value"], ind)
+    withheld = headlines.withheld_words(latest, ind, disclosure_threshold) or ""
+    if withheld and not small:
+        value_text = "not published"
 
     change_text, direction = "", "none"
-    if len(series) >= 2 and not small:
+    if len(series) >= 2 and not small and pd.notna(latest["value"]):
         previous = series.iloc[-2]
-        if not small_row(previous):
-            delta = latest["value"] - previous["value"]
-            change_text = (f"{formatting.change(delta, ind, unit=False)} since "
-                           f"{periods.short_label(previous['period'])}")
-            # A change is coloured as better or worse only when it is significant.
-            if ind.ci_method == "none" or headlines.change_is_significant(ind, previous, latest):
-                direction = _direction(delta, ind.polarity)
-            else:
-                direction = "not_significant"
-                change_text += " (not significant)"
+        if not small_row(previous) and pd.notna(previous["value"]):
+            change_text, direction = _change(ind, previous, latest)
 
     england_row = england[england["period"] == latest["period"]]
     england_value = england_row["value"].iloc[0] if len(england_row) else None
@@ -164,7 +164,7 @@ def outcome_card(outcome: str, values: pd.DataFrame, area_code: str, areas: pd.D
                        change_text=change_text, change_direction=direction,
                        sparkline=spark_values, england_text=england_text,
                        comparison=comparison, comparison_words=words, suppressed=small,
-                       **common)
+                       withheld=withheld, **common)
 
 
 def _where_words(ind: Indicator, shown_area: str, areas: pd.DataFrame) -> str:
@@ -172,6 +172,28 @@ def _where_words(ind: Indicator, shown_area: str, areas: pd.DataFrame) -> str:
     name = names.get(shown_area, shown_area)
     return f"the {name} police force area" if ind.geography == "pfa" and \
         shown_area != ENGLAND else str(name)
+
+
+def _change(ind: Indicator, previous, latest) -> tuple[str, str]:
+    """The change on the previous period in words, and how it may be coloured.
+
+    A change is coloured only when a test says it is significant; a change that rounds to
+    nothing gets neither colour nor arrow. Activity counts (no interval, no polarity: more
+    closures may mean more lines, not better policing) are tested with the exact Poisson
+    test of the two counts and called an increase or decrease, never better or worse."""
+    delta = latest["value"] - previous["value"]
+    since = f"since {periods.short_label(previous['period'])}"
+    text = formatting.change(delta, ind, unit=False)
+    if round(delta, formatting.decimals_for(ind)) == 0:
+        return ("no change " + since if delta == 0 else f"{text} {since}"), "no_change"
+    if ind.ci_method == "none":
+        p_value = stats.poisson_counts_test(previous["value"], latest["value"])
+        if p_value < 0.05:
+            return f"{text} {since}", "increase" if delta > 0 else "decrease"
+        return f"{text} {since} (not significant)", "not_significant"
+    if headlines.change_is_significant(ind, previous, latest):
+        return f"{text} {since}", _direction(delta, ind.polarity)
+    return f"{text} {since} (not significant)", "not_significant"
 
 
 def _direction(delta: float, polarity: str) -> str:
