@@ -88,8 +88,9 @@ def render() -> None:
         warnings = issues[issues["level"] == "warning"].drop(columns="level")
         notes = issues[issues["level"] == "note"].drop(columns="level")
         if len(errors):
-            st.error(f"**{plural(len(errors), 'error')}: nothing can be published** until the files are "
-                     "fixed. Each line names the file, the rows, the column and the problem.",
+            st.error(f"**{plural(len(errors), 'error')}: nothing can be published** until the "
+                     "files are fixed. Each line names the file, the rows, the column and "
+                     "the problem.",
                      icon=":material/block:")
             issue_table(errors)
         else:
@@ -97,8 +98,8 @@ def render() -> None:
                        f"{'is' if report.rows_to_publish == 1 else 'are'} ready to publish.",
                        icon=":material/check_circle:")
         if len(warnings):
-            st.warning(f"**{plural(len(warnings), 'warning')}** to read before publishing (they do not "
-                       "stop it).", icon=":material/warning:")
+            st.warning(f"**{plural(len(warnings), 'warning')}** to read before publishing "
+                       "(they do not stop it).", icon=":material/warning:")
             issue_table(warnings)
         if report.changes is not None and len(report.changes):
             st.markdown(f"**{plural(report.values_changed, 'published value')} would change** "

@@ -117,7 +117,8 @@ def compare_with_published(new: pd.DataFrame, base: pd.DataFrame | None,
                 periods_ = ", ".join(pd.unique(group["period"])[:6])
                 issues[file].add_rows(
                     WARNING, f"re-issued period changes "
-                             f"{plural(len(group), 'published value')} of {_title(ind, additional)} ({periods_}); the "
+                             f"{plural(len(group), 'published value')} of "
+                             f"{_title(ind, additional)} ({periods_}); the "
                              "differences are listed with the report", None,
                     group["row"].to_numpy())
 
@@ -278,7 +279,8 @@ def compare_sql(con, base_path, issues: dict[str, Issues],
             mine = firsts[(firsts["file"] == file) & (firsts["indicator_id"] == ind)]
             periods_ = ", ".join(mine["period"].head(6))
             add_counted(issues[file], WARNING, f"re-issued period changes "
-                        f"{plural(n, 'published value')} of {_title(ind, additional)} ({periods_}); the "
+                        f"{plural(n, 'published value')} of "
+                        f"{_title(ind, additional)} ({periods_}); the "
                         "differences are listed with the report", None, shown, n)
 
     # Periods older than the latest published, not published before.

@@ -285,7 +285,8 @@ def two_row_header(table: RawTable, issues: Issues) -> RawTable | None:
                 + [f"m:{k}" for k in order]]
     labels_shown = [found[k].label for k in found]
     issues.add(NOTE, f"{_at(table)}read as a period row (row {table.header_row - 1}) "
-                     f"above a measure row (row {table.header_row}): {plural(len(found), 'period')} "
+                     f"above a measure row (row {table.header_row}): "
+                     f"{plural(len(found), 'period')} "
                      f"({', '.join(labels_shown[:6])}{' ...' if len(found) > 6 else ''}) "
                      f"of {', '.join(names[k] for k in order)}")
     return _replace(table, headers, data, np.concatenate(row_blocks))

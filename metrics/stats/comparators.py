@@ -65,7 +65,7 @@ def comparator_group(choice: str, area_code: str, areas: pd.DataFrame,
         codes = tuple(nearest(area_code, area_features(need_summary)))
         demo_note = " (demonstration deprivation deciles)" \
             if need_summary["demo"].fillna(False).any() else ""
-        return ComparatorGroup(codes, f"{prefix}the {plural(len(codes), 'area')} nearest in population "
-                                      f"and share of small areas in the most deprived fifth"
-                                      f"{demo_note}")
+        return ComparatorGroup(codes, f"{prefix}the {plural(len(codes), 'area')} nearest in "
+                                      "population and share of small areas in the most "
+                                      f"deprived fifth{demo_note}")
     return comparator_group("region", area_code, areas, configured, None)
