@@ -72,3 +72,15 @@ def test_no_small_count_reaches_the_briefing_for_the_smallest_areas(data_dir, ar
         shown = boardpack.plain(f"{row.value:,.1f}")
         mention = f"{ind.title}: {shown}"
         assert mention not in text, (row.indicator_id, row.period)
+
+
+def test_a_pack_for_another_area_is_titled_with_that_area_not_the_home_partnership(data_dir):
+    """Gloucestershire is the home area: Plymouth's pack must not say it is theirs."""
+    partnership = load_settings().partnership_name
+    pdf = boardpack.make_pack(data_dir, "E06000026", "2026/27 Q1", dt.date(2026, 11, 22))
+    text = _text(pdf)
+    assert partnership not in text and b"Gloucestershire Combating" not in pdf
+    assert "Plymouth: outcomes board pack, 2026/27 Q1" in text
+    home = _text(boardpack.make_pack(data_dir, "E10000013", "2026/27 Q1",
+                                     dt.date(2026, 11, 22)))
+    assert partnership in home

@@ -90,3 +90,42 @@ def test_streamlit_own_table_download_is_off():
     config = tomllib.loads((Path(__file__).resolve().parents[1] / ".streamlit" /
                             "config.toml").read_text())
     assert config["client"]["disableDataExport"] is True
+
+
+def _counts_table(numerators: list, threshold: int = 5) -> pd.DataFrame:
+    ind = catalogue.get("deaths_in_treatment")
+    n = len(numerators)
+    rows = pd.DataFrame({
+        "indicator_id": ind.id, "area_code": "E10000013",
+        "period": [f"{2015 + i}/{16 + i}" for i in range(n)], "period_kind": "financial_year",
+        "period_start": [dt.date(2015 + i, 4, 1) for i in range(n)],
+        "period_end": [dt.date(2016 + i, 3, 31) for i in range(n)],
+        "numerator": numerators, "denominator": 634_533.0, "value": 2.0, "lower95": 1.3,
+        "upper95": 3.1, "lower998": 1.0, "upper998": 3.8, "value_note": None})
+    areas = pd.DataFrame({"area_code": ["E10000013"], "area_name": ["Gloucestershire"],
+                          "area_type": ["utla"]})
+    return explorer.values_table(rows, ind, ["E10000013"], areas, dt.date(2026, 6, 30),
+                                 threshold)
+
+
+def test_downloads_name_the_indicator_and_write_counts_as_whole_numbers():
+    table = _counts_table([2301.0, None, 12.0])
+    assert list(table.columns[:2]) == ["Indicator id", "Indicator"]
+    assert set(table["Indicator id"]) == {"deaths_in_treatment"}
+    assert set(table["Indicator"]) == {catalogue.get("deaths_in_treatment").title}
+    assert str(table["Count"].dtype) == "Int64" and str(table["Denominator"].dtype) == "Int64"
+    text = exports.csv_bytes(table).decode()
+    assert "2301" in text and "2301.0" not in text and "634533.0" not in text
+    sheet = openpyxl.load_workbook(io.BytesIO(exports.excel_bytes(table))).active
+    header = [c.value for c in next(sheet.iter_rows())]
+    counts = [row[header.index("Count")].value for row in sheet.iter_rows(min_row=2)]
+    assert sorted(c for c in counts if c is not None) == [12, 2301]
+    assert all(isinstance(c, int) for c in counts if c is not None)
+
+
+def test_counts_beside_a_suppressed_one_are_still_whole_numbers():
+    table = _counts_table([2301.0, 3.0])
+    assert set(table["Count"]) == {2301, "*"}
+    assert [type(c) for c in table["Count"] if c != "*"] == [int]
+    text = exports.csv_bytes(table).decode()
+    assert "2301.0" not in text and '"*"' in text

@@ -295,7 +295,7 @@ def test_many_unknown_codes_are_one_message_with_a_count_and_the_first_few(data_
     report = load([fingertips("unknown_codes.csv", rows)], data_dir, dry_run=True)
     errors = messages(report)
     assert len(errors) == 1, errors
-    assert "150 area code(s) did not match" in errors[0]
+    assert "150 area codes did not match" in errors[0]
     assert "'E06000900' (Nowhere 0), 'E06000901' (Nowhere 1)" in errors[0]
     assert "and 145 more" in errors[0] and "rows 2, 3, 4, 5, 6 and 145 more" in errors[0]
 

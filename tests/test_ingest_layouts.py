@@ -77,7 +77,7 @@ def test_ons_workbook_table_6_two_row_header_is_read_by_period(data_dir):
     assert report.files[0].sheets == ["Table 6"]
     text = notes(report)
     assert "sheet 'Table 6' was read (header on row 8)" in text
-    assert "period row (row 7) above a measure row (row 8): 3 period(s)" in text
+    assert "period row (row 7) above a measure row (row 8): 3 periods" in text
     for sheet in ("Contents", "Notes", "Definitions"):
         assert f"sheet '{sheet}' was not read: it is the workbook's" in text
     assert "sheet 'Table 1' was not read: its title names no metric" in text

@@ -109,7 +109,7 @@ def test_a_hostile_file_name_in_the_drop_folder_is_text_not_a_link(tmp_path, mon
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     words = texts(at)
-    assert "2 file(s) waiting" in words and "click" in words
+    assert "2 files waiting" in words and "click" in words
     assert "example" in words
     assert _links(at) == []
     assert str(data_dir) not in words and str(tmp_path) not in words

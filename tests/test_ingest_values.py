@@ -51,7 +51,7 @@ def test_fingertips_value_outside_its_interval_by_rounding_is_a_warning(data_dir
     # One message for both rows, naming the file, the rows, the values and the limits.
     assert warning.startswith("fingertips_rounding.csv, rows 3, 4")
     assert "95% interval does not contain the value only by Fingertips' rounding" in warning
-    assert "2 row(s)" in warning
+    assert "2 rows" in warning
     assert "row 3: 12.3 outside 12.34 to 16.6" in warning
     assert "row 4: 5.13 outside 5.135 to 5.985" in warning
     # Loaded as published.

@@ -159,3 +159,17 @@ def test_overview_opens_on_the_area_and_period_in_the_url(demo_data_dir):
     assert not at.exception, exception_text(at)
     assert OTHER_AREA[1] in at.title[0].value, at.title[0].value
     assert at.selectbox(key="period").value == "2025/26 Q1"
+
+
+def test_figures_table_shows_values_before_the_data_status(demo_data_dir):
+    """The status column (on every downloaded row) goes last on screen, so the values are
+    not pushed off to the right; the indicator is named in the heading, not per row."""
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT_S)
+    at.query_params["metric"] = "deaths_in_treatment"
+    at.run()
+    at.switch_page("pages/harm.py").run()
+    at.segmented_control(key="view").set_value("Figures").run()
+    assert not at.exception, exception_text(at)
+    columns = list(at.dataframe[-1].value.columns)
+    assert columns[:2] == ["Period", "Area"], columns
+    assert columns[-1] == "Data status", columns

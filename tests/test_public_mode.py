@@ -143,3 +143,69 @@ def test_an_older_config_turning_public_mode_off_still_loads_and_stays_public(
     at = _harm_page()
     assert not at.toggle and at.session_state["_context"].public
     assert _shown_counts(at) == {"*"}
+
+
+PAGES = sorted(p.name for p in (PROJECT_ROOT / "pages").glob("*.py") if p.stem != "present")
+
+
+def test_with_public_mode_off_every_page_says_so_in_its_main_area(data_dir, tmp_path,
+                                                                   monkeypatch):
+    """The sidebar can be collapsed or cropped out of a shared screen: the main area of
+    every page carries the warning too (and none does while public mode is on)."""
+    allow_unsuppressed(monkeypatch, tmp_path)
+    at = _harm_page()
+    assert not [e for e in at.main.error if "Public mode is off" in e.value]
+    at.toggle(key="public").set_value(False).run()
+    for page in PAGES:
+        at.switch_page(f"pages/{page}").run()
+        assert not at.exception, (page, [e.message for e in at.exception])
+        banners = [e.value for e in at.main.error if "Public mode is off" in e.value]
+        assert banners, f"no public-mode banner in the main area of {page}"
+        assert "NOT FOR PUBLICATION" in banners[0]
+
+
+class _Column:
+    """Stands in for a Streamlit column: keeps what each download button would send."""
+
+    def __init__(self, files: dict):
+        self.files = files
+
+    def download_button(self, label, data, **kwargs):
+        self.files[kwargs["file_name"]] = data() if callable(data) else data
+
+
+def _downloads(monkeypatch, public: bool) -> dict:
+    import io
+
+    import streamlit as st
+
+    from ui import exports
+    files: dict = {}
+    monkeypatch.setattr(st, "columns", lambda spec: [_Column(files) for _ in spec])
+    frame = pd.DataFrame({"Area": ["Gloucestershire"], "Count": pd.array([3], "Int64")})
+    exports.table(frame, "figures", public)
+    excel = pd.read_excel(io.BytesIO(files["figures.xlsx"]), sheet_name=None, engine="openpyxl")
+    return {"csv": pd.read_csv(io.BytesIO(files["figures.csv"])), "excel": excel}
+
+
+def test_downloads_made_with_public_mode_off_are_marked_on_every_row(monkeypatch):
+    off = _downloads(monkeypatch, public=False)
+    assert off["csv"].columns[0] == "NOT FOR PUBLICATION: small counts shown"
+    assert off["csv"].iloc[:, 0].eq("NOT FOR PUBLICATION").all()
+    (sheet_name, sheet), = off["excel"].items()
+    assert sheet_name == "NOT FOR PUBLICATION"
+    assert sheet.columns[0] == "NOT FOR PUBLICATION: small counts shown"
+    on = _downloads(monkeypatch, public=True)
+    assert list(on["csv"].columns) == ["Area", "Count"] and list(on["excel"]) == ["Figures"]
+
+
+def test_charts_downloaded_with_public_mode_off_carry_the_mark_in_their_title():
+    from ui import exports
+    spec = {"title": "Deaths in treatment", "mark": "bar", "data": {"values": [{"a": 1}]},
+            "encoding": {"x": {"field": "a", "type": "quantitative"}}}
+    marked = exports.marked_spec(spec)
+    assert marked["title"]["text"] == "NOT FOR PUBLICATION: small counts shown"
+    assert marked["title"]["subtitle"] == "Deaths in treatment"
+    assert spec["title"] == "Deaths in treatment"       # the chart on screen is unchanged
+    import vl_convert as vlc
+    assert "NOT FOR PUBLICATION" in vlc.vegalite_to_svg(marked)

@@ -16,6 +16,7 @@ import streamlit as st
 from metrics.reference import catalogue, periods
 from metrics.ingest import drop, layouts, loading, template, versions
 from metrics.ingest.model import LoadReport
+from metrics.reference.formatting import plural
 from ui import data, exports, frame, plain
 
 
@@ -87,23 +88,25 @@ def render() -> None:
         warnings = issues[issues["level"] == "warning"].drop(columns="level")
         notes = issues[issues["level"] == "note"].drop(columns="level")
         if len(errors):
-            st.error(f"**{len(errors)} error(s): nothing can be published** until the files are "
-                     "fixed. Each line names the file, the rows, the column and the problem.",
+            st.error(f"**{plural(len(errors), 'error')}: nothing can be published** until the "
+                     "files are fixed. Each line names the file, the rows, the column and "
+                     "the problem.",
                      icon=":material/block:")
             issue_table(errors)
         else:
-            st.success(f"No errors: {report.rows_to_publish:,} rows are ready to publish.",
+            st.success(f"No errors: {plural(report.rows_to_publish, 'row')} "
+                       f"{'is' if report.rows_to_publish == 1 else 'are'} ready to publish.",
                        icon=":material/check_circle:")
         if len(warnings):
-            st.warning(f"**{len(warnings)} warning(s)** to read before publishing (they do not "
-                       "stop it).", icon=":material/warning:")
+            st.warning(f"**{plural(len(warnings), 'warning')}** to read before publishing "
+                       "(they do not stop it).", icon=":material/warning:")
             issue_table(warnings)
         if report.changes is not None and len(report.changes):
-            st.markdown(f"**{report.values_changed:,} published value(s) would change** "
+            st.markdown(f"**{plural(report.values_changed, 'published value')} would change** "
                         "(re-issued periods). The old rows stay in earlier versions.")
             show_table(report.changes.drop(columns=["breakdown", "category"]))
         if len(notes):
-            with st.expander(f"{len(notes)} note(s) on how the files were read"):
+            with st.expander(f"{plural(len(notes), 'note')} on how the files were read"):
                 show_table(notes)
         if len(report.values):
             with st.expander("Rows to be published (first 200)"):
@@ -174,7 +177,7 @@ def render() -> None:
             names = "; ".join(_md(p.name) for p in waiting[:5])
             st.markdown(f"**Drop folder** {_md(plain.relative(settings.drop_folder, ctx.data_dir))} "
                         "(in the data directory): "
-                        f"{len(waiting)} file(s) waiting"
+                        f"{plural(len(waiting), 'file')} waiting"
                         + (f" ({names})" if waiting else "")
                         + ". Files placed there are loaded when the app starts or with this "
                           "button; loaded files move to `loaded/`, refused ones to `refused/` "
@@ -264,7 +267,8 @@ def render() -> None:
                 styled = grid.style.format(lambda v: "gap" if pd.isna(v) else f"{int(v)}") \
                     .map(lambda v: GAP_STYLE if pd.isna(v) else "")
                 st.dataframe(styled, width="stretch")
-                st.caption(f"{len(grid)} metric(s) x {grid.shape[1]} period(s); {gaps} gap(s).")
+                st.caption(f"{plural(len(grid), 'metric')} x {plural(grid.shape[1], 'period')}; "
+                           f"{plural(gaps, 'gap')}.")
         missing = [i.title for i in catalogue.INDICATORS
                    if i.id not in set(summary["indicator_id"])]
         if missing:

@@ -16,17 +16,22 @@ import vl_convert as vlc
 
 from metrics.reports import boardpack
 
+# Written into every file downloaded while public mode is off (first column of a table,
+# sheet name, a chart's title), so the file says what it is wherever it travels.
+NOT_FOR_PUBLICATION = "NOT FOR PUBLICATION: small counts shown"
+
 
 def chart(spec: dict, name: str, public: bool = True) -> None:
     """Draw a Vega-Lite spec with PNG and SVG download buttons above it (below, a chart's
     bottom legend can overhang them and swallow the clicks)."""
-    note = "" if public else " (public mode off: may show small counts)"
+    note = "" if public else " (public mode off: marked not for publication)"
+    saved = spec if public else marked_spec(spec)
     _, png, svg = st.columns([8, 1, 1])
-    png.download_button("PNG", data=lambda: vlc.vegalite_to_png(spec, scale=2),
+    png.download_button("PNG", data=lambda: vlc.vegalite_to_png(saved, scale=2),
                         file_name=f"{name}.png", mime="image/png",
                         icon=":material/image:", key=f"png-{name}",
                         help=f"Download this chart as a PNG image{note}.")
-    svg.download_button("SVG", data=lambda: vlc.vegalite_to_svg(spec),
+    svg.download_button("SVG", data=lambda: vlc.vegalite_to_svg(saved),
                         file_name=f"{name}.svg", mime="image/svg+xml",
                         icon=":material/draw:", key=f"svg-{name}",
                         help=f"Download this chart as an SVG drawing{note}.")
@@ -35,7 +40,9 @@ def chart(spec: dict, name: str, public: bool = True) -> None:
 
 def table(frame: pd.DataFrame, name: str, public: bool = True) -> None:
     """CSV and Excel downloads of a table that is already suppressed for disclosure."""
-    note = "" if public else " Public mode is off: the file may contain small counts."
+    note = "" if public else " Public mode is off: the file is marked not for publication."
+    if not public:
+        frame = marked_frame(frame)
     csv_col, excel_col, _ = st.columns([1, 1, 3])
     csv_col.download_button("CSV", csv_bytes(frame),
                             file_name=f"{name}.csv", mime="text/csv",
@@ -46,6 +53,26 @@ def table(frame: pd.DataFrame, name: str, public: bool = True) -> None:
                                    "spreadsheetml.sheet",
                               icon=":material/table:", key=f"xlsx-{name}",
                               help=f"Download these figures as an Excel workbook.{note}")
+
+
+def marked_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` with a first column saying, on every row, that it shows small counts (a
+    column rather than a line above the header, so the file still reads as a table and
+    the mark survives sorting and filtering)."""
+    out = frame.copy()
+    out.insert(0, NOT_FOR_PUBLICATION, "NOT FOR PUBLICATION")
+    return out
+
+
+def marked_spec(spec: dict) -> dict:
+    """A copy of a Vega-Lite spec whose title says it is not for publication (the chart's
+    own title, if any, becomes the subtitle)."""
+    title = spec.get("title")
+    own = title.get("text") if isinstance(title, dict) else title
+    marked = {"text": NOT_FOR_PUBLICATION, "color": "#b00020", "anchor": "start"}
+    if own:
+        marked["subtitle"] = own
+    return {**spec, "title": marked}
 
 
 # --- Formula injection (OWASP "CSV Injection") --------------------------------------------
@@ -89,7 +116,8 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
 
 def excel_bytes(frame: pd.DataFrame) -> bytes:
     buffer = io.BytesIO()
-    safe_frame(frame).to_excel(buffer, index=False, sheet_name="Figures")
+    sheet = "NOT FOR PUBLICATION" if NOT_FOR_PUBLICATION in frame.columns else "Figures"
+    safe_frame(frame).to_excel(buffer, index=False, sheet_name=sheet)
     return buffer.getvalue()
 
 

@@ -23,6 +23,15 @@ DEMO_BANNER = (
     "is not real. Load real extracts to replace it."
 )
 
+# Shown at the top of every page's main area while public mode is off: a sidebar can be
+# collapsed, or cropped out of a screenshot or a shared screen.
+PUBLIC_MODE_OFF_BANNER = (
+    "**Public mode is off: small counts are shown.** Not for publication: do not present, "
+    "share or screenshot this view. Every CSV, Excel, PNG and SVG downloaded now is marked "
+    "\"NOT FOR PUBLICATION: small counts shown\"; the board pack and the Maps print version stay "
+    "public (small counts suppressed)."
+)
+
 
 @dataclass(frozen=True)
 class Context:
@@ -115,6 +124,8 @@ def start(force_public: bool = False) -> Context:
         if start_note:
             st.caption(start_note)
 
+    if not public:
+        st.error(PUBLIC_MODE_OFF_BANNER, icon=":material/visibility:")
     if version.is_demo:
         st.warning(DEMO_BANNER, icon=":material/science:")
     if nothing_loaded:

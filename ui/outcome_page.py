@@ -269,7 +269,12 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
             # Every row of a download says what it is, wherever the file travels.
             table.insert(0, "Data status", "DEMONSTRATION DATA - not real figures")
         exports.table(table, f"{ind.id}_{ctx.area_code}", ctx.public)
-        st.dataframe(tables.for_display(table), hide_index=True, width="stretch")
+        # On screen the values come first: the indicator is named in the heading above and
+        # the status (in every downloaded row) goes last, not pushing values off screen.
+        shown = table.drop(columns=["Indicator id", "Indicator", "Data status"], errors="ignore")
+        if "Data status" in table:
+            shown["Data status"] = table["Data status"]
+        st.dataframe(tables.for_display(shown), hide_index=True, width="stretch")
     else:
         _about(ind)
 

@@ -96,7 +96,8 @@ def current_slide(count: int) -> int:
 
 def show_slide(deck: Deck, number: int) -> None:
     slide = deck.slides[number - 1]
-    head = f"{deck.partnership} · {deck.area_name} · figures up to {deck.period}"
+    head = " · ".join(part for part in (deck.partnership, deck.area_name,
+                                         f"figures up to {deck.period}") if part)
     items = "".join(f"<li>{html.escape(s)}</li>" for s in slide["sentences"])
     st.html(f'<p class="slide-head">{html.escape(head)}</p>'
             f'<p class="slide-title">{html.escape(slide["title"])}</p>'

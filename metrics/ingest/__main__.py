@@ -15,6 +15,7 @@ import traceback
 import pandas as pd
 
 from metrics.ingest import drop, layouts, loading, model, template, versions
+from metrics.reference.formatting import plural
 from metrics.settings import SettingsError, load_settings
 
 
@@ -35,7 +36,7 @@ def print_report(report: model.LoadReport) -> None:
             if issue.level == level:
                 _err(f"  {label}: {issue}")
     if report.changes is not None and len(report.changes):
-        _err(f"  {report.values_changed:,} published value(s) would change; first ones:")
+        _err(f"  {plural(report.values_changed, 'published value')} would change; first ones:")
         shown = report.changes.head(10)[["indicator_id", "area_code", "period", "old_value",
                                          "new_value"]]
         for line in shown.to_string(index=False).splitlines():

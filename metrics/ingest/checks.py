@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from metrics.reference import catalogue
+from metrics.reference.formatting import plural
 from metrics.ingest.model import ERROR, ROWS_SHOWN, WARNING, Issues, add_counted
 
 KEY5 = ["indicator_id", "area_code", "period", "breakdown", "category"]
@@ -115,8 +116,9 @@ def compare_with_published(new: pd.DataFrame, base: pd.DataFrame | None,
             for (file, ind), group in changes.groupby(["file", "indicator_id"], sort=False):
                 periods_ = ", ".join(pd.unique(group["period"])[:6])
                 issues[file].add_rows(
-                    WARNING, f"re-issued period changes {len(group):,} published "
-                             f"value(s) of {_title(ind, additional)} ({periods_}); the "
+                    WARNING, f"re-issued period changes "
+                             f"{plural(len(group), 'published value')} of "
+                             f"{_title(ind, additional)} ({periods_}); the "
                              "differences are listed with the report", None,
                     group["row"].to_numpy())
 
@@ -276,8 +278,9 @@ def compare_sql(con, base_path, issues: dict[str, Issues],
         for file, ind, n, _, shown in groups:
             mine = firsts[(firsts["file"] == file) & (firsts["indicator_id"] == ind)]
             periods_ = ", ".join(mine["period"].head(6))
-            add_counted(issues[file], WARNING, f"re-issued period changes {n:,} published "
-                        f"value(s) of {_title(ind, additional)} ({periods_}); the "
+            add_counted(issues[file], WARNING, f"re-issued period changes "
+                        f"{plural(n, 'published value')} of "
+                        f"{_title(ind, additional)} ({periods_}); the "
                         "differences are listed with the report", None, shown, n)
 
     # Periods older than the latest published, not published before.

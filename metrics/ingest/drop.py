@@ -26,6 +26,7 @@ import pandas as pd
 
 from metrics.ingest.loading import SUPPORTED, default_user, load
 from metrics.ingest.model import ERROR, Issue, LoadReport
+from metrics.reference.formatting import plural
 from metrics.settings import load_settings
 
 
@@ -93,7 +94,7 @@ def _unfinished(data_dir: Path, drop_dir: Path) -> LoadReport | None:
     if files:
         started = attempt.get("started", "an earlier start")
         report = _failed(
-            files, f"refused: the load of {len(files)} file(s) started at {started} never "
+            files, f"refused: the load of {plural(len(files), 'file')} started at {started} never "
                    "finished; nothing was published from them",
             f"the previous attempt to load this file (started {started}) stopped the "
             "process loading it (a crash, running out of memory, or a restart) before it "

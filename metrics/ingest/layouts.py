@@ -37,6 +37,7 @@ from metrics.ingest import columns
 from metrics.ingest.areas import AreaIndex
 from metrics.ingest.model import ERROR, NOTE, Issues, listing
 from metrics.ingest.readers import RawTable, ReadResult
+from metrics.reference.formatting import plural
 
 # Units as the catalogue writes them; a new metric must use one.
 UNITS = ("%", "count", "per 1,000", "per 100,000", "per 1,000,000")
@@ -284,7 +285,8 @@ def two_row_header(table: RawTable, issues: Issues) -> RawTable | None:
                 + [f"m:{k}" for k in order]]
     labels_shown = [found[k].label for k in found]
     issues.add(NOTE, f"{_at(table)}read as a period row (row {table.header_row - 1}) "
-                     f"above a measure row (row {table.header_row}): {len(found)} period(s) "
+                     f"above a measure row (row {table.header_row}): "
+                     f"{plural(len(found), 'period')} "
                      f"({', '.join(labels_shown[:6])}{' ...' if len(found) > 6 else ''}) "
                      f"of {', '.join(names[k] for k in order)}")
     return _replace(table, headers, data, np.concatenate(row_blocks))

@@ -35,6 +35,7 @@ from metrics.ingest.model import (ERROR, NOTE, WARNING, FileReport, Issue, Issue
                                   LoadReport, merge_issues)
 from metrics.ingest.validate import (NOTHING_USABLE, Catalogue, breakdown_totals,
                                      lists_both_tiers, table_to_rows)
+from metrics.reference.formatting import plural
 from metrics.settings import load_settings
 
 INDICATOR_COLUMNS = ["indicator_id", "title", "unit", "source", "fingertips_id", "outcome"]
@@ -578,7 +579,7 @@ def _finish_in(work_dir: Path, files_, issues, rows, additional, current, *, dry
                         replaces=reissue.lines(), replaced=reissue.summary)
     errors = result.errors
     if errors:
-        result.message = (f"refused: {len(errors)} error(s); nothing was published "
+        result.message = (f"refused: {plural(len(errors), 'error')}; nothing was published "
                           f"(the published data is unchanged)")
         return result
     if dry_run or not publish:
@@ -589,8 +590,8 @@ def _finish_in(work_dir: Path, files_, issues, rows, additional, current, *, dry
     result.version, result.published = version.id, True
     replaced = " (replacing the demonstration data)" if current is not None and \
         current.is_demo else ""
-    result.message = (f"published {version.id}: {result.rows_to_publish:,} rows from "
-                      f"{len(files_)} file(s){replaced}; "
+    result.message = (f"published {version.id}: {plural(result.rows_to_publish, 'row')} from "
+                      f"{plural(len(files_), 'file')}{replaced}; "
                       f"{_rows(result.keys_superseded, 'earlier row')} replaced (the same "
                       "indicator, area, period and breakdown); no other row changed")
     return result

@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 from metrics import stats
 from metrics.ingest import definitions
 from metrics.reference import catalogue, periods
+from metrics.reference.formatting import plural
 from metrics.stats import disclosure
 from metrics.ingest import columns
 from metrics.ingest.areas import AreaIndex
@@ -664,15 +665,15 @@ def _resolve_areas(text, geography, areas: AreaIndex, issues: Issues, rownum, ke
         values = label(mask)
         whys = sorted(set(first["why"]))
         if col == "area_code":
-            what = (f"{len(values):,} area code(s) did not match (not an England, region, "
+            what = (f"{plural(len(values), 'area code')} did not match (not an England, region, "
                     "upper-tier or police force area code in data/reference/areas.csv, nor a "
                     "former code in area_successors.csv)")
         elif col == "dat_code":
-            what = (f"{len(values):,} DAT code(s) did not match ({'; '.join(whys)}) and had "
+            what = (f"{plural(len(values), 'DAT code')} did not match ({'; '.join(whys)}) and had "
                     "no area name that matched")
         else:
             reasons = [f"'{v}': {w}" for v, w in zip(first["v"], first["why"])]
-            what = f"{len(values):,} area name(s) did not match"
+            what = f"{plural(len(values), 'area name')} did not match"
             values = reasons
         hint = ""
         if col != "area_code":
@@ -1129,7 +1130,7 @@ def _interval_outside(outside, value, lo, hi, level, rownum, issues, table, mapp
                           for i in idx[:3])
         who = "Fingertips' rounding" if fingertips else "the rounding of the published figures"
         issues.add_rows(WARNING, f"{words} interval does not contain the value only by "
-                                 f"{who} ({len(idx):,} row(s), e.g. {shown}); loaded as "
+                                 f"{who} ({plural(len(idx), 'row')}, e.g. {shown}); loaded as "
                                  "published", col("value"), rownum[rounding])
     if wrong.any():
         i = np.flatnonzero(wrong)[0]

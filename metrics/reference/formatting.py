@@ -55,3 +55,11 @@ def change(delta, indicator: Indicator, unit: bool = True) -> str:
 
 def percent(proportion: float, decimals: int = 0) -> str:
     return f"{proportion * 100:.{decimals}f}%"
+
+
+def plural(count, singular: str, plural_form: str | None = None) -> str:
+    """A count with its noun in the right number: '1 file', '2 files', '1 person',
+    '1,234 people', '1 more person'. `plural_form` defaults to `singular` + 's'."""
+    word = singular if count == 1 else (plural_form or singular + "s")
+    number = f"{count:,.0f}" if isinstance(count, float) else f"{count:,}"
+    return f"{number} {word}"

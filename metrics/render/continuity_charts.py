@@ -10,6 +10,7 @@ import altair as alt
 import pandas as pd
 
 from metrics import stats
+from metrics.reference.formatting import plural
 from metrics.render.charts import (FONT, HOME_COLOUR, SIGNIFICANCE, TARGET_COLOUR, sent,
                             significance_group)
 
@@ -141,7 +142,8 @@ def pathway_chart(stages: pd.DataFrame, target_count: int | None, target: float,
             # The people short, as a pale bar from those engaged up to the target.
             gap = pd.DataFrame({"x": [count], "x2": [target_count],
                                 "stage": [engaged["stage"].iloc[0]],
-                                "label": [f"{target_count - count:,.0f} more people needed"]})
+                                "label": [plural(target_count - count, "more person",
+                                                 "more people") + " needed"]})
             layers.insert(0, alt.Chart(gap).mark_bar(
                 height=26, color=TARGET_COLOUR, opacity=0.12).encode(
                 x=alt.X("x:Q", title="People (12 months)"), x2="x2:Q", y=y,

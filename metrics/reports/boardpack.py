@@ -135,15 +135,17 @@ def chart_svg(chart) -> str:
 
 
 def build_pdf(brief: briefing.Briefing, manifest: dict, generated: dt.date) -> bytes:
-    title = f"{brief.partnership_name}: outcomes board pack, {brief.period}"
+    # Titled with the area it is for; the partnership's name only on the home area's pack.
+    name = brief.partnership_name or brief.area_name
+    title = f"{name}: outcomes board pack, {brief.period}"
     pdf = _Pack(title, brief.is_demo)
     pdf.set_title(plain(title))
-    pdf.set_author(plain(brief.partnership_name))
+    pdf.set_author(plain(name))
 
     # Title page
     pdf.add_page()
     pdf.ln(30)
-    _heading(pdf, brief.partnership_name, 22)
+    _heading(pdf, name, 22)
     _heading(pdf, "From Harm to Hope: outcomes board pack", 16)
     pdf.set_font("Helvetica", "", 12)
     for line in (f"Area: {brief.area_name}", f"Figures up to {brief.period}",

@@ -49,8 +49,10 @@ def build(values: pd.DataFrame, areas: pd.DataFrame, area_code: str, period: str
     names = areas.set_index("area_code")["area_name"]
     area_name = names.get(area_code, area_code)
     threshold = settings.disclosure_threshold
-    brief = Briefing(area_code, area_name, settings.partnership_name, period, period_end,
-                     is_demo)
+    # The partnership's own name belongs to the home area only: a pack or deck made for
+    # another area must not carry it (empty: readers title it with the area's name).
+    partnership = settings.partnership_name if area_code == settings.home_area else ""
+    brief = Briefing(area_code, area_name, partnership, period, period_end, is_demo)
     brief.slides.append(_summary_slide(values, areas, area_code, area_name, period_end,
                                        threshold, settings))
     for outcome in catalogue.OUTCOMES:

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from metrics.reference.formatting import plural
+
 GROUPS = {
     "nearest": "Nearest neighbours (computed)",
     "region": "Same region",
@@ -51,11 +53,11 @@ def comparator_group(choice: str, area_code: str, areas: pd.DataFrame,
     utlas = areas[areas["area_type"] == "utla"].set_index("area_code")
     if choice == "configured" and configured:
         codes = tuple(c for c in configured if c in utlas.index and c != area_code)
-        return ComparatorGroup(codes, f"{len(codes)} areas set in config.toml")
+        return ComparatorGroup(codes, f"{plural(len(codes), 'area')} set in config.toml")
     if choice == "region" and area_code in utlas.index:
         region = utlas.loc[area_code, "region_code"]
         codes = tuple(utlas.index[(utlas["region_code"] == region) & (utlas.index != area_code)])
-        return ComparatorGroup(codes, f"the other {len(codes)} areas in "
+        return ComparatorGroup(codes, f"the other {plural(len(codes), 'area')} in "
                                       f"{utlas.loc[area_code, 'region_name']}")
     prefix = "No comparators are set in config.toml, so these are computed: " \
         if choice == "configured" else ""
@@ -63,7 +65,7 @@ def comparator_group(choice: str, area_code: str, areas: pd.DataFrame,
         codes = tuple(nearest(area_code, area_features(need_summary)))
         demo_note = " (demonstration deprivation deciles)" \
             if need_summary["demo"].fillna(False).any() else ""
-        return ComparatorGroup(codes, f"{prefix}the {len(codes)} areas nearest in population "
-                                      f"and share of small areas in the most deprived fifth"
-                                      f"{demo_note}")
+        return ComparatorGroup(codes, f"{prefix}the {plural(len(codes), 'area')} nearest in "
+                                      "population and share of small areas in the most "
+                                      f"deprived fifth{demo_note}")
     return comparator_group("region", area_code, areas, configured, None)

@@ -474,19 +474,34 @@ def values_table(values: pd.DataFrame, ind: Indicator, area_codes: list[str],
             part["lower95"].to_numpy(float), part["upper95"].to_numpy(float),
             part["lower998"].to_numpy(float), part["upper998"].to_numpy(float),
             part["_england"].to_numpy(float), ind.polarity)
-    count = [formatting.SUPPRESSED if s else (None if pd.isna(c) else int(c))
-             for c, s in zip(rows["numerator"], rows["suppressed"])]
+    count = _whole_numbers(rows["numerator"], rows["suppressed"])
+    denominator = _whole_numbers(rows["denominator"],
+                                 rows["suppressed"] & rows["denominator"].isna())
     table = pd.DataFrame({
+        # The indicator named on every row: a downloaded file must say what it holds.
+        "Indicator id": ind.id, "Indicator": ind.title,
         "Period": rows["period"], "Area": rows["area_code"].map(names),
-        "Area code": rows["area_code"], "Count": count,
-        "Denominator": [formatting.SUPPRESSED if s and pd.isna(d) else
-                        (None if pd.isna(d) else d)
-                        for d, s in zip(rows["denominator"], rows["suppressed"])],
+        "Area code": rows["area_code"], "Count": count, "Denominator": denominator,
         f"Value ({ind.unit})": rows["value"].round(2),
         "Lower 95%": rows["lower95"].round(2), "Upper 95%": rows["upper95"].round(2),
         "Lower 99.8%": rows["lower998"].round(2), "Upper 99.8%": rows["upper998"].round(2),
         "Compared with England": [stats.comparison_words(c) for c in codes],
         "Note": rows["value_note"], "_end": rows["period_end"],
-    })
+    }, index=rows.index)
     return table.sort_values(["_end", "Area"], ascending=[False, True]).drop(columns="_end") \
         .reset_index(drop=True)
+
+
+def _whole_numbers(values: pd.Series, suppressed: pd.Series) -> pd.Series:
+    """Counts as whole numbers (a float column writes 2301 as "2301.0" in a CSV): nullable
+    integers, or, beside a suppressed '*', Python ints in a text column. A column holding
+    a fraction (an estimated denominator) keeps its decimals, rounded to 2 places."""
+    numbers = values.to_numpy(float)
+    present = numbers[~np.isnan(numbers)]
+    fractional = bool(len(present)) and not np.array_equal(present, np.round(present))
+    if not suppressed.any():
+        return values.round(2) if fractional else values.round().astype("Int64")
+    cells = [formatting.SUPPRESSED if s else None if math.isnan(v)
+             else round(v, 2) if fractional else int(round(v))
+             for v, s in zip(numbers, suppressed)]
+    return pd.Series(cells, index=values.index, dtype=object)
