@@ -415,7 +415,7 @@ CONTINUITY_BREAKDOWNS: dict[str, tuple[tuple[str, float, float], ...]] = {
     "age": (("18-29", 0.27, -0.30), ("30-39", 0.36, 0.0), ("40-49", 0.24, 0.10),
             ("50+", 0.13, 0.05)),
 }
-# Pathway outcomes (metrics.views.continuity.PATHWAY_OUTCOMES) of everyone released with a
+# Pathway outcomes (metrics.reference.catalogue.PATHWAY_OUTCOMES) of everyone released with a
 # need add up to the leavers; "Engaged within 3 weeks" is the measure's numerator. Stored
 # with numerator = people with that outcome and denominator = all leavers with a need, so
 # values are % of leavers. How the people not engaged within 3 weeks divide (engaged

@@ -178,7 +178,7 @@ def _breakdown_model(data_dir, version_id, area_code, area_name, period_end, gro
     out = dict(period=latest["period"], parts=[])
     overall = None if latest["suppressed"] else float(latest["value"]) \
         if pd.notna(latest["value"]) else None
-    for breakdown, title in cc.BREAKDOWNS.items():
+    for breakdown, title in catalogue.BREAKDOWNS.items():
         table = cc.breakdown_table(rows, raw, area_code, latest["period"], breakdown,
                                    threshold, bool(latest["suppressed"]),
                                    bool(latest["denominator_hidden"]))

@@ -32,8 +32,8 @@ from metrics.reference import catalogue, formatting, periods
 from metrics.stats import disclosure
 from metrics.views import explorer
 from metrics.views.overview import people_short
-from metrics.reference.catalogue import (  # noqa: F401 (the page reads them here)
-    BREAKDOWNS, CATEGORY_ORDER, OTHER_PRISONS, PATHWAY_OUTCOMES)
+from metrics.reference.catalogue import (BREAKDOWNS, CATEGORY_ORDER, OTHER_PRISONS,
+                                        PATHWAY_OUTCOMES)
 
 IND = catalogue.get("continuity_of_care")
 QUARTERLY = dataclasses.replace(IND, period_kind="quarter")   # the same measure by quarter
