@@ -233,8 +233,14 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
         cards.comparison_badge(head["comparison"], stats.comparison_words(head["comparison"]))
     with right:
         st.markdown("Recent trend (last 5 points)", help="Fingertips method: chi-square "
-                    "test for trend on the five most recent points, significant at 99.8%.")
+                    "test for trend on the five most recent points with a value (a "
+                    "period with none is skipped), significant at 99.8%.")
         st.markdown(f"#### {head['trend']['words']}")
+        if head["trend"].get("skipped"):
+            skipped = head["trend"]["skipped"]
+            st.caption(f"{' and '.join(skipped)} {'has' if len(skipped) == 1 else 'have'} "
+                       "no value and " + ("is" if len(skipped) == 1 else "are")
+                       + " skipped, as Fingertips does.")
 
     view = st.segmented_control("View", VIEWS, default=VIEWS[0], required=True, key="view",
                                 bind="query-params", label_visibility="collapsed")

@@ -31,7 +31,7 @@ Methods
   total count, as PHEindicatormethods' phe_dsr / calculate_dsr.
 * Benchmark comparison: the Fingertips rule (benchmark inside the 95% interval: similar;
   otherwise better/worse, or higher/lower, at 95% or, outside the 99.8% interval, 99.8%).
-* Recent trend: Fingertips trend markers (five most recent points, chi-square > 9.5495
+* Recent trend: Fingertips trend markers (five most recent valid points, chi-square > 9.5495
   on 1 df, then a check that no single point drives the direction), as implemented in
   PHEindicatormethods' assign_trend_markers.
 * SPC: XmR chart with the "plot the dots" rules of NHSRplotthedots (ptd_spc).
@@ -55,8 +55,13 @@ Deliberate differences from the official tools
    proportions whose five values include 0% or 100% the logit slope Fingertips uses for
    the direction is infinite; the direction then comes from the sign of the
    chi-square's own score (the denominator-weighted slope of the proportions).
-   A trend whose chi-square cannot be computed (for example no events in any of the
-   five points) is "cannot_be_calculated".
+   Fingertips uses the chi-square test for proportions only for indicators it marks
+   "SPC for proportions" and the weighted regression for other proportions; here every
+   proportion uses the chi-square test. Directly standardised rates get no trend here
+   (Fingertips tests them by the weighted regression of their published limits).
+   As Fingertips: the five most recent valid points are tested (a missing period is
+   skipped), a count equal to its denominator gives "cannot_be_calculated", and no
+   events in the five points give "no_significant_change".
 4. SPC:
    * Missing values are left out of the limits, as NHSRplotthedots does (the mean uses
      the observed points; a moving range next to a missing point is not formed). The
@@ -512,22 +517,33 @@ def _rate_direction(x: np.ndarray, n: np.ndarray, t: np.ndarray) -> float:
     return _ols_slope(y, t, w)
 
 
-def _trend_result(code: str, polarity: str, statistic: float, reason: str) -> dict:
+def _trend_result(code: str, polarity: str, statistic: float, reason: str,
+                  used: tuple[int, ...] = ()) -> dict:
     key = (code, polarity) if code in ("increasing", "decreasing") else code
-    return {"code": code, "words": TREND_WORDS[key], "statistic": statistic, "reason": reason}
+    return {"code": code, "words": TREND_WORDS[key], "statistic": statistic, "reason": reason,
+            "used": used}
 
 
 def recent_trend(numerators: Any, denominators: Any, kind: str = "proportion",
                  polarity: str = "none") -> dict:
-    """Fingertips recent trend from the five most recent points (oldest first).
+    """Fingertips recent trend from the five most recent valid points (oldest first).
 
-    Returns {"code", "words", "statistic", "reason"}: code is "increasing",
+    Returns {"code", "words", "statistic", "reason", "used"}: code is "increasing",
     "decreasing", "no_significant_change" or "cannot_be_calculated"; statistic is the
-    chi-square (NaN when not calculated). Proportions use the chi-square test for linear
-    trend; rates use Fingertips' weighted regression with weights from the 95% limits.
+    chi-square (NaN when not calculated); used is the positions (0-based, in the input)
+    of the five points tested. Proportions use the chi-square test for linear trend;
+    rates use Fingertips' weighted regression with weights from the 95% limits.
     A significant result is still "no_significant_change" if leaving out any one point
     reverses the direction (Fingertips' outlier check). Points must be equally spaced,
     non-overlapping periods (not rolling ones): the caller's responsibility.
+
+    Fingertips' own conventions (its TrendRequest and TrendMarkerCalculator):
+    * a missing or invalid point (suppressed, no denominator) is skipped, not counted:
+      the five most recent *valid* points are tested, numbered 1 to 5 in order whatever
+      the gap between them ("years don't need to be consecutive");
+    * a count equal to its denominator among them gives "cannot_be_calculated" (the
+      logit of 100% is infinite);
+    * no events in any of the five gives "no_significant_change": nothing has changed.
     """
     if kind not in ("proportion", "rate"):
         raise ValueError(f"kind must be 'proportion' or 'rate', got {kind!r}")
@@ -537,35 +553,44 @@ def recent_trend(numerators: Any, denominators: Any, kind: str = "proportion",
     if len(x) != len(n):
         raise ValueError("numerators and denominators must be the same length")
     nan = float("nan")
-    if len(x) < TREND_POINTS:
-        return _trend_result("cannot_be_calculated", polarity, nan,
-                             f"fewer than {TREND_POINTS} points")
-    x, n = x[-TREND_POINTS:], n[-TREND_POINTS:]
     usable = np.isfinite(x) & np.isfinite(n) & (n > 0) & (x >= 0)
     if kind == "proportion":
         usable &= x <= n
-    if not usable.all():
+    positions = np.flatnonzero(usable)
+    if len(positions) < TREND_POINTS:
+        reason = (f"fewer than {TREND_POINTS} points" if len(x) < TREND_POINTS else
+                  f"fewer than {TREND_POINTS} points with a value")
+        return _trend_result("cannot_be_calculated", polarity, nan, reason,
+                             tuple(int(p) for p in positions))
+    used = positions[-TREND_POINTS:]
+    x, n = x[used], n[used]
+    used = tuple(int(p) for p in used)
+    if np.any(x == n):
         return _trend_result("cannot_be_calculated", polarity, nan,
-                             "a recent point is missing or invalid")
+                             "a count equals its denominator", used)
 
     t = np.arange(1.0, TREND_POINTS + 1.0)
     chi2_of, direction_of = ((_proportion_trend_chi2, _proportion_direction)
                              if kind == "proportion" else (_rate_trend_chi2, _rate_direction))
+    if x.sum() == 0:
+        # No events at all: the chi-square is 0/0, but nothing has changed.
+        return _trend_result("no_significant_change", polarity, 0.0,
+                             "no events in the five points", used)
     statistic = chi2_of(x, n, t)
     if not np.isfinite(statistic):
         return _trend_result("cannot_be_calculated", polarity, nan,
-                             "no variation to test (e.g. no events)")
+                             "no variation to test", used)
     if not statistic > TREND_THRESHOLD:
         return _trend_result("no_significant_change", polarity, statistic,
-                             "chi-square not above the 99.8% threshold")
+                             "chi-square not above the 99.8% threshold", used)
     beta = direction_of(x, n, t)
     for left_out in range(TREND_POINTS):
         keep = np.arange(TREND_POINTS) != left_out
         if np.sign(direction_of(x[keep], n[keep], t[keep])) != np.sign(beta):
             return _trend_result("no_significant_change", polarity, statistic,
-                                 "direction depends on a single point")
+                                 "direction depends on a single point", used)
     code = "decreasing" if beta < 0 else "increasing"
-    return _trend_result(code, polarity, statistic, "significant trend")
+    return _trend_result(code, polarity, statistic, "significant trend", used)
 
 
 # ---------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import pandas as pd
 from metrics import stats
 from metrics.reference import catalogue, formatting
 from metrics.stats import disclosure
+from metrics.stats.methods import TREND_POINTS
 from metrics.reference.catalogue import Indicator
 
 ENGLAND = "E92000001"
@@ -378,9 +379,17 @@ def recent_trend(values: pd.DataFrame, ind: Indicator, area_code: str, up_to: dt
         return {"code": "cannot_be_calculated", "words": "Cannot be calculated",
                 "reason": "no trend test for this kind of measure"}
     kind = "proportion" if ind.ci_method == "wilson" else "rate"
-    return stats.recent_trend(rows["numerator"].to_numpy(float),
-                              rows["denominator"].to_numpy(float), kind=kind,
-                              polarity=ind.polarity)
+    result = stats.recent_trend(rows["numerator"].to_numpy(float),
+                                rows["denominator"].to_numpy(float), kind=kind,
+                                polarity=ind.polarity)
+    # Which periods were tested, and those skipped between them for want of a value
+    # (Fingertips skips a missing period rather than giving up), so the page can say so.
+    periods = rows["period"].astype(str).tolist()
+    used = list(result.get("used", ()))
+    result["periods"] = [periods[i] for i in used]
+    result["skipped"] = [periods[i] for i in range(used[0], used[-1] + 1)
+                         if i not in used] if len(used) == TREND_POINTS else []
+    return result
 
 
 def area_ranking(values: pd.DataFrame, ind: Indicator, period: str, areas: pd.DataFrame,
