@@ -107,7 +107,9 @@ __all__ = [
     "COMPARISON_CODES", "COMPARISON_WORDS", "compare_with_benchmark", "comparison_words",
     "TREND_THRESHOLD", "TREND_WORDS", "recent_trend",
     "SPC_LIMIT_FACTOR", "SPC_SCREEN_FACTOR", "SPC_MIN_POINTS", "spc", "spc_summary",
-    "funnel_limits",
+    "funnel_limits", "FUNNEL_POSITIONS", "funnel_position", "funnel_comparison",
+    "funnel_position_words", "funnel_dispersion", "funnel_limits_overdispersed",
+    "FUNNEL_OVERDISPERSION_P", "TREND_POINTS",
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -893,3 +895,158 @@ def funnel_limits(denominators: Any, benchmark: float, kind: str = "proportion",
     lower = np.where(valid, lower * multiplier, np.nan)
     upper = np.where(valid, upper * multiplier, np.nan)
     return _out(scalar, lower, upper)
+
+
+# ---------------------------------------------------------------------------------------
+# Where an area sits against the funnel, and funnels adjusted for overdispersion
+# ---------------------------------------------------------------------------------------
+
+FUNNEL_POSITIONS = ("below_998", "below_95", "inside_95", "above_95", "above_998")
+
+
+def funnel_position(values: Any, lower95: Any, upper95: Any, lower998: Any,
+                    upper998: Any) -> np.ndarray:
+    """Where each value sits against the funnel limits at its own denominator.
+
+    "inside_95" (on or within the 95% limits), "above_95" / "below_95" (beyond a 95%
+    limit but not the 99.8% one), "above_998" / "below_998" (beyond a 99.8% limit), or
+    "not_plotted" where the value or a 95% limit is missing. A funnel's dots are coloured
+    by this, so a dot inside the lines drawn is never called different from England.
+    """
+    _, (y, lo95, up95, lo998, up998) = _broadcast(values, lower95, upper95, lower998,
+                                                  upper998)
+    known = np.isfinite(y) & np.isfinite(lo95) & np.isfinite(up95)
+    codes = np.full(y.shape, "not_plotted", dtype=object)
+    codes[known] = "inside_95"
+    codes[known & (y > up95)] = "above_95"
+    codes[known & (y < lo95)] = "below_95"
+    codes[known & np.isfinite(up998) & (y > up998)] = "above_998"
+    codes[known & np.isfinite(lo998) & (y < lo998)] = "below_998"
+    return codes.astype(str)
+
+
+def funnel_comparison(position: str, polarity: str) -> str:
+    """A funnel position as a comparison code (metrics.stats.COMPARISON_CODES), so the
+    dot takes the colour a board knows: above the 99.8% limit of a metric where higher
+    is better is "better_998"."""
+    _check_polarity(polarity)
+    if position == "inside_95":
+        return "similar"
+    if position not in FUNNEL_POSITIONS:
+        return "not_compared"
+    side, level = position.split("_")
+    up_word, down_word = _DIRECTION_WORDS[polarity]
+    return f"{up_word if side == 'above' else down_word}_{level}"
+
+
+def funnel_position_words(position: str, polarity: str) -> str:
+    """Legend and tooltip words for a funnel position, e.g. "Above the 99.8% limit:
+    worse" (polarity "low"), "Within the 95% limits"."""
+    if position == "inside_95":
+        return "Within the 95% limits"
+    if position not in FUNNEL_POSITIONS:
+        return "Not plotted"
+    side, level = position.split("_")
+    where = (f"{side.capitalize()} the 99.8% limit" if level == "998" else
+             f"{side.capitalize()} the 95% limit, within 99.8%")
+    verdict = funnel_comparison(position, polarity).split("_")[0]
+    return f"{where}: {verdict}"
+
+
+# Winsorising 10% at each end, as Spiegelhalter (2005) and the R package FunnelPlotR.
+FUNNEL_WINSOR = 0.1
+# Overdispersion is declared when the test's p-value falls below this: a false alarm
+# only widens the limits a little, while a missed one calls most areas outliers.
+FUNNEL_OVERDISPERSION_P = 0.05
+
+
+def _funnel_variance(theta: float, kind: str) -> float:
+    """Variance of one observation at the benchmark, per unit of denominator:
+    binomial theta(1 - theta) or Poisson theta."""
+    return theta * (1.0 - theta) if kind == "proportion" else theta
+
+
+def funnel_dispersion(values: Any, denominators: Any, benchmark: float,
+                      kind: str = "proportion", multiplier: float | None = None,
+                      winsor: float = FUNNEL_WINSOR) -> dict:
+    """Overdispersion of areas around a benchmark, Spiegelhalter (2005), "Funnel plots for
+    comparing institutional performance", Statistics in Medicine 24:1185-1202, section 5,
+    and "Handling over-dispersion of performance indicators", Quality and Safety in
+    Health Care 14:347-351.
+
+    z_i = (y_i - theta0) / s_i with s_i = sqrt(V(theta0) / n_i), V the binomial
+    theta(1 - theta) or Poisson theta (values and benchmark on the scale of
+    ``multiplier``, as ``funnel_limits``). z-scores below the 10th or above the 90th
+    percentile (numpy's default, R's type 7) are set to those percentiles (Winsorised),
+    and the dispersion ratio is phi = mean(z_w^2). Under no overdispersion I x phi is
+    roughly chi-square on I - 1 degrees of freedom (the benchmark is England, pooled from
+    these areas): ``p_value`` is its upper tail. The additive random-effects variance
+    (DerSimonian and Laird) is tau2 = (I phi - (I - 1)) / (sum(w) - sum(w^2) / sum(w)),
+    w_i = 1 / s_i^2, and 0 when I phi <= I - 1; tau2 is per unit (a proportion or a rate
+    per 1), so sqrt(tau2) x multiplier is the between-area standard deviation on the
+    value's scale.
+
+    Returns {"areas", "phi", "p_value", "tau2", "overdispersed"} (overdispersed: p below
+    FUNNEL_OVERDISPERSION_P). Areas with a missing value or denominator are left out;
+    fewer than 3 areas give NaN.
+    """
+    if kind not in ("proportion", "rate"):
+        raise ValueError(f"kind must be 'proportion' or 'rate', got {kind!r}")
+    if multiplier is None:
+        multiplier = 1.0 if kind == "proportion" else 100_000.0
+    y = _as_float_array(values).ravel() / multiplier
+    n = _as_float_array(denominators).ravel()
+    if len(y) != len(n):
+        raise ValueError("values and denominators must be the same length")
+    theta = float(benchmark) / multiplier
+    keep = np.isfinite(y) & np.isfinite(n) & (n > 0)
+    y, n = y[keep], n[keep]
+    variance = _funnel_variance(theta, kind)
+    areas = int(len(y))
+    if areas < 3 or not variance > 0:
+        return {"areas": areas, "phi": float("nan"), "p_value": float("nan"),
+                "tau2": float("nan"), "overdispersed": False}
+    s = np.sqrt(variance / n)
+    z = (y - theta) / s
+    low, high = np.quantile(z, [winsor, 1.0 - winsor])
+    phi = float(np.mean(np.clip(z, low, high) ** 2))
+    p_value = float(sps.chi2.sf(areas * phi, areas - 1))
+    w = 1.0 / s ** 2
+    tau2 = max(0.0, (areas * phi - (areas - 1)) / (w.sum() - np.sum(w ** 2) / w.sum()))
+    return {"areas": areas, "phi": phi, "p_value": p_value, "tau2": float(tau2),
+            "overdispersed": bool(p_value < FUNNEL_OVERDISPERSION_P)}
+
+
+def funnel_limits_overdispersed(denominators: Any, benchmark: float,
+                                kind: str = "proportion", multiplier: float | None = None,
+                                confidence: float = 0.95, phi: float | None = None,
+                                tau2: float | None = None) -> tuple:
+    """Funnel limits widened for overdispersion (Spiegelhalter 2005, section 5), by the
+    normal approximation on the value's scale:
+
+    multiplicative (``phi``): theta0 +/- z sqrt(phi V(theta0) / n);
+    additive random effects (``tau2``, per unit as ``funnel_dispersion``):
+    theta0 +/- z sqrt(V(theta0) / n + tau2).
+
+    Give exactly one of ``phi`` and ``tau2``. Lower limits stop at 0 and proportion limits
+    at 1 x multiplier; NaN where the denominator is missing or not positive.
+    """
+    if kind not in ("proportion", "rate"):
+        raise ValueError(f"kind must be 'proportion' or 'rate', got {kind!r}")
+    if (phi is None) == (tau2 is None):
+        raise ValueError("give exactly one of phi (multiplicative) or tau2 (additive)")
+    z = z_for_confidence(confidence)
+    if multiplier is None:
+        multiplier = 1.0 if kind == "proportion" else 100_000.0
+    scalar, (n,) = _broadcast(denominators)
+    theta = float(benchmark) / multiplier
+    valid = np.isfinite(n) & (n > 0)
+    n_safe = np.where(valid, n, 1.0)
+    variance = _funnel_variance(theta, kind) / n_safe
+    spread = z * np.sqrt(variance * float(phi) if phi is not None else variance + float(tau2))
+    lower = np.maximum(theta - spread, 0.0)
+    upper = theta + spread
+    if kind == "proportion":
+        upper = np.minimum(upper, 1.0)
+    return _out(scalar, np.where(valid, lower * multiplier, np.nan),
+                np.where(valid, upper * multiplier, np.nan))
