@@ -36,7 +36,11 @@ Methods
   PHEindicatormethods' assign_trend_markers.
 * SPC: XmR chart with the "plot the dots" rules of NHSRplotthedots (ptd_spc).
 * Funnel plots: exact binomial (proportions) or Poisson (rates) limits with the
-  interpolation of Spiegelhalter (2005), Statistics in Medicine 24:1185-1202, Appendix A.
+  interpolation of Spiegelhalter (2005), Statistics in Medicine 24:1185-1202, Appendix A;
+  each area placed against the limits at its own denominator (``funnel_position``); and,
+  where areas vary more than chance allows, limits widened for overdispersion (section 5:
+  a dispersion ratio from Winsorised z-scores, multiplicative or additive random effects),
+  as the R package FunnelPlotR.
 
 Deliberate differences from the official tools
 ----------------------------------------------
@@ -79,6 +83,11 @@ Deliberate differences from the official tools
    from a Wilson-score formula and rate funnels by inverting exact Poisson intervals
    around the expected count; at small denominators those differ slightly from the
    Spiegelhalter limits used here. Proportion denominators are rounded to whole numbers.
+   Overdispersed limits use the normal approximation on the value's scale (Spiegelhalter
+   2005, section 5), where FunnelPlotR transforms first (arcsine square root for
+   proportions, log for ratios); its test compares I x phi with chi-square on I - 1
+   degrees of freedom (England is pooled from the areas), and FunnelPlotR adjusts whenever
+   tau^2 > 0 rather than testing.
 """
 from __future__ import annotations
 
