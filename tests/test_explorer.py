@@ -174,3 +174,23 @@ def test_spc_words_say_what_the_markers_show():
                             "earlier point is special cause")
     assert "at Q13: above the upper process limit" in words
     assert "no significant change" not in words
+
+
+def test_recent_trend_skips_a_suppressed_year_and_says_which():
+    # Fingertips tests the five most recent valid points: a year hidden for a small count
+    # is skipped (it used to make the trend "cannot be calculated").
+    ind = catalogue.get("deaths_in_treatment")
+    years = [2020, 2021, 2022, 2023, 2024, 2025]
+    numerators = [10.0, 15.0, 3.0, 20.0, 25.0, 30.0]
+    values = pd.DataFrame({
+        "indicator_id": ind.id, "area_code": HOME, "period_kind": ind.period_kind,
+        "period": [f"{y}/{str(y + 1)[2:]}" for y in years],
+        "period_start": [dt.date(y, 4, 1) for y in years],
+        "period_end": [dt.date(y + 1, 3, 31) for y in years],
+        "numerator": numerators, "denominator": 100.0,
+        "value": numerators, "lower95": 1.0, "upper95": 50.0, "lower998": 0.5,
+        "upper998": 60.0, "value_note": None})
+    verdict = explorer.recent_trend(values, ind, HOME, UP_TO, 5)
+    assert verdict["code"] == "increasing"
+    assert verdict["skipped"] == ["2022/23"]
+    assert verdict["periods"] == ["2020/21", "2021/22", "2023/24", "2024/25", "2025/26"]

@@ -147,8 +147,9 @@ def test_ranking_and_funnel_charts_send_no_counts(published, protected):
     ranking = explorer.area_ranking(protected, ind, period, areas, "E10000013", (), THRESHOLD)
     england = explorer.england_value(protected, ind, period)
     ranked = _rows(charts.ranked_chart(ranking, ind.unit, england).to_dict(validate=False))
-    limits = explorer.funnel_limits_frame(ind, england, ranking["denominator"])
-    funnel = _rows(charts.funnel_chart(ranking, limits, ind.unit, "d").to_dict(validate=False))
+    model = explorer.funnel_model(ind, ranking, england)
+    funnel = _rows(charts.funnel_chart(model["points"], model["limits"], ind.unit, "d")
+                   .to_dict(validate=False))
     assert ranked and funnel
     assert not any("numerator" in r or "denominator" in r for r in ranked)
     assert not any("numerator" in r for r in funnel)

@@ -358,19 +358,48 @@ def test_trend_needs_five_points():
     assert math.isnan(result["statistic"])
 
 
-def test_trend_cannot_be_calculated_when_a_recent_point_is_suppressed():
+def test_trend_cannot_be_calculated_with_fewer_than_five_valid_points():
     assert stats.recent_trend([10, np.nan, 20, 25, 30], [100] * 5)["code"] == \
         "cannot_be_calculated"
     assert stats.recent_trend([10, 15, 20, 25, 30], [100, 100, 0, 100, 100])["code"] == \
         "cannot_be_calculated"
 
 
+def test_trend_skips_a_missing_period_as_fingertips_does():
+    # Fingertips tests the five most recent *valid* points ("years don't need to be
+    # consecutive"), numbered 1 to 5: a suppressed quarter is skipped, not counted, so
+    # 10, 15, 20, 25, 30 are tested as in test_trend_uses_only_the_five_most_recent_points.
+    result = stats.recent_trend([10, 15, np.nan, 20, 25, 30], [100] * 6, "proportion", "high")
+    assert result["statistic"] == approx(15.625)
+    assert result["code"] == "increasing"
+    assert result["used"] == (0, 1, 3, 4, 5)
+    # A point with no denominator is skipped the same way.
+    assert stats.recent_trend([10, 15, 7, 20, 25, 30], [100, 100, 0, 100, 100, 100])[
+        "used"] == (0, 1, 3, 4, 5)
+
+
+def test_a_count_equal_to_its_denominator_cannot_be_calculated():
+    # Fingertips' TrendRequest refuses a point whose count equals its denominator (the
+    # logit of 100% is infinite): "The recent trend cannot be calculated".
+    result = stats.recent_trend([96, 97, 98, 99, 100], [100] * 5, "proportion", "high")
+    assert result["code"] == "cannot_be_calculated"
+    assert result["reason"] == "a count equals its denominator"
+    # Only the five points tested count: an older 100% does not matter.
+    assert stats.recent_trend([100, 10, 15, 20, 25, 30], [100] * 6)["code"] == "increasing"
+
+
 def test_a_missing_point_before_the_last_five_does_not_matter():
     assert stats.recent_trend([None, 10, 15, 20, 25, 30], [100] * 6)["code"] == "increasing"
 
 
-def test_proportion_trend_with_no_events_cannot_be_calculated():
-    assert stats.recent_trend([0] * 5, [100] * 5)["code"] == "cannot_be_calculated"
+def test_no_events_is_no_significant_change():
+    # Fingertips: the chi-square is 0/0 with no events, which is not above the threshold,
+    # so the marker stays "no significant change" (nothing has changed).
+    result = stats.recent_trend([0] * 5, [100] * 5, "proportion", "low")
+    assert result["code"] == "no_significant_change"
+    assert result["words"] == "No significant change"
+    assert stats.recent_trend([0] * 5, [50_000] * 5, "rate", "low")["code"] == \
+        "no_significant_change"
 
 
 def test_proportion_trend_starting_at_zero_percent_still_has_a_direction():

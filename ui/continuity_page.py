@@ -252,12 +252,16 @@ def _areas_model(data_dir, version_id, area_code, area_name, period_end, group_c
                                  height=340, target=target * 100,
                                  target_text=f"{target * 100:g}% target") \
         .to_dict(validate=False)
-    funnel = None
+    funnel = funnel_words = None
     if england_value is not None and ranking["denominator"].notna().all() and len(ranking):
-        limits = explorer.funnel_limits_frame(cc.IND, england_value, ranking["denominator"])
-        funnel = charts.funnel_chart(ranking, limits, "% engaged within 3 weeks",
+        # Dots placed against the limits drawn; overdispersion allowed for when the test
+        # says so (metrics.views.funnel), and the words say which.
+        model = explorer.funnel_model(cc.IND, ranking, england_value, "auto")
+        funnel = charts.funnel_chart(model["points"], model["limits"],
+                                     "% engaged within 3 weeks",
                                      "Prison leavers with a need (log scale)") \
             .to_dict(validate=False)
+        funnel_words = model["words"]
     table = ranking.sort_values("value", ascending=False).reset_index(drop=True)
     table = pd.DataFrame({
         "Rank": range(1, len(table) + 1),
@@ -274,7 +278,8 @@ def _areas_model(data_dir, version_id, area_code, area_name, period_end, group_c
     total = int(rows.loc[(rows["period"] == period)
                          & rows["area_code"].str[:3].isin(cc.UTLA_PREFIXES),
                          "area_code"].nunique())
-    return dict(period=period, ranked=ranked, funnel=funnel, table=table,
+    return dict(period=period, ranked=ranked, funnel=funnel, funnel_words=funnel_words,
+                table=table,
                 regions=cc.regions(values, period, areas),
                 meeting=int(ranking["meets_target"].sum()), shown=len(ranking), total=total)
 
@@ -435,8 +440,8 @@ def _all_areas(model, head: cc.Headline, ctx) -> None:
     if model["funnel"] is not None:
         st.markdown("**Funnel plot against England**")
         exports.chart(model["funnel"], f"continuity-funnel-{ctx.area_code}", ctx.public)
-        st.caption("Areas outside the dashed (95%) or dotted (99.8%) limits differ "
-                   "significantly from England; smaller areas vary more by chance.")
+        st.caption(explorer.FUNNEL_CAPTION)
+        st.caption(model["funnel_words"])
     st.markdown("**All areas**")
     st.dataframe(tables.for_display(model["table"]), hide_index=True, width="stretch",
                  height=360)

@@ -158,8 +158,9 @@ def _headline(data_dir, version_id, metric_id, area_code, period_end, group_code
 
 @st.cache_data(**CACHE)
 def _view_model(view, data_dir, version_id, metric_id, area_code, shown_name, period_end,
-                group_codes, threshold, target):
-    """Numbers and chart specs for one view of one metric (only the view on screen)."""
+                group_codes, threshold, target, funnel_method="auto"):
+    """Numbers and chart specs for one view of one metric (only the view on screen).
+    `funnel_method`: the funnel's limits, a key of metrics.views.funnel.FUNNEL_METHODS."""
     ind = _indicator(data_dir, version_id, metric_id)
     values = _outcome_values(data_dir, version_id, ind.outcome, threshold)
     areas = data.areas(data_dir, version_id)
@@ -184,20 +185,25 @@ def _view_model(view, data_dir, version_id, metric_id, area_code, shown_name, pe
     if view == "All areas":
         period = explorer.latest_period(values, ind, period_end)
         if period is None:
-            return dict(period=None, ranking=None, ranked=None, funnel=None)
+            return dict(period=None, ranking=None, ranked=None, funnel=None,
+                        funnel_words=None)
         ranking = explorer.area_ranking(values, ind, period, areas, shown, group_codes,
                                         threshold)
         england_value = explorer.england_value(values, ind, period)
         out = dict(period=period, ranking=ranking[["area_name", "display"]], ranked=None,
-                   funnel=None)
+                   funnel=None, funnel_words=None)
         if ind.benchmarkable and len(ranking):
             out["ranked"] = charts.ranked_chart(ranking, ind.unit, england_value) \
                 .to_dict(validate=False)
             if ind.ci_method in ("wilson", "byars") and england_value is not None \
                     and ranking["denominator"].notna().all():
-                limits = explorer.funnel_limits_frame(ind, england_value, ranking["denominator"])
+                # Dots placed against the limits drawn (chance alone, or widened for
+                # overdispersion), and words saying which limits those are.
+                funnel = explorer.funnel_model(ind, ranking, england_value, funnel_method)
                 out["funnel"] = charts.funnel_chart(
-                    ranking, limits, ind.unit, "Denominator (log scale)").to_dict(validate=False)
+                    funnel["points"], funnel["limits"], ind.unit,
+                    "Denominator (log scale)").to_dict(validate=False)
+                out["funnel_words"] = funnel["words"]
         return out
     if view == "Figures":
         codes = list(dict.fromkeys([shown, explorer.ENGLAND, *group_codes]))
@@ -233,14 +239,28 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
         cards.comparison_badge(head["comparison"], stats.comparison_words(head["comparison"]))
     with right:
         st.markdown("Recent trend (last 5 points)", help="Fingertips method: chi-square "
-                    "test for trend on the five most recent points, significant at 99.8%.")
+                    "test for trend on the five most recent points with a value (a "
+                    "period with none is skipped), significant at 99.8%.")
         st.markdown(f"#### {head['trend']['words']}")
+        if head["trend"].get("skipped"):
+            skipped = head["trend"]["skipped"]
+            st.caption(f"{' and '.join(skipped)} {'has' if len(skipped) == 1 else 'have'} "
+                       "no value and " + ("is" if len(skipped) == 1 else "are")
+                       + " skipped, as Fingertips does.")
 
     view = st.segmented_control("View", VIEWS, default=VIEWS[0], required=True, key="view",
                                 bind="query-params", label_visibility="collapsed")
     target = ctx.settings.continuity_target * 100 if ind.target == "continuity_of_care" else None
+    funnel_method = "auto"
+    if view == "All areas" and ind.ci_method in ("wilson", "byars"):
+        funnel_method = st.segmented_control(
+            "Funnel limits", list(explorer.FUNNEL_METHODS), default="auto", required=True,
+            key="funnel", bind="query-params", format_func=explorer.FUNNEL_METHODS.get,
+            help="Automatic: widened for overdispersion (random effects) when the areas vary "
+                 "more than chance alone allows, otherwise chance alone. The words under "
+                 "the funnel say which is drawn.")
     model = _view_model(view, ctx.data_dir, ctx.version.id, ind.id, ctx.area_code, shown_name,
-                        ctx.period_end, group.codes, threshold, target)
+                        ctx.period_end, group.codes, threshold, target, funnel_method)
     if view == "Trend":
         if model["spec"] is None:
             # The reason is already said above the figures; here only that nothing is drawn.
@@ -317,8 +337,8 @@ def _areas_view(model, ind, name: str, public: bool) -> None:
     if model["funnel"] is not None:
         st.markdown("**Funnel plot against England**")
         exports.chart(model["funnel"], f"funnel-{name}", public)
-        st.caption("Areas outside the dashed (95%) or dotted (99.8%) limits differ "
-                   "significantly from England; smaller areas vary more by chance.")
+        st.caption(explorer.FUNNEL_CAPTION)
+        st.caption(model["funnel_words"])
 
 
 def _about(ind) -> None:

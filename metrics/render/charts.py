@@ -283,25 +283,51 @@ def ranked_chart(rows: pd.DataFrame, unit_title: str, benchmark: float | None,
         labelFontSize=13, titleFontSize=13).configure_legend(labelFontSize=13)
 
 
+# Funnel dots by where they sit against the limits drawn: comparison code -> colour.
+# The 99.8% shades are darker than the 95% ones; the shape says above or below.
+FUNNEL_COLOURS = {
+    "better_998": "#005F45", "better_95": "#009E73",
+    "similar": "#E69F00",
+    "worse_95": "#D55E00", "worse_998": "#8A2B00",
+    "higher_998": "#003078", "higher_95": "#0072B2",
+    "lower_95": "#56B4E9", "lower_998": "#2B6A99",
+    "not_compared": "#999999",
+}
+FUNNEL_SHAPES = {"above": "triangle-up", "below": "triangle-down", "inside": "circle",
+                 "not": "square"}
+
+
 def funnel_chart(points: pd.DataFrame, limits: pd.DataFrame, unit_title: str,
                  denominator_title: str, height: int = 340) -> alt.LayerChart:
-    """Funnel plot: `points` as ranked_chart plus denominator; `limits`: denominator,
-    benchmark, lower95, upper95, lower998, upper998 on a grid of denominators."""
-    data = sent(_with_significance_words(points),
-                ["area_name", "display", "value", "denominator", "significance", "role"],
+    """Funnel plot. `points` (metrics.views.funnel.funnel_model): area_name, display,
+    value, denominator, role, and funnel_position / funnel_comparison / funnel_words,
+    where the dot sits against the limits drawn, so its colour never contradicts the
+    lines; `limits`: denominator, benchmark, lower95, upper95, lower998, upper998 on a
+    grid of denominators that includes every dot's own."""
+    data = sent(points, ["area_name", "display", "value", "denominator", "funnel_words",
+                         "funnel_comparison", "funnel_position", "role"],
                 unit_title, ("value",))
     limits = sent(limits, ["denominator", "benchmark", "lower95", "upper95", "lower998",
                            "upper998"], unit_title,
                   ("benchmark", "lower95", "upper95", "lower998", "upper998"))
-    colours, shapes = _significance_scale(data["significance"])
-    domain = [float(limits["denominator"].min()), float(limits["denominator"].max())]
+    # Legend order: from the highest position to the lowest.
+    order = ["above_998", "above_95", "inside_95", "below_95", "below_998", "not_plotted"]
+    styles = (data.assign(_order=data["funnel_position"].map(order.index))
+              .sort_values("_order").drop_duplicates("funnel_words"))
+    domain = styles["funnel_words"].tolist()
+    colours = alt.Scale(domain=domain, range=[FUNNEL_COLOURS[c] for c in
+                                              styles["funnel_comparison"]])
+    shapes = alt.Scale(domain=domain, range=[FUNNEL_SHAPES[p.split("_")[0]] for p in
+                                             styles["funnel_position"]])
+    data = data.drop(columns=["funnel_comparison", "funnel_position"])
+    domain_x = [float(limits["denominator"].min()), float(limits["denominator"].max())]
     x = alt.X("denominator:Q", title=denominator_title,
-              scale=alt.Scale(type="log", domain=domain, nice=False))
+              scale=alt.Scale(type="log", domain=domain_x, nice=False))
     lim = alt.Chart(limits)
     tooltip = [alt.Tooltip("area_name:N", title="Area"),
                alt.Tooltip("display:N", title=unit_title),
                alt.Tooltip("denominator:Q", title=denominator_title, format=",.0f"),
-               alt.Tooltip("significance:N", title="Compared with England")]
+               alt.Tooltip("funnel_words:N", title="Against the funnel limits")]
     layers = [
         lim.mark_line(color=ENGLAND_COLOUR).encode(x=x, y="benchmark:Q"),
         lim.mark_line(color="#7B7D7D", strokeDash=[6, 3]).encode(x=x, y="lower95:Q"),
@@ -311,9 +337,10 @@ def funnel_chart(points: pd.DataFrame, limits: pd.DataFrame, unit_title: str,
         alt.Chart(data).mark_point(filled=True, size=45, opacity=0.85).encode(
             x=x, y=alt.Y("value:Q", title=unit_title, scale=alt.Scale(zero=False),
                          axis=y_axis(unit_title)),
-            color=alt.Color("significance:N", title="Compared with England", scale=colours,
-                            legend=alt.Legend(orient="bottom")),
-            shape=alt.Shape("significance:N", scale=shapes, legend=None), tooltip=tooltip),
+            color=alt.Color("funnel_words:N", title="Against the funnel limits",
+                            scale=colours, legend=alt.Legend(orient="bottom", columns=2,
+                                                             labelLimit=360)),
+            shape=alt.Shape("funnel_words:N", scale=shapes, legend=None), tooltip=tooltip),
         *_highlight_layers(data, x, "value", tooltip),
         alt.Chart(data).transform_filter(alt.datum.role == "Home").mark_text(
             dx=14, align="left", fontSize=14, fontWeight="bold", color=HOME_COLOUR).encode(

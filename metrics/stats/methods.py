@@ -31,12 +31,16 @@ Methods
   total count, as PHEindicatormethods' phe_dsr / calculate_dsr.
 * Benchmark comparison: the Fingertips rule (benchmark inside the 95% interval: similar;
   otherwise better/worse, or higher/lower, at 95% or, outside the 99.8% interval, 99.8%).
-* Recent trend: Fingertips trend markers (five most recent points, chi-square > 9.5495
+* Recent trend: Fingertips trend markers (five most recent valid points, chi-square > 9.5495
   on 1 df, then a check that no single point drives the direction), as implemented in
   PHEindicatormethods' assign_trend_markers.
 * SPC: XmR chart with the "plot the dots" rules of NHSRplotthedots (ptd_spc).
 * Funnel plots: exact binomial (proportions) or Poisson (rates) limits with the
-  interpolation of Spiegelhalter (2005), Statistics in Medicine 24:1185-1202, Appendix A.
+  interpolation of Spiegelhalter (2005), Statistics in Medicine 24:1185-1202, Appendix A;
+  each area placed against the limits at its own denominator (``funnel_position``); and,
+  where areas vary more than chance allows, limits widened for overdispersion (section 5:
+  a dispersion ratio from Winsorised z-scores, multiplicative or additive random effects),
+  as the R package FunnelPlotR.
 
 Deliberate differences from the official tools
 ----------------------------------------------
@@ -55,8 +59,13 @@ Deliberate differences from the official tools
    proportions whose five values include 0% or 100% the logit slope Fingertips uses for
    the direction is infinite; the direction then comes from the sign of the
    chi-square's own score (the denominator-weighted slope of the proportions).
-   A trend whose chi-square cannot be computed (for example no events in any of the
-   five points) is "cannot_be_calculated".
+   Fingertips uses the chi-square test for proportions only for indicators it marks
+   "SPC for proportions" and the weighted regression for other proportions; here every
+   proportion uses the chi-square test. Directly standardised rates get no trend here
+   (Fingertips tests them by the weighted regression of their published limits).
+   As Fingertips: the five most recent valid points are tested (a missing period is
+   skipped), a count equal to its denominator gives "cannot_be_calculated", and no
+   events in the five points give "no_significant_change".
 4. SPC:
    * Missing values are left out of the limits, as NHSRplotthedots does (the mean uses
      the observed points; a moving range next to a missing point is not formed). The
@@ -74,6 +83,11 @@ Deliberate differences from the official tools
    from a Wilson-score formula and rate funnels by inverting exact Poisson intervals
    around the expected count; at small denominators those differ slightly from the
    Spiegelhalter limits used here. Proportion denominators are rounded to whole numbers.
+   Overdispersed limits use the normal approximation on the value's scale (Spiegelhalter
+   2005, section 5), where FunnelPlotR transforms first (arcsine square root for
+   proportions, log for ratios); its test compares I x phi with chi-square on I - 1
+   degrees of freedom (England is pooled from the areas), and FunnelPlotR adjusts whenever
+   tau^2 > 0 rather than testing.
 """
 from __future__ import annotations
 
@@ -102,7 +116,9 @@ __all__ = [
     "COMPARISON_CODES", "COMPARISON_WORDS", "compare_with_benchmark", "comparison_words",
     "TREND_THRESHOLD", "TREND_WORDS", "recent_trend",
     "SPC_LIMIT_FACTOR", "SPC_SCREEN_FACTOR", "SPC_MIN_POINTS", "spc", "spc_summary",
-    "funnel_limits",
+    "funnel_limits", "FUNNEL_POSITIONS", "funnel_position", "funnel_comparison",
+    "funnel_position_words", "funnel_dispersion", "funnel_limits_overdispersed",
+    "FUNNEL_OVERDISPERSION_P", "TREND_POINTS",
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -512,22 +528,33 @@ def _rate_direction(x: np.ndarray, n: np.ndarray, t: np.ndarray) -> float:
     return _ols_slope(y, t, w)
 
 
-def _trend_result(code: str, polarity: str, statistic: float, reason: str) -> dict:
+def _trend_result(code: str, polarity: str, statistic: float, reason: str,
+                  used: tuple[int, ...] = ()) -> dict:
     key = (code, polarity) if code in ("increasing", "decreasing") else code
-    return {"code": code, "words": TREND_WORDS[key], "statistic": statistic, "reason": reason}
+    return {"code": code, "words": TREND_WORDS[key], "statistic": statistic, "reason": reason,
+            "used": used}
 
 
 def recent_trend(numerators: Any, denominators: Any, kind: str = "proportion",
                  polarity: str = "none") -> dict:
-    """Fingertips recent trend from the five most recent points (oldest first).
+    """Fingertips recent trend from the five most recent valid points (oldest first).
 
-    Returns {"code", "words", "statistic", "reason"}: code is "increasing",
+    Returns {"code", "words", "statistic", "reason", "used"}: code is "increasing",
     "decreasing", "no_significant_change" or "cannot_be_calculated"; statistic is the
-    chi-square (NaN when not calculated). Proportions use the chi-square test for linear
-    trend; rates use Fingertips' weighted regression with weights from the 95% limits.
+    chi-square (NaN when not calculated); used is the positions (0-based, in the input)
+    of the five points tested. Proportions use the chi-square test for linear trend;
+    rates use Fingertips' weighted regression with weights from the 95% limits.
     A significant result is still "no_significant_change" if leaving out any one point
     reverses the direction (Fingertips' outlier check). Points must be equally spaced,
     non-overlapping periods (not rolling ones): the caller's responsibility.
+
+    Fingertips' own conventions (its TrendRequest and TrendMarkerCalculator):
+    * a missing or invalid point (suppressed, no denominator) is skipped, not counted:
+      the five most recent *valid* points are tested, numbered 1 to 5 in order whatever
+      the gap between them ("years don't need to be consecutive");
+    * a count equal to its denominator among them gives "cannot_be_calculated" (the
+      logit of 100% is infinite);
+    * no events in any of the five gives "no_significant_change": nothing has changed.
     """
     if kind not in ("proportion", "rate"):
         raise ValueError(f"kind must be 'proportion' or 'rate', got {kind!r}")
@@ -537,35 +564,44 @@ def recent_trend(numerators: Any, denominators: Any, kind: str = "proportion",
     if len(x) != len(n):
         raise ValueError("numerators and denominators must be the same length")
     nan = float("nan")
-    if len(x) < TREND_POINTS:
-        return _trend_result("cannot_be_calculated", polarity, nan,
-                             f"fewer than {TREND_POINTS} points")
-    x, n = x[-TREND_POINTS:], n[-TREND_POINTS:]
     usable = np.isfinite(x) & np.isfinite(n) & (n > 0) & (x >= 0)
     if kind == "proportion":
         usable &= x <= n
-    if not usable.all():
+    positions = np.flatnonzero(usable)
+    if len(positions) < TREND_POINTS:
+        reason = (f"fewer than {TREND_POINTS} points" if len(x) < TREND_POINTS else
+                  f"fewer than {TREND_POINTS} points with a value")
+        return _trend_result("cannot_be_calculated", polarity, nan, reason,
+                             tuple(int(p) for p in positions))
+    used = positions[-TREND_POINTS:]
+    x, n = x[used], n[used]
+    used = tuple(int(p) for p in used)
+    if np.any(x == n):
         return _trend_result("cannot_be_calculated", polarity, nan,
-                             "a recent point is missing or invalid")
+                             "a count equals its denominator", used)
 
     t = np.arange(1.0, TREND_POINTS + 1.0)
     chi2_of, direction_of = ((_proportion_trend_chi2, _proportion_direction)
                              if kind == "proportion" else (_rate_trend_chi2, _rate_direction))
+    if x.sum() == 0:
+        # No events at all: the chi-square is 0/0, but nothing has changed.
+        return _trend_result("no_significant_change", polarity, 0.0,
+                             "no events in the five points", used)
     statistic = chi2_of(x, n, t)
     if not np.isfinite(statistic):
         return _trend_result("cannot_be_calculated", polarity, nan,
-                             "no variation to test (e.g. no events)")
+                             "no variation to test", used)
     if not statistic > TREND_THRESHOLD:
         return _trend_result("no_significant_change", polarity, statistic,
-                             "chi-square not above the 99.8% threshold")
+                             "chi-square not above the 99.8% threshold", used)
     beta = direction_of(x, n, t)
     for left_out in range(TREND_POINTS):
         keep = np.arange(TREND_POINTS) != left_out
         if np.sign(direction_of(x[keep], n[keep], t[keep])) != np.sign(beta):
             return _trend_result("no_significant_change", polarity, statistic,
-                                 "direction depends on a single point")
+                                 "direction depends on a single point", used)
     code = "decreasing" if beta < 0 else "increasing"
-    return _trend_result(code, polarity, statistic, "significant trend")
+    return _trend_result(code, polarity, statistic, "significant trend", used)
 
 
 # ---------------------------------------------------------------------------------------
@@ -868,3 +904,158 @@ def funnel_limits(denominators: Any, benchmark: float, kind: str = "proportion",
     lower = np.where(valid, lower * multiplier, np.nan)
     upper = np.where(valid, upper * multiplier, np.nan)
     return _out(scalar, lower, upper)
+
+
+# ---------------------------------------------------------------------------------------
+# Where an area sits against the funnel, and funnels adjusted for overdispersion
+# ---------------------------------------------------------------------------------------
+
+FUNNEL_POSITIONS = ("below_998", "below_95", "inside_95", "above_95", "above_998")
+
+
+def funnel_position(values: Any, lower95: Any, upper95: Any, lower998: Any,
+                    upper998: Any) -> np.ndarray:
+    """Where each value sits against the funnel limits at its own denominator.
+
+    "inside_95" (on or within the 95% limits), "above_95" / "below_95" (beyond a 95%
+    limit but not the 99.8% one), "above_998" / "below_998" (beyond a 99.8% limit), or
+    "not_plotted" where the value or a 95% limit is missing. A funnel's dots are coloured
+    by this, so a dot inside the lines drawn is never called different from England.
+    """
+    _, (y, lo95, up95, lo998, up998) = _broadcast(values, lower95, upper95, lower998,
+                                                  upper998)
+    known = np.isfinite(y) & np.isfinite(lo95) & np.isfinite(up95)
+    codes = np.full(y.shape, "not_plotted", dtype=object)
+    codes[known] = "inside_95"
+    codes[known & (y > up95)] = "above_95"
+    codes[known & (y < lo95)] = "below_95"
+    codes[known & np.isfinite(up998) & (y > up998)] = "above_998"
+    codes[known & np.isfinite(lo998) & (y < lo998)] = "below_998"
+    return codes.astype(str)
+
+
+def funnel_comparison(position: str, polarity: str) -> str:
+    """A funnel position as a comparison code (metrics.stats.COMPARISON_CODES), so the
+    dot takes the colour a board knows: above the 99.8% limit of a metric where higher
+    is better is "better_998"."""
+    _check_polarity(polarity)
+    if position == "inside_95":
+        return "similar"
+    if position not in FUNNEL_POSITIONS:
+        return "not_compared"
+    side, level = position.split("_")
+    up_word, down_word = _DIRECTION_WORDS[polarity]
+    return f"{up_word if side == 'above' else down_word}_{level}"
+
+
+def funnel_position_words(position: str, polarity: str) -> str:
+    """Legend and tooltip words for a funnel position, e.g. "Above the 99.8% limit:
+    worse" (polarity "low"), "Within the 95% limits"."""
+    if position == "inside_95":
+        return "Within the 95% limits"
+    if position not in FUNNEL_POSITIONS:
+        return "Not plotted"
+    side, level = position.split("_")
+    where = (f"{side.capitalize()} the 99.8% limit" if level == "998" else
+             f"{side.capitalize()} the 95% limit, within 99.8%")
+    verdict = funnel_comparison(position, polarity).split("_")[0]
+    return f"{where}: {verdict}"
+
+
+# Winsorising 10% at each end, as Spiegelhalter (2005) and the R package FunnelPlotR.
+FUNNEL_WINSOR = 0.1
+# Overdispersion is declared when the test's p-value falls below this: a false alarm
+# only widens the limits a little, while a missed one calls most areas outliers.
+FUNNEL_OVERDISPERSION_P = 0.05
+
+
+def _funnel_variance(theta: float, kind: str) -> float:
+    """Variance of one observation at the benchmark, per unit of denominator:
+    binomial theta(1 - theta) or Poisson theta."""
+    return theta * (1.0 - theta) if kind == "proportion" else theta
+
+
+def funnel_dispersion(values: Any, denominators: Any, benchmark: float,
+                      kind: str = "proportion", multiplier: float | None = None,
+                      winsor: float = FUNNEL_WINSOR) -> dict:
+    """Overdispersion of areas around a benchmark, Spiegelhalter (2005), "Funnel plots for
+    comparing institutional performance", Statistics in Medicine 24:1185-1202, section 5,
+    and "Handling over-dispersion of performance indicators", Quality and Safety in
+    Health Care 14:347-351.
+
+    z_i = (y_i - theta0) / s_i with s_i = sqrt(V(theta0) / n_i), V the binomial
+    theta(1 - theta) or Poisson theta (values and benchmark on the scale of
+    ``multiplier``, as ``funnel_limits``). z-scores below the 10th or above the 90th
+    percentile (numpy's default, R's type 7) are set to those percentiles (Winsorised),
+    and the dispersion ratio is phi = mean(z_w^2). Under no overdispersion I x phi is
+    roughly chi-square on I - 1 degrees of freedom (the benchmark is England, pooled from
+    these areas): ``p_value`` is its upper tail. The additive random-effects variance
+    (DerSimonian and Laird) is tau2 = (I phi - (I - 1)) / (sum(w) - sum(w^2) / sum(w)),
+    w_i = 1 / s_i^2, and 0 when I phi <= I - 1; tau2 is per unit (a proportion or a rate
+    per 1), so sqrt(tau2) x multiplier is the between-area standard deviation on the
+    value's scale.
+
+    Returns {"areas", "phi", "p_value", "tau2", "overdispersed"} (overdispersed: p below
+    FUNNEL_OVERDISPERSION_P). Areas with a missing value or denominator are left out;
+    fewer than 3 areas give NaN.
+    """
+    if kind not in ("proportion", "rate"):
+        raise ValueError(f"kind must be 'proportion' or 'rate', got {kind!r}")
+    if multiplier is None:
+        multiplier = 1.0 if kind == "proportion" else 100_000.0
+    y = _as_float_array(values).ravel() / multiplier
+    n = _as_float_array(denominators).ravel()
+    if len(y) != len(n):
+        raise ValueError("values and denominators must be the same length")
+    theta = float(benchmark) / multiplier
+    keep = np.isfinite(y) & np.isfinite(n) & (n > 0)
+    y, n = y[keep], n[keep]
+    variance = _funnel_variance(theta, kind)
+    areas = int(len(y))
+    if areas < 3 or not variance > 0:
+        return {"areas": areas, "phi": float("nan"), "p_value": float("nan"),
+                "tau2": float("nan"), "overdispersed": False}
+    s = np.sqrt(variance / n)
+    z = (y - theta) / s
+    low, high = np.quantile(z, [winsor, 1.0 - winsor])
+    phi = float(np.mean(np.clip(z, low, high) ** 2))
+    p_value = float(sps.chi2.sf(areas * phi, areas - 1))
+    w = 1.0 / s ** 2
+    tau2 = max(0.0, (areas * phi - (areas - 1)) / (w.sum() - np.sum(w ** 2) / w.sum()))
+    return {"areas": areas, "phi": phi, "p_value": p_value, "tau2": float(tau2),
+            "overdispersed": bool(p_value < FUNNEL_OVERDISPERSION_P)}
+
+
+def funnel_limits_overdispersed(denominators: Any, benchmark: float,
+                                kind: str = "proportion", multiplier: float | None = None,
+                                confidence: float = 0.95, phi: float | None = None,
+                                tau2: float | None = None) -> tuple:
+    """Funnel limits widened for overdispersion (Spiegelhalter 2005, section 5), by the
+    normal approximation on the value's scale:
+
+    multiplicative (``phi``): theta0 +/- z sqrt(phi V(theta0) / n);
+    additive random effects (``tau2``, per unit as ``funnel_dispersion``):
+    theta0 +/- z sqrt(V(theta0) / n + tau2).
+
+    Give exactly one of ``phi`` and ``tau2``. Lower limits stop at 0 and proportion limits
+    at 1 x multiplier; NaN where the denominator is missing or not positive.
+    """
+    if kind not in ("proportion", "rate"):
+        raise ValueError(f"kind must be 'proportion' or 'rate', got {kind!r}")
+    if (phi is None) == (tau2 is None):
+        raise ValueError("give exactly one of phi (multiplicative) or tau2 (additive)")
+    z = z_for_confidence(confidence)
+    if multiplier is None:
+        multiplier = 1.0 if kind == "proportion" else 100_000.0
+    scalar, (n,) = _broadcast(denominators)
+    theta = float(benchmark) / multiplier
+    valid = np.isfinite(n) & (n > 0)
+    n_safe = np.where(valid, n, 1.0)
+    variance = _funnel_variance(theta, kind) / n_safe
+    spread = z * np.sqrt(variance * float(phi) if phi is not None else variance + float(tau2))
+    lower = np.maximum(theta - spread, 0.0)
+    upper = theta + spread
+    if kind == "proportion":
+        upper = np.minimum(upper, 1.0)
+    return _out(scalar, np.where(valid, lower * multiplier, np.nan),
+                np.where(valid, upper * multiplier, np.nan))

@@ -16,6 +16,10 @@ import pandas as pd
 from metrics import stats
 from metrics.reference import catalogue, formatting
 from metrics.stats import disclosure
+from metrics.stats.methods import TREND_POINTS
+# The funnel's numbers live in their own module; these names stay importable here.
+from metrics.views.funnel import (  # noqa: F401
+    FUNNEL_CAPTION, FUNNEL_METHODS, funnel_limits_frame, funnel_model)
 from metrics.reference.catalogue import Indicator
 
 ENGLAND = "E92000001"
@@ -378,9 +382,17 @@ def recent_trend(values: pd.DataFrame, ind: Indicator, area_code: str, up_to: dt
         return {"code": "cannot_be_calculated", "words": "Cannot be calculated",
                 "reason": "no trend test for this kind of measure"}
     kind = "proportion" if ind.ci_method == "wilson" else "rate"
-    return stats.recent_trend(rows["numerator"].to_numpy(float),
-                              rows["denominator"].to_numpy(float), kind=kind,
-                              polarity=ind.polarity)
+    result = stats.recent_trend(rows["numerator"].to_numpy(float),
+                                rows["denominator"].to_numpy(float), kind=kind,
+                                polarity=ind.polarity)
+    # Which periods were tested, and those skipped between them for want of a value
+    # (Fingertips skips a missing period rather than giving up), so the page can say so.
+    periods = rows["period"].astype(str).tolist()
+    used = list(result.get("used", ()))
+    result["periods"] = [periods[i] for i in used]
+    result["skipped"] = [periods[i] for i in range(used[0], used[-1] + 1)
+                         if i not in used] if len(used) == TREND_POINTS else []
+    return result
 
 
 def area_ranking(values: pd.DataFrame, ind: Indicator, period: str, areas: pd.DataFrame,
@@ -396,25 +408,6 @@ def area_ranking(values: pd.DataFrame, ind: Indicator, period: str, areas: pd.Da
                              np.where(level["area_code"].isin(comparators), "Comparator", "Other"))
     level["display"] = [formatting.with_unit(v, ind) for v in level["value"]]
     return level.reset_index(drop=True)
-
-
-def funnel_limits_frame(ind: Indicator, england_value: float,
-                        denominators: pd.Series) -> pd.DataFrame:
-    """Control limits on a log-spaced grid of denominators spanning the areas."""
-    low, high = max(float(denominators.min()), 1.0), float(denominators.max())
-    grid = np.unique(np.geomspace(low * 0.8, high * 1.2, 120).round())
-    kind = "proportion" if ind.ci_method == "wilson" else "rate"
-    benchmark = england_value / ind.multiplier if kind == "proportion" else england_value
-    multiplier = 1 if kind == "proportion" else ind.multiplier
-    out = pd.DataFrame({"denominator": grid})
-    scale = ind.multiplier if kind == "proportion" else 1
-    out["benchmark"] = england_value
-    for conf, suffix in ((0.95, "95"), (0.998, "998")):
-        lower, upper = stats.funnel_limits(grid, benchmark, kind=kind, multiplier=multiplier,
-                                           confidence=conf)
-        out[f"lower{suffix}"] = np.asarray(lower) * scale
-        out[f"upper{suffix}"] = np.asarray(upper) * scale
-    return out
 
 
 # Like Fingertips and ONS, no standardised rate is published on fewer than 10 events.
