@@ -65,7 +65,11 @@ def render(outcome: str) -> None:
                    "to the best (right), or lowest to highest where neither is better; its "
                    "dark part is the middle half of areas. The marker is this area, its shape "
                    "and colour the comparison with England; the purple diamond is the "
-                   "comparator average.")
+                   "comparator average."
+                   + (" A metric published by police force area shows the force's figure; "
+                      "one published for England only is not placed on the spine (it has "
+                      "no area figures)." if table["Geography"].fillna("").astype(bool).any()
+                      else ""))
     if not table["Geography"].fillna("").astype(bool).any():
         table = table.drop(columns="Geography")
     st.dataframe(tables.for_display(table.rename(columns={"This area": ctx.area_name})),
@@ -341,8 +345,9 @@ def _areas_view(model, ind, name: str, public: bool) -> None:
     every = "Every police force area" if ind.geography == "pfa" else "Every area"
     st.markdown(f"**{every}, {model['period']}, ranked, with 95% intervals**")
     exports.chart(model["ranked"], f"ranked-{name}", public)
-    st.caption("Dark ring: the selected area. Purple diamonds: its comparators. Dashed "
-               "line: England.")
+    st.caption(("Dark ring: the selected area's police force area. " if ind.geography == "pfa"
+                else "Dark ring: the selected area. Purple diamonds: its comparators. ")
+               + "Dashed line: England.")
     if model["funnel"] is not None:
         st.markdown("**Funnel plot against England**")
         exports.chart(model["funnel"], f"funnel-{name}", public)

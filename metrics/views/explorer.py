@@ -38,7 +38,8 @@ def shown_area(ind: Indicator, area_code: str, areas: pd.DataFrame) -> tuple[str
         row = areas.loc[areas["area_code"] == area_code]
         if len(row) and row.iloc[0]["pfa_code"]:
             return row.iloc[0]["pfa_code"], (f"Published by police force area: figures are "
-                                             f"for {row.iloc[0]['pfa_name']}.")
+                                             f"for the {row.iloc[0]['pfa_name']} police "
+                                             "force area.")
         return ENGLAND, "Published by police force area."
     return area_code, ""
 
@@ -70,7 +71,8 @@ def with_geography(text: str, ind: Indicator, area_code: str, areas: pd.DataFram
     '5 (Gloucestershire police force area)'; England-only metrics say ENGLAND_ONLY."""
     if ind.geography == "national":
         return ENGLAND_ONLY
-    if ind.geography == "pfa" and text not in ("-", ""):
+    # Words ("not loaded yet") already say where in the note beside them; figures do not.
+    if ind.geography == "pfa" and text not in ("-", "", "not loaded yet"):
         return f"{text} ({shown_name(ind, area_code, areas)})"
     return text
 
