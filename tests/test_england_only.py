@@ -140,3 +140,31 @@ def test_use_page_all_areas_shows_englands_series_and_says_why(public):
     assert any("there are no area figures to rank" in t for t in texts), texts
     assert not any("ranked" in t for t in texts), texts
     assert not any("Funnel" in t for t in texts), texts
+
+
+# City of London, Isles of Scilly, Rutland, the home area, and the largest (Kent).
+AREAS = ["E09000001", "E06000053", "E06000017", HOME, "E10000016"]
+
+
+@pytest.mark.parametrize("area", AREAS)
+def test_no_area_column_holds_englands_or_an_unnamed_forces_figure(public, area):
+    """Every outcome's spine rows and the pack's summary, for small and large areas."""
+    values, areas = public
+    name = areas.set_index("area_code")["area_name"][area]
+    for outcome in catalogue.OUTCOMES:
+        rows = explorer.spine_rows(values, outcome, area, areas, (), PERIOD_END, 5)
+        for _, row in rows.iterrows():
+            ind = catalogue.get(row["indicator_id"])
+            if ind.geography == "national":
+                assert row["area_text"] == ENGLAND_ONLY, (area, row.to_dict())
+                assert "not published" in row["worst_text"], (area, row.to_dict())
+            elif ind.geography == "pfa" and row["area_text"] != "not loaded yet":
+                assert row["area_text"].endswith("police force area)"), (area, row.to_dict())
+    brief = briefing.build(values, areas, area, "2026/27 Q1", PERIOD_END, load_settings(),
+                           (), True, None)
+    for _, row in brief.slides[0].table.iterrows():
+        ind = next(i for i in catalogue.INDICATORS if i.title == row["Headline metric"])
+        if ind.geography == "national":
+            assert row[name] == ENGLAND_ONLY and row["England"] != "-", row.to_dict()
+        elif ind.geography == "pfa":
+            assert "police force area" in row[name], row.to_dict()
