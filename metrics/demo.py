@@ -658,6 +658,7 @@ def build_values(areas: pd.DataFrame) -> pd.DataFrame:
     factors = area_factors(utlas)
     has_pfa = areas["area_type"].eq(PFA).any()
     frames = []
+    generated: dict[str, pd.DataFrame] = {}     # each metric's area rows, as generated
     for ind in catalogue.INDICATORS:
         spec = SPECS[ind.id]
         if ind.geography == "national":
@@ -667,8 +668,12 @@ def build_values(areas: pd.DataFrame) -> pd.DataFrame:
                 counts = continuity_quarter_counts(factors)
                 groups = [*generate_continuity(factors, counts),
                           *generate_continuity_breakdowns(factors, utlas, counts)]
+            elif ind.id == "unmet_need_ocu" and "ocu_prevalence" in generated:
+                groups = [unmet_need_from_prevalence(generated["ocu_prevalence"], spec,
+                                                     factors)]
             else:
                 groups = [generate_area_rows(ind.id, spec, factors, periods_for(ind.period_kind))]
+            generated[ind.id] = groups[0]
             published = []
             for local in groups:
                 levels = [ENGLAND]
@@ -689,9 +694,74 @@ def build_values(areas: pd.DataFrame) -> pd.DataFrame:
     return values[list(store.VALUES_COLUMNS)]
 
 
-def build_lsoa_need(areas: pd.DataFrame) -> pd.DataFrame:
+def unmet_need_from_prevalence(prevalence: pd.DataFrame, spec: Spec,
+                               factors: pd.DataFrame) -> pd.DataFrame:
+    """Unmet need among opiate and crack users, out of the same estimated users as the
+    prevalence metric's (OHID's estimate is the denominator of both): one estimate of the
+    area's users per year, whichever page shows it."""
+    effects = _area_effects("unmet_need_ocu", spec, factors).to_numpy()
+    frames = []
+    for label, rows in prevalence.groupby("period", sort=False):
+        rows = rows.set_index("area_code").loc[factors["area_code"]]
+        users = rows["numerator"].to_numpy(float)
+        rng = _rng("values", "unmet_need_ocu", label)
+        level = _england_level(spec, periods.parse_period(label))
+        prob = calibrated_probabilities(level / 100, effects + rng.normal(0, 0.04, len(users)),
+                                        users)
+        frames.append(pd.DataFrame({
+            "area_code": factors["area_code"].to_numpy(), "period": label,
+            "numerator": rng.binomial(users.astype(int), prob).astype(float),
+            "denominator": users}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _shares(total: float, weights: np.ndarray) -> np.ndarray:
+    """`total` split into whole numbers in proportion to `weights` (largest remainder), so
+    the parts add up to it exactly."""
+    exact = total * weights / weights.sum()
+    parts = np.floor(exact)
+    left = int(round(total - parts.sum()))
+    parts[np.argsort(parts - exact)[:left]] += 1
+    return parts
+
+
+def _small_areas_add_up(need: pd.DataFrame, values: pd.DataFrame,
+                        factors: pd.DataFrame) -> pd.DataFrame:
+    """Small areas that add up to their area's published figures for the table's period:
+    residents to the area's population (every rate's denominator), estimated users to the
+    unmet-need metric's estimated users and those in treatment to its users in treatment.
+    A board reading the Maps page and the treatment page then sees one figure, not two."""
+    period = str(need["period"].iloc[0])
+    published = values[(values["indicator_id"] == "unmet_need_ocu")
+                        & (values["period"] == period)].set_index("area_code")
+    out = need.copy()
+    for code, rows in out.groupby("utla_code").groups.items():
+        if code not in published.index or code not in factors.index:
+            continue
+        rng = _rng("lsoa-split", code)
+        users, not_treated = published.loc[code, ["denominator", "numerator"]]
+        out.loc[rows, "population"] = _shares(factors.loc[code, "population"],
+                                              out.loc[rows, "population"].to_numpy(float))
+        # Where users live follows the small-area model; their total is the area's.
+        weights = out.loc[rows, "estimated_ocu"].to_numpy(float) + 0.5
+        estimated = rng.multinomial(int(users), weights / weights.sum()).astype(float)
+        # Who is in treatment: the area's number, drawn person by person with each small
+        # area's own chance (rural users less often), never more than its users.
+        odds = out.loc[rows, "ocu_in_treatment"].to_numpy(float) + 0.5
+        odds = odds / (out.loc[rows, "estimated_ocu"].to_numpy(float) + 1.0)
+        person = np.repeat(np.arange(len(rows)), estimated.astype(int))
+        chosen = rng.choice(len(person), size=int(users - not_treated), replace=False,
+                            p=odds[person] / odds[person].sum()) if len(person) else []
+        out.loc[rows, "estimated_ocu"] = estimated
+        out.loc[rows, "ocu_in_treatment"] = np.bincount(person[chosen], minlength=len(rows)
+                                                        ).astype(float)
+    return out
+
+
+def build_lsoa_need(areas: pd.DataFrame, values: pd.DataFrame | None = None) -> pd.DataFrame:
     """Small-area need for every English LSOA: demonstration deprivation and rural-urban
-    classes, estimated users and people in treatment."""
+    classes, estimated users and people in treatment. With the published `values`, the
+    small areas add up to their area's figures (`_small_areas_add_up`)."""
     lsoas = pd.read_csv(store.REFERENCE_DIR / "lsoa11.csv", dtype={"lsoa11_code": str})
     utlas = areas[areas["area_type"] == UTLA]
     factors = area_factors(utlas.reset_index(drop=True)).set_index("area_code")
@@ -716,22 +786,24 @@ def build_lsoa_need(areas: pd.DataFrame) -> pd.DataFrame:
     p_treat = _expit(_logit(0.48) + 0.25 * area_perf + access + rng.normal(0, 0.3, n))
     ocu_in_treatment = rng.binomial(estimated_ocu, p_treat)
     deaths = rng.poisson(population * (2.0 + 0.9 * (10 - decile)) / 100_000 * 5)
-    return pd.DataFrame({
+    need = pd.DataFrame({
         "lsoa11_code": lsoas["lsoa11_code"], "utla_code": lsoas["utla_code"],
         "ltla_code": lsoas["ltla_code"], "population": population,
         "imd_decile": decile.astype(int), "ruc11_class": ruc,
         "estimated_ocu": estimated_ocu.astype(float),
         "ocu_in_treatment": ocu_in_treatment.astype(float),
         "drug_deaths_5y": deaths.astype(float),
-        "period": "2025/26", "demo": True,
+        "period": fy_periods()[-1].label, "demo": True,
     })
+    return need if values is None else _small_areas_add_up(need, values, factors)
 
 
 def build_demo(data_dir=None) -> store.Version:
     settings = load_settings()
     data_dir = data_dir or settings.data_dir
     areas = load_areas()
-    tables = {"values": build_values(areas), "lsoa_need": build_lsoa_need(areas)}
+    values = build_values(areas)
+    tables = {"values": values, "lsoa_need": build_lsoa_need(areas, values)}
     manifest = {"demo": True, "source": "Demonstration data (metrics.demo)",
                 "loaded_by": "metrics.demo", "files": [], "seed": SEED}
     return store.publish(data_dir, tables, manifest)

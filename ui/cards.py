@@ -51,7 +51,8 @@ def outcome_card(card: OutcomeCard) -> None:
             if card.geography_note:
                 st.caption(card.geography_note)
             return
-        england_only = card.geography_note.startswith("England figure")
+        england_only = ind.geography == "national" or \
+            card.geography_note.startswith("England figure")
         # Colour only a significant change (the view decides); a change that rounds to
         # nothing is said in words under the card, with no arrow to suggest a movement.
         direction = card.change_direction

@@ -14,6 +14,7 @@ from metrics import geo, store
 from metrics.reference import catalogue
 from metrics.render import map_charts
 from metrics.stats import comparators
+from metrics.views import need_totals
 from ui import data, exports, frame
 
 
@@ -151,11 +152,21 @@ def render() -> None:
                                             protection=protection).set_index("group")
             if "All" in total.index:
                 all_row = geo.summary_display(total.loc[["All"]].reset_index()).iloc[0]
-                st.markdown(f"**{ctx.area_name}**  \n{all_row['Small areas']} small areas · "
-                            f"{all_row['Residents']} residents  \n"
+                # The same figures as the treatment page, or said to differ, with the period.
+                hidden = frozenset(c for c in ("estimated_ocu", "ocu_in_treatment")
+                                   if bool(total.loc["All", f"{c}_hidden"]))
+                totals = need_totals.need_totals(
+                    need, data.public_values(ctx.data_dir, ctx.version.id,
+                                             (need_totals.UNMET, need_totals.RESIDENTS),
+                                             threshold),
+                    ctx.area_code, ctx.area_name, hidden)
+                when = f", {totals.small_period}" if totals.small_period else ""
+                st.markdown(f"**{ctx.area_name}{when}**  \n{all_row['Small areas']} small "
+                            f"areas · {all_row['Residents']} residents  \n"
                             f"Estimated users: {all_row['Estimated users']}  \n"
                             f"In treatment per estimated user: "
                             f"{all_row['In treatment per estimated user (95% CI)']}")
+                st.caption(totals.words)
         print_version(lambda: map_charts.local_static_map(
             boundaries, geo.lsoa_values(need, measure, export_threshold, export_protection),
             measure, legend.title,

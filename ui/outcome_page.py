@@ -65,7 +65,11 @@ def render(outcome: str) -> None:
                    "to the best (right), or lowest to highest where neither is better; its "
                    "dark part is the middle half of areas. The marker is this area, its shape "
                    "and colour the comparison with England; the purple diamond is the "
-                   "comparator average.")
+                   "comparator average."
+                   + (" A metric published by police force area shows the force's figure; "
+                      "one published for England only is not placed on the spine (it has "
+                      "no area figures)." if table["Geography"].fillna("").astype(bool).any()
+                      else ""))
     if not table["Geography"].fillna("").astype(bool).any():
         table = table.drop(columns="Geography")
     st.dataframe(tables.for_display(table.rename(columns={"This area": ctx.area_name})),
@@ -187,6 +191,14 @@ def _view_model(view, data_dir, version_id, metric_id, area_code, shown_name, pe
         if period is None:
             return dict(period=None, ranking=None, ranked=None, funnel=None,
                         funnel_words=None)
+        if ind.geography == "national":
+            # No areas to rank: England's own series, never England against itself.
+            rows = explorer.trend_series(values, ind, {explorer.ENGLAND: "England"}, (),
+                                         period_end, threshold)
+            return dict(period=period, england_only=True, ranking=None, ranked=None,
+                        funnel=None, funnel_words=None,
+                        spec=charts.trend_chart(rows, ind.unit).to_dict(validate=False)
+                        if rows["value"].notna().any() else None)
         ranking = explorer.area_ranking(values, ind, period, areas, shown, group_codes,
                                         threshold)
         england_value = explorer.england_value(values, ind, period)
@@ -215,8 +227,9 @@ def _view_model(view, data_dir, version_id, metric_id, area_code, shown_name, pe
 def _metric_detail(ind, ctx, group, threshold) -> None:
     head = _headline(ctx.data_dir, ctx.version.id, ind.id, ctx.area_code, ctx.period_end,
                      group.codes, threshold, ctx.period)
-    names = ctx.areas.set_index("area_code")["area_name"]
-    shown_name = names.get(head["shown"], ctx.area_name)
+    # A force's figure is named as the force's, an England-only one as England's.
+    shown_name = explorer.shown_name(ind, ctx.area_code, ctx.areas)
+    england_only = ind.geography == "national" and ctx.area_code != explorer.ENGLAND
     st.subheader(_text(ind, ind.title))
     if head["note"]:
         st.info(_text(ind, head["note"]), icon=":material/public:")
@@ -228,15 +241,23 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
         return
     left, middle, right = st.columns(3)
     with left:
-        # Not loaded for the area: the latest period is other areas', so leave it out.
-        label = shown_name if head["value_text"] == "not loaded yet" else \
-            f"{shown_name}, {head['period']}"
-        st.metric(label, head["value_text"], help=ind.definition)
+        if england_only:
+            # England's figure sits in England's place only, never under the area's name.
+            st.metric(ctx.area_name, "England only", help=ind.definition)
+            st.caption(f"{explorer.ENGLAND_ONLY}: England's figure for {head['period']} "
+                       "is beside this.")
+        else:
+            # Not loaded for the area: the latest period is other areas', so leave it out.
+            label = shown_name if head["value_text"] == "not loaded yet" else \
+                f"{shown_name}, {head['period']}"
+            st.metric(label, head["value_text"], help=ind.definition)
         if head["withheld"]:
             st.caption(head["withheld"][0].upper() + head["withheld"][1:])
     with middle:
-        st.metric("England", formatting.with_unit(head["england_value"], ind))
-        cards.comparison_badge(head["comparison"], stats.comparison_words(head["comparison"]))
+        st.metric(f"England, {head['period']}" if england_only else "England",
+                  formatting.with_unit(head["england_value"], ind))
+        cards.comparison_badge(head["comparison"], "Not compared: England only"
+                               if england_only else stats.comparison_words(head["comparison"]))
     with right:
         st.markdown("Recent trend (last 5 points)", help="Fingertips method: chi-square "
                     "test for trend on the five most recent points with a value (a "
@@ -271,11 +292,17 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
         if not model.get("area_drawn", True):
             st.caption(f"{shown_name} has no figures for this metric yet: the chart shows "
                        "the other lines only.")
-        if ind.ci_method != "none":
+        if england_only:
+            st.caption(f"{explorer.ENGLAND_ONLY}: the line is England's own series, with "
+                       "its 95% confidence interval shaded.")
+        elif ind.ci_method != "none":
             st.caption(f"Shaded band: 95% confidence interval for {shown_name}.")
         else:
             st.caption("Activity count for the area shown; not compared with England.")
     elif view == "Process control (SPC)":
+        if england_only and model["spec"] is not None:
+            st.caption(f"{explorer.ENGLAND_ONLY}: this is England's own series; there is "
+                       "no area series to chart.")
         _spc_view(model, ind, f"spc-{ind.id}-{ctx.area_code}", ctx.public, head["missing"])
     elif view == "All areas":
         _areas_view(model, ind, f"{ind.id}-{ctx.area_code}", ctx.public)
@@ -320,6 +347,12 @@ def _spc_view(model, ind, name: str, public: bool, missing: str | None = None) -
 
 
 def _areas_view(model, ind, name: str, public: bool) -> None:
+    if model.get("england_only"):
+        st.info(explorer.ENGLAND_ONLY_WHY, icon=":material/public:")
+        if model["spec"] is not None:
+            st.markdown("**England's own series**")
+            exports.chart(model["spec"], f"england-{name}", public)
+        return
     if model["ranking"] is None or model["ranking"].empty:
         st.info(_text(ind, f"{ind.title}: no area figures are loaded for "
                       f"{model['period'] or 'this period'}, so there is nothing to rank."))
@@ -330,10 +363,12 @@ def _areas_view(model, ind, name: str, public: bool) -> None:
                          columns={"area_name": "Area", "display": ind.unit})),
                      hide_index=True, width="stretch")
         return
-    st.markdown(f"**Every area, {model['period']}, ranked, with 95% intervals**")
+    every = "Every police force area" if ind.geography == "pfa" else "Every area"
+    st.markdown(f"**{every}, {model['period']}, ranked, with 95% intervals**")
     exports.chart(model["ranked"], f"ranked-{name}", public)
-    st.caption("Dark ring: the selected area. Purple diamonds: its comparators. Dashed "
-               "line: England.")
+    st.caption(("Dark ring: the selected area's police force area. " if ind.geography == "pfa"
+                else "Dark ring: the selected area. Purple diamonds: its comparators. ")
+               + "Dashed line: England.")
     if model["funnel"] is not None:
         st.markdown("**Funnel plot against England**")
         exports.chart(model["funnel"], f"funnel-{name}", public)

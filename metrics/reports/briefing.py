@@ -63,6 +63,8 @@ def build(values: pd.DataFrame, areas: pd.DataFrame, area_code: str, period: str
     if need_map is not None:
         slide = _need_map_slide(*need_map, area_name, threshold)
         if slide is not None:
+            slide.sentences.append(_need_totals_words(need_map[1], values, area_code,
+                                                      area_name, threshold))
             brief.slides.append(slide)
     return brief
 
@@ -116,6 +118,19 @@ def _need_map_slide(boundaries: dict, table: pd.DataFrame, area_name: str,
                  caption=caption)
 
 
+def _need_totals_words(table: pd.DataFrame, values: pd.DataFrame, area_code: str,
+                       area_name: str, threshold: int) -> str:
+    """Whether the map's small areas add up to the published figures the treatment slide
+    uses, with the period (metrics.views.need_totals); hidden totals are not compared."""
+    from metrics import geo
+    from metrics.views import need_totals
+    total = geo.urban_rural_summary(table, "broad", threshold).set_index("group")
+    # Without an "All" row (no rural-urban classes) nothing says what is safe: show none.
+    hidden = frozenset(c for c in ("estimated_ocu", "ocu_in_treatment")
+                       if "All" not in total.index or bool(total.loc["All", f"{c}_hidden"]))
+    return need_totals.need_totals(table, values, area_code, area_name, hidden).words
+
+
 def _continuity_line(values, area_code, area_name, period_end, threshold, settings,
                      areas=None) -> str:
     rows = values[pd.to_datetime(values["period_end"]) <= pd.Timestamp(period_end)]
@@ -146,9 +161,15 @@ def _summary_slide(values, areas, area_code, area_name, period_end, threshold,
         ind = catalogue.get(catalogue.OUTCOME_HEADLINE[outcome])
         card = overview.outcome_card(outcome, values, area_code, areas, threshold,
                                      up_to=period_end)
+        # An England-only figure goes in England's column, a force's is named as the
+        # force's: neither may read as the area's own.
+        national = ind.geography == "national"
         rows.append({"Outcome": catalogue.OUTCOMES[outcome], "Headline metric": ind.title,
-                     "Period": card.period or "-", area_name: card.value_text,
-                     "England": card.england_text.removeprefix("England ") or "-",
+                     "Period": card.period or "-",
+                     area_name: explorer.with_geography(card.value_text, ind, area_code,
+                                                        areas),
+                     "England": card.value_text if national else
+                     card.england_text.removeprefix("England ") or "-",
                      "Compared with England": card.comparison_words})
     return Slide("summary", "The six outcomes at a glance", sentences,
                  table=pd.DataFrame(rows))
@@ -160,8 +181,7 @@ def _outcome_slide(values, areas, outcome, area_code, area_name, period_end, thr
     sentences = headlines.metric_sentences(values, ind, area_code, area_name, areas,
                                            period_end, threshold)
     shown, note = explorer.shown_area(ind, area_code, areas)
-    names = areas.set_index("area_code")["area_name"]
-    lines = {shown: names.get(shown, area_name)}
+    lines = {shown: explorer.shown_name(ind, area_code, areas)}
     # England's activity counts dwarf a force area's: on one axis the area's line is flat.
     if shown != explorer.ENGLAND and ind.ci_method != "none":
         lines[explorer.ENGLAND] = "England"

@@ -24,6 +24,13 @@ from metrics.reference.catalogue import Indicator
 
 ENGLAND = "E92000001"
 LEVEL_PREFIXES = {"utla": ("E06", "E08", "E09", "E10"), "pfa": ("E23",), "national": ("E92",)}
+# What an area's column says for a metric published for England alone (a national survey):
+# England's figure goes in England's column, never in the area's.
+ENGLAND_ONLY = "England only (not published for areas)"
+NO_AREA_FIGURES = "none: not published for areas"
+ENGLAND_ONLY_WHY = ("Published for England only (a national survey): there are no area "
+                    "figures to rank, to place on a funnel plot or to compare with England, "
+                    "so England's own series is shown.")
 
 
 def shown_area(ind: Indicator, area_code: str, areas: pd.DataFrame) -> tuple[str, str]:
@@ -35,7 +42,8 @@ def shown_area(ind: Indicator, area_code: str, areas: pd.DataFrame) -> tuple[str
         row = areas.loc[areas["area_code"] == area_code]
         if len(row) and row.iloc[0]["pfa_code"]:
             return row.iloc[0]["pfa_code"], (f"Published by police force area: figures are "
-                                             f"for {row.iloc[0]['pfa_name']}.")
+                                             f"for the {row.iloc[0]['pfa_name']} police "
+                                             "force area.")
         return ENGLAND, "Published by police force area."
     return area_code, ""
 
@@ -52,6 +60,33 @@ def where_words(ind: Indicator, area_code: str, areas: pd.DataFrame) -> str:
         force = row.iloc[0]["pfa_name"] if len(row) and row.iloc[0]["pfa_name"] else shown
         return f"the {force} police force area"
     return str(names.get(shown, shown))
+
+
+def shown_name(ind: Indicator, area_code: str, areas: pd.DataFrame) -> str:
+    """The label a metric's figure for `area_code` goes under: the area's name, 'England'
+    (England-only metrics) or 'Gloucestershire police force area' (never the council's
+    name alone for a force's figure)."""
+    where = where_words(ind, area_code, areas)
+    return where.removeprefix("the ")
+
+
+def with_geography(text: str, ind: Indicator, area_code: str, areas: pd.DataFrame) -> str:
+    """A figure for an area's column, saying whose it is when it is not the area's own:
+    '5 (Gloucestershire police force area)'; England-only metrics say ENGLAND_ONLY."""
+    if ind.geography == "national":
+        return ENGLAND_ONLY
+    # Words ("not loaded yet") already say where in the note beside them; figures do not.
+    if ind.geography == "pfa" and text not in ("-", "", "not loaded yet"):
+        return f"{text} ({shown_name(ind, area_code, areas)})"
+    return text
+
+
+def area_names(areas: pd.DataFrame) -> pd.Series:
+    """Area names by code, a police force area named as one ('Gloucestershire police
+    force area'): several forces share a council's name."""
+    names = areas.set_index("area_code")["area_name"].astype(str)
+    force = names.index.str.startswith(LEVEL_PREFIXES["pfa"])
+    return names.where(~force, names + " police force area")
 
 
 def missing_words(values: pd.DataFrame, ind: Indicator, area_code: str, areas: pd.DataFrame,
@@ -223,13 +258,22 @@ def spine_rows(values: pd.DataFrame, outcome: str, area_code: str, areas: pd.Dat
             "significance_words": stats.comparison_words(comparison),
             "area_value": own_value, "england_value": england, "comparators_value": group,
             "suppressed": bool(len(own) and own["suppressed"].iloc[0]),
-            "area_text": (formatting.SUPPRESSED if len(own) and own["suppressed"].iloc[0]
-                          else "not loaded yet" if own.empty
-                          else formatting.with_unit(own_value, ind)),
+            "area_text": with_geography(
+                formatting.SUPPRESSED if len(own) and own["suppressed"].iloc[0]
+                else "not loaded yet" if own.empty
+                else formatting.with_unit(own_value, ind), ind, area_code, areas),
             "england_text": formatting.with_unit(england, ind) if england is not None
             else "-",
             "comparators_text": formatting.with_unit(group, ind) if group is not None else "-",
         }
+        if ind.geography == "national":
+            # England's figure is England's alone: not the area's, not a worst or best
+            # area, and no position on the spine (it would sit on England's own line).
+            row |= {"area_value": None, "worst_text": NO_AREA_FIGURES,
+                    "best_text": NO_AREA_FIGURES,
+                    "significance_words": "Not compared: England only"}
+            out.append(row)
+            continue
         if ind.ci_method == "none" or england is None or spread.empty:
             row |= {"worst_text": "-", "best_text": "-"}
             out.append(row)
@@ -400,9 +444,11 @@ def area_ranking(values: pd.DataFrame, ind: Indicator, period: str, areas: pd.Da
     """All areas of the metric's geography for one period, for ranked and funnel charts."""
     rows = suppress(metric_rows(values, ind).query("period == @period"), ind, threshold)
     england = _england_value(rows)
+    if ind.geography == "national":
+        # England alone: ranking it, or a funnel of it, would set England against itself.
+        return rows.iloc[0:0].assign(area_name=None, comparison=None, role=None, display=None)
     level = _level_rows(rows, ind.geography).dropna(subset=["value"]).copy()
-    names = areas.set_index("area_code")["area_name"]
-    level["area_name"] = level["area_code"].map(names)
+    level["area_name"] = level["area_code"].map(area_names(areas))
     level["comparison"] = _compare(level, england, ind)
     level["role"] = np.where(level["area_code"] == home, "Home",
                              np.where(level["area_code"].isin(comparators), "Comparator", "Other"))
@@ -456,7 +502,7 @@ def values_table(values: pd.DataFrame, ind: Indicator, area_codes: list[str],
     CSV download)."""
     rows = _withheld_notes(suppress(metric_rows(values, ind), ind, threshold), ind, threshold)
     rows = rows[rows["area_code"].isin(area_codes) & _until(rows, up_to)].copy()
-    names = areas.set_index("area_code")["area_name"]
+    names = area_names(areas)
     england = rows.loc[rows["area_code"] == ENGLAND].set_index("period")["value"]
     rows["_england"] = rows["period"].map(england)
     codes = np.full(len(rows), "not_compared", dtype=object)

@@ -86,8 +86,7 @@ def metric_sentences(values: pd.DataFrame, ind: Indicator, area_code: str, area_
     """Two or three plain sentences on one metric for one area, safe for a public board."""
     shown, _ = explorer.shown_area(ind, area_code, areas)
     where = area_name if shown == area_code else \
-        ("England" if shown == explorer.ENGLAND else
-         f"the {areas.set_index('area_code')['area_name'].get(shown, shown)} police force area")
+        explorer.where_words(ind, area_code, areas)
     # A source not loaded yet (or not for this area) is said plainly, not guessed round.
     missing = explorer.missing_words(values, ind, area_code, areas, up_to)
     if missing:
@@ -105,6 +104,8 @@ def metric_sentences(values: pd.DataFrame, ind: Indicator, area_code: str, area_
                 f"{reason}."]
     value = formatting.with_unit(latest["value"], ind)
     sentence = f"{ind.title}: {value} in {where}, {_period_words(period)}"
+    if ind.geography == "national" and area_code != explorer.ENGLAND:
+        sentence += " (published for England only, not for local areas)"
     england = _row(rows, explorer.ENGLAND, period)
     if shown != explorer.ENGLAND and england is not None and ind.benchmarkable:
         code = stats.compare_with_benchmark(latest["lower95"], latest["upper95"],

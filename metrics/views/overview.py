@@ -81,7 +81,7 @@ def _is_missing(x) -> bool:
 def _display_area(indicator: Indicator, area_code: str, areas: pd.DataFrame) -> tuple[str, str]:
     """Which area's figure to show for this metric, and a note saying so."""
     if indicator.geography == "national":
-        return ENGLAND, "England figure: not published for local areas"
+        return ENGLAND, "England figure: England only (not published for areas)"
     if indicator.geography == "pfa":
         row = areas[areas["area_code"] == area_code]
         if len(row) and row.iloc[0]["pfa_code"]:
