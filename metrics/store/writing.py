@@ -240,12 +240,18 @@ def plan_reissue(con: duckdb.DuckDBPyConnection, base_path: Path | None,
     # re-issues some tier: they stay. Per tier re-issued: how many are totals, breakdown
     # rows, and rows of the same breakdown (a breakdown re-issued without some of its
     # published categories).
+    # Only replaced rows of an area, period and kind where some published row stays are
+    # looked at (a whole re-issue has none: nothing to collect).
+    con.execute("""CREATE OR REPLACE TEMP TABLE reissue_stay AS
+        SELECT * FROM reissue_base WHERE NOT loaded""")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE reissue_kept AS
         WITH touched AS (
-            SELECT DISTINCT indicator_id, area_code, period, period_kind,
-                   coalesce(breakdown, '{TOTAL_TIER}') AS tier
-            FROM replaced),
-        stay AS (SELECT * FROM reissue_base WHERE NOT loaded)
+            SELECT DISTINCT r.indicator_id, r.area_code, r.period, r.period_kind,
+                   coalesce(r.breakdown, '{TOTAL_TIER}') AS tier
+            FROM replaced r SEMI JOIN reissue_stay s
+              ON r.indicator_id = s.indicator_id AND r.area_code = s.area_code
+             AND r.period = s.period AND r.period_kind IS NOT DISTINCT FROM s.period_kind),
+        stay AS (FROM reissue_stay)
         SELECT t.indicator_id, t.tier, s.area_code, s.period, s.breakdown, s.category
         FROM stay s JOIN touched t
           ON s.indicator_id = t.indicator_id AND s.area_code = t.area_code
