@@ -134,6 +134,7 @@ REISSUE_KEY = ("indicator_id", "area_code", "period", "period_kind", "breakdown"
                "category")
 REISSUE_KEYS_KEPT = 1_000        # replaced keys kept in memory for the report
 TOTAL_TIER = "area total"
+_ROWS_OF = "cdp:replaced_rows_of"  # metadata key: the file plan_reissue's row numbers are of
 
 
 def _reissue_join(a: str, b: str) -> str:
@@ -230,8 +231,11 @@ def plan_reissue(con: duckdb.DuckDBPyConnection, base_path: Path | None,
         return empty
     write_keys(con, f"SELECT {keys} FROM replaced", columns, keys_path)
     if rows_path is not None:
+        # The numbers mean something only in this file: it is named in the metadata, and
+        # publish_merged refuses them for any other.
         con.execute(f"COPY (SELECT base_row FROM replaced) TO {_sql_path(rows_path)} "
-                    "(FORMAT parquet)")
+                    f"(FORMAT parquet, KV_METADATA {{'{_ROWS_OF}': "
+                    f"{_sql_path(Path(base_path).resolve())}}})")
     order = "indicator_id, area_code, period_end, period, breakdown NULLS FIRST, " \
         "category NULLS FIRST"
     first = con.execute(f"""SELECT {keys} FROM replaced ORDER BY {order}
@@ -295,6 +299,13 @@ def plan_reissue(con: duckdb.DuckDBPyConnection, base_path: Path | None,
                    rows_path)
 
 
+def _rows_file_base(rows_path: Path) -> str | None:
+    """The published values file whose row numbers `rows_path` holds (plan_reissue)."""
+    meta = pq.read_metadata(rows_path).metadata or {}
+    value = meta.get(_ROWS_OF.encode())
+    return value.decode("utf-8") if value is not None else None
+
+
 def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame | list[Path],
                    tables: dict[str, pd.DataFrame], manifest: Callable[[str, int], dict],
                    spill_dir: Path, files: dict[str, Path] | None = None,
@@ -335,6 +346,10 @@ def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame 
                 select = (f"SELECT {_values_columns_sql()} FROM read_parquet("
                           f"{_sql_path(base_path)}) UNION ALL SELECT {cols} FROM new_rows")
             elif base_path is not None and base_path.exists() and replaced_rows is not None:
+                planned_on = _rows_file_base(replaced_rows)
+                if planned_on != str(Path(base_path).resolve()):
+                    raise ValueError(f"{replaced_rows} holds row numbers of {planned_on}, "
+                                     f"not of {base_path}: plan the re-issue again")
                 # The rows plan_reissue matched by key (REISSUE_KEY), dropped by number:
                 # one integer to hash instead of six text columns.
                 select = (f"SELECT {_values_columns_sql('b')} FROM read_parquet("
