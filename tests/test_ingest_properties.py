@@ -225,18 +225,26 @@ def test_a_load_replaces_exactly_the_rows_it_holds(published, reissued):
         try:
             con.register("new_rows", new)
             plan = store.plan_reissue(con, base.path / "values.parquet",
-                                      data_dir / "keys.parquet")
+                                      data_dir / "keys.parquet", data_dir / "rows.parquet")
         finally:
             con.close()
-        version = store.publish_merged(data_dir, base, new, {}, lambda v, n: {},
-                                       data_dir, replaces=plan.count > 0)
-        out = store.read_table(version, "values")
         key = lambda r: (r.area_code, int(r.period[-1]),  # noqa: E731
                          None if pd.isna(r.breakdown) else r.breakdown,
                          None if pd.isna(r.category) else r.category)
-        got = {key(r): r.numerator for r in out.itertuples()}
-        assert len(got) == len(out)                                  # no key twice
         expected = {k: 10.0 for k in published} | {k: 20.0 for k in reissued}
-        assert got == expected
+        # Both ways of dropping the replaced rows: matched by key again, or by the row
+        # numbers the plan found (what a load uses).
+        for rows in (None, plan.rows_path):
+            version = store.publish_merged(data_dir, base, new, {}, lambda v, n: {},
+                                           data_dir, replaces=plan.count > 0,
+                                           replaced_rows=rows)
+            out = store.read_table(version, "values")
+            got = {key(r): r.numerator for r in out.itertuples()}
+            assert len(got) == len(out)                              # no key twice
+            assert got == expected
         assert plan.count == len(published & reissued)
+        assert (plan.rows_path is not None) == (plan.count > 0)
+        if plan.count:
+            replaced = pd.read_parquet(data_dir / "keys.parquet")
+            assert {key(r) for r in replaced.itertuples()} == published & reissued
         assert sum(s["rows_replaced"] for s in plan.summary) == plan.count

@@ -86,3 +86,29 @@ def test_areas_come_from_the_reference_file(tmp_path):
     areas = store.areas(version)
     assert (areas["area_type"] == "utla").sum() == 153
     assert "Gloucestershire" in set(areas["area_name"])
+
+
+def test_replaced_rows_are_dropped_by_number_only_in_the_file_they_were_planned_on(tmp_path):
+    """A re-issue drops the published rows it replaces by their number in the published
+    file (found while planning): the right rows go, and numbers planned on one version
+    are refused for another rather than dropping the wrong rows."""
+    first = store.publish(tmp_path, {"values": _values(3)}, {"demo": False})
+    other = store.publish(tmp_path, {"values": _values(3, "other_metric")}, {"demo": False})
+    new = _values(2).assign(numerator=99.0)            # re-issues Q1 and Q2, not Q3
+    con = store.scratch_connection(tmp_path)
+    try:
+        con.register("new_rows", new)
+        plan = store.plan_reissue(con, first.path / "values.parquet", tmp_path / "keys.parquet",
+                                  tmp_path / "rows.parquet")
+    finally:
+        con.close()
+    assert plan.count == 2 and plan.rows_path == tmp_path / "rows.parquet"
+    version = store.publish_merged(tmp_path, first, new, {}, lambda v, n: {}, tmp_path,
+                                   replaced_rows=plan.rows_path)
+    values = store.read_table(version, "values").sort_values("period")
+    assert values["numerator"].tolist() == [99.0, 99.0, 10.0]
+    with pytest.raises(ValueError, match="plan the re-issue again"):
+        store.publish_merged(tmp_path, other, new, {}, lambda v, n: {}, tmp_path,
+                             replaced_rows=plan.rows_path)
+    # Nothing half-written was left behind by the refusal.
+    assert store.current_version(tmp_path).id == version.id

@@ -548,7 +548,8 @@ def _finish_in(work_dir: Path, files_, issues, rows, additional, current, *, dry
             changes, counts["changes"] = checks.compare_sql(
                 con, base_path if rows.rows else None, _AnyLabel(issues), additional)
             reissue = store.plan_reissue(con, base_path if rows.rows else None,
-                                         work_dir / "replaced.parquet")
+                                         work_dir / "replaced.parquet",
+                                         work_dir / "replaced_rows.parquet")
         finally:
             con.close()
         preview = rows.head(PREVIEW_ROWS)
@@ -610,7 +611,8 @@ def _plan_reissue(new: pd.DataFrame, base_path: Path | None, work_dir: Path) -> 
         keys = new[list(store.REISSUE_KEY) + ["period_end"]]
         con.register("new_frame", pa.Table.from_pandas(keys, preserve_index=False))
         con.execute("CREATE TEMP VIEW new_rows AS SELECT * FROM new_frame")
-        return store.plan_reissue(con, base_path, work_dir / "replaced.parquet")
+        return store.plan_reissue(con, base_path, work_dir / "replaced.parquet",
+                                  work_dir / "replaced_rows.parquet")
     finally:
         con.close()
 
@@ -733,4 +735,5 @@ def _publish(data_dir, base, new, indicators, reissue: store.Reissue, files_, re
         }
 
     return store.publish_merged(data_dir, base, new_values, tables, manifest,
-                                spill or work_dir, files, replaces=reissue.count > 0)
+                                spill or work_dir, files, replaces=reissue.count > 0,
+                                replaced_rows=reissue.rows_path)

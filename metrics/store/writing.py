@@ -134,6 +134,7 @@ REISSUE_KEY = ("indicator_id", "area_code", "period", "period_kind", "breakdown"
                "category")
 REISSUE_KEYS_KEPT = 1_000        # replaced keys kept in memory for the report
 TOTAL_TIER = "area total"
+_ROWS_OF = "cdp:replaced_rows_of"  # metadata key: the file plan_reissue's row numbers are of
 
 
 def _reissue_join(a: str, b: str) -> str:
@@ -153,6 +154,8 @@ class Reissue:
     path: Path | None = None        # every replaced key, as Parquet (write_keys)
     partial: list[dict] = field(default_factory=list)  # breakdowns re-issued
     #                                 with some published categories missing
+    rows_path: Path | None = None   # the replaced rows' numbers in the published file
+    #                                 (publish_merged's replaced_rows)
 
     def lines(self) -> list[str]:
         """One sentence per indicator and tier, for the load report."""
@@ -191,12 +194,13 @@ def describe_reissue(s: dict) -> str:
 
 
 def plan_reissue(con: duckdb.DuckDBPyConnection, base_path: Path | None,
-                 keys_path: Path) -> Reissue:
+                 keys_path: Path, rows_path: Path | None = None) -> Reissue:
     """What the rows of the view new_rows (on `con`) replace in the published values file
-    `base_path`: every replaced key (written to `keys_path`), and per indicator and tier
-    (the area total, or one breakdown) the rows replaced, the areas and periods, and the
-    published rows of the same areas and periods that stay because the load does not
-    re-issue them (rows_kept = totals_kept + breakdown_rows_kept)."""
+    `base_path`: every replaced key (written to `keys_path`), the replaced rows' numbers
+    in that file (written to `rows_path`, when given, for publish_merged), and per
+    indicator and tier (the area total, or one breakdown) the rows replaced, the areas
+    and periods, and the published rows of the same areas and periods that stay because
+    the load does not re-issue them (rows_kept = totals_kept + breakdown_rows_kept)."""
     columns = list(REISSUE_KEY)
     empty = Reissue(pd.DataFrame({c: pd.Series(dtype="string") for c in columns}), 0, [],
                     {}, None, [])
@@ -207,28 +211,32 @@ def plan_reissue(con: duckdb.DuckDBPyConnection, base_path: Path | None,
     # kept beside a replaced one (a load of a new quarter stops here, at once).
     con.execute("""CREATE OR REPLACE TEMP TABLE reissue_pairs AS
         SELECT DISTINCT indicator_id, period FROM new_rows""")
+    # One pass over the published rows of those pairs, each marked by whether the load
+    # re-issues its key (a hash "mark" join on REISSUE_KEY, the load's keys as the build
+    # side). The published side is what the report needs (what is replaced, what stays),
+    # with each row's number in the file, so publishing drops replaced rows by number
+    # instead of matching six text columns again. (Grouping a UNION ALL of both sides by
+    # key, as before, cost about 2 s of CPU more on a 1M-row re-issue.) A published
+    # version holds each key once: every load is checked for duplicate keys and replaces
+    # the keys it re-issues, so a row replaced is a key replaced.
     con.execute(f"""CREATE OR REPLACE TEMP TABLE reissue_base AS
-        SELECT {keys}, period_end FROM read_parquet({_sql_path(base_path)}) b
+        SELECT {", ".join("b." + c for c in REISSUE_KEY)}, b.period_end,
+               b.file_row_number AS base_row,
+               EXISTS (SELECT 1 FROM new_rows n WHERE {_reissue_join('n', 'b')}) AS loaded
+        FROM read_parquet({_sql_path(base_path)}, file_row_number = true) b
         SEMI JOIN reissue_pairs p USING (indicator_id, period)""")
-    if con.execute("SELECT count(*) FROM reissue_base").fetchone()[0] == 0:
-        return empty
-    # One pass over both sides: every key, and whether the published version, the load,
-    # or both hold it. GROUP BY puts missing breakdowns and categories in one group, as
-    # REISSUE_KEY's matching does. (Cheaper than joins here: each side is read once.)
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE reissue_keys AS
-        SELECT {keys}, max(period_end) AS period_end,
-               bool_or(NOT from_load) AS published, bool_or(from_load) AS loaded
-        FROM (SELECT *, false AS from_load FROM reissue_base
-              UNION ALL
-              SELECT {keys}, period_end, true FROM new_rows)
-        GROUP BY ALL""")
-    con.execute("DROP TABLE reissue_base")
     con.execute("""CREATE OR REPLACE TEMP VIEW replaced AS
-        SELECT * FROM reissue_keys WHERE published AND loaded""")
+        SELECT * FROM reissue_base WHERE loaded""")
     count = con.execute("SELECT count(*) FROM replaced").fetchone()[0]
     if count == 0:
         return empty
     write_keys(con, f"SELECT {keys} FROM replaced", columns, keys_path)
+    if rows_path is not None:
+        # The numbers mean something only in this file: it is named in the metadata, and
+        # publish_merged refuses them for any other.
+        con.execute(f"COPY (SELECT base_row FROM replaced) TO {_sql_path(rows_path)} "
+                    f"(FORMAT parquet, KV_METADATA {{'{_ROWS_OF}': "
+                    f"{_sql_path(Path(base_path).resolve())}}})")
     order = "indicator_id, area_code, period_end, period, breakdown NULLS FIRST, " \
         "category NULLS FIRST"
     first = con.execute(f"""SELECT {keys} FROM replaced ORDER BY {order}
@@ -236,13 +244,18 @@ def plan_reissue(con: duckdb.DuckDBPyConnection, base_path: Path | None,
     # Published rows the load does not re-issue, in an area, period and kind where it
     # re-issues some tier: they stay. Per tier re-issued: how many are totals, breakdown
     # rows, and rows of the same breakdown (a breakdown re-issued without some of its
-    # published categories).
+    # published categories). Only replaced rows of an area, period and kind where some
+    # published row stays are looked at (a whole re-issue has none: nothing to collect).
+    con.execute("""CREATE OR REPLACE TEMP TABLE reissue_stay AS
+        SELECT * FROM reissue_base WHERE NOT loaded""")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE reissue_kept AS
         WITH touched AS (
-            SELECT DISTINCT indicator_id, area_code, period, period_kind,
-                   coalesce(breakdown, '{TOTAL_TIER}') AS tier
-            FROM replaced),
-        stay AS (SELECT * FROM reissue_keys WHERE published AND NOT loaded)
+            SELECT DISTINCT r.indicator_id, r.area_code, r.period, r.period_kind,
+                   coalesce(r.breakdown, '{TOTAL_TIER}') AS tier
+            FROM replaced r SEMI JOIN reissue_stay s
+              ON r.indicator_id = s.indicator_id AND r.area_code = s.area_code
+             AND r.period = s.period AND r.period_kind IS NOT DISTINCT FROM s.period_kind),
+        stay AS (FROM reissue_stay)
         SELECT t.indicator_id, t.tier, s.area_code, s.period, s.breakdown, s.category
         FROM stay s JOIN touched t
           ON s.indicator_id = t.indicator_id AND s.area_code = t.area_code
@@ -282,13 +295,21 @@ def plan_reissue(con: duckdb.DuckDBPyConnection, base_path: Path | None,
     return Reissue(first, int(count), records, periods_by, keys_path,
                    [{k: (list(v) if k == "categories" else
                          int(v) if isinstance(v, (int, np.integer)) else v)
-                     for k, v in rec.items()} for rec in partial.to_dict("records")])
+                     for k, v in rec.items()} for rec in partial.to_dict("records")],
+                   rows_path)
+
+
+def _rows_file_base(rows_path: Path) -> str | None:
+    """The published values file whose row numbers `rows_path` holds (plan_reissue)."""
+    meta = pq.read_metadata(rows_path).metadata or {}
+    value = meta.get(_ROWS_OF.encode())
+    return value.decode("utf-8") if value is not None else None
 
 
 def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame | list[Path],
                    tables: dict[str, pd.DataFrame], manifest: Callable[[str, int], dict],
                    spill_dir: Path, files: dict[str, Path] | None = None,
-                   replaces: bool = True) -> Version:
+                   replaces: bool = True, replaced_rows: Path | None = None) -> Version:
     """Publish a load: values are the base version's rows whose key (REISSUE_KEY: the
     indicator, area, period, kind of period, breakdown and category) the load does not
     re-issue, plus the load's rows (`new_rows`: a DataFrame, or Parquet
@@ -296,7 +317,9 @@ def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame 
     `manifest(version_id, values_rows)`; the other `tables` are written as they are, and
     `files` (table -> a Parquet file already written, by write_keys) copied.
     `replaces=False` (plan_reissue found no published row re-issued): the base's rows are
-    kept without matching them against the load's keys."""
+    kept without matching them against the load's keys. `replaced_rows` (plan_reissue's
+    rows_path, planned on the same base file under the same publish lock): the rows
+    replaced are dropped by their number in the base file, not matched by key again."""
     files = files or {}
     tables = {**tables}
     unknown = (set(tables) | set(files)) - set(TABLES)
@@ -322,13 +345,25 @@ def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame 
             if base_path is not None and base_path.exists() and not replaces:
                 select = (f"SELECT {_values_columns_sql()} FROM read_parquet("
                           f"{_sql_path(base_path)}) UNION ALL SELECT {cols} FROM new_rows")
+            elif base_path is not None and base_path.exists() and replaced_rows is not None:
+                planned_on = _rows_file_base(replaced_rows)
+                if planned_on != str(Path(base_path).resolve()):
+                    raise ValueError(f"{replaced_rows} holds row numbers of {planned_on}, "
+                                     f"not of {base_path}: plan the re-issue again")
+                # The rows plan_reissue matched by key (REISSUE_KEY), dropped by number:
+                # one integer to hash instead of six text columns.
+                select = (f"SELECT {_values_columns_sql('b')} FROM read_parquet("
+                          f"{_sql_path(base_path)}, file_row_number = true) b ANTI JOIN "
+                          f"read_parquet({_sql_path(replaced_rows)}) r "
+                          f"ON b.file_row_number = r.base_row "
+                          f"UNION ALL SELECT {cols} FROM new_rows")
             elif base_path is not None and base_path.exists():
                 # Only the rows the load re-issues are dropped: a correction of an
                 # area total keeps that area's breakdown rows, and a breakdown-only
                 # file keeps the total (see REISSUE_KEY).
                 keys = ", ".join(REISSUE_KEY)
                 select = (f"SELECT {_values_columns_sql('b')} FROM read_parquet("
-                          f"{_sql_path(base_path)}) b ANTI JOIN (SELECT DISTINCT {keys} "
+                          f"{_sql_path(base_path)}) b ANTI JOIN (SELECT {keys} "
                           f"FROM new_rows) k ON {_reissue_join('b', 'k')} "
                           f"UNION ALL SELECT {cols} FROM new_rows")
             else:
