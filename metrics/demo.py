@@ -740,6 +740,10 @@ def _with_period_columns(rows: pd.DataFrame, indicator_id: str) -> pd.DataFrame:
             rows[column] = None
     if "value_note" not in rows:
         rows["value_note"] = None
+    # The demonstration's standardised rates are made with one standardisation factor per
+    # metric, for which DSR^2 / count is Dobson's variance exactly: no interval here is
+    # approximate.
+    rows["ci_approximate"] = pd.array(np.zeros(len(rows), dtype=bool), dtype="boolean")
     return rows
 
 

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from metrics import stats
-from metrics.ingest import definitions
+from metrics.ingest import definitions, standardised
 from metrics.reference import catalogue, periods
 from metrics.reference.formatting import plural
 from metrics.stats import disclosure
@@ -377,12 +377,17 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
     out["_file"] = pd.Series(np.full(len(out), table.label, dtype=object), dtype=object)
     out["_unit"] = pd.Series(map_ids(ids_now, units), dtype=object)
     out = _two_codes_one_area(out, area_src[sel], areas, issues)
+    gave_limits = standardised.file_gave_limits(out)
     out = check_and_complete(out, issues, table, mapping,
                              {i: a.get("title") for i, a in {**known.additional,
                                                               **additional}.items()})
     # Metrics the catalogue does not list: values and intervals by the method their unit
     # implies (metrics.ingest.definitions), so they are compared with England like the others.
     out = definitions.complete_loaded(out, units)
+    # Standardised rates: approximate intervals marked, none on fewer than 10 events.
+    out = standardised.finish(out, gave_limits, units, issues,
+                              table.headers[mapping["numerator"]] if "numerator" in mapping
+                              else "numerator")
     return TableResult(out, additional, fmt, rows_read)
 
 
