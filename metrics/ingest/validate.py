@@ -387,7 +387,8 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
     # Standardised rates: approximate intervals marked, none on fewer than 10 events.
     out = standardised.finish(out, gave_limits, units, issues,
                               table.headers[mapping["numerator"]] if "numerator" in mapping
-                              else "numerator")
+                              else "numerator",
+                              table.headers[mapping["age"]] if "age" in mapping else "age")
     return TableResult(out, additional, fmt, rows_read)
 
 
@@ -853,7 +854,7 @@ def _breakdowns(text, ind_ids, fmt, fixed_totals: dict | None = None):
         c = text["category"].to_numpy(dtype=object)
         parts_type.append(np.where(c == "", "", "category"))
         parts_value.append(c)
-    for fld, total_word, label in (("sex", "persons", "sex"), ("age", None, "age")):
+    for fld, total_word, label in (("sex", "persons", "sex"), ("age", "all ages", "age")):
         if fld not in text:
             continue
         values = text[fld].to_numpy(dtype=object)
@@ -866,6 +867,8 @@ def _breakdowns(text, ind_ids, fmt, fixed_totals: dict | None = None):
                 continue
             lowered = {str(v).lower(): v for v in distinct}
             total[ind] = lowered.get(total_word) if total_word else None
+            if total[ind] is None and fld == "age" and standardised.all_age_bands(distinct):
+                total[ind] = "All ages"   # age bands only: every row is a band, none a total
             if total[ind] is None:
                 total[ind] = group.value_counts().index[0]
         totals = frame["ind"].map(total).to_numpy(dtype=object)
@@ -897,7 +900,7 @@ def breakdown_totals(counts: dict, fld: str):
     chunk: per indicator, the value that is the area total, or None when the column holds
     one value only (not a breakdown). A large file read in chunks gives every chunk this,
     so a chunk holding only the "Male" rows of an indicator does not read them as totals."""
-    total_word = {"sex": "persons", "age": None}[fld]
+    total_word = {"sex": "persons", "age": "all ages"}[fld]
     out = {}
     for ind, values in counts.items():
         if len(values) <= 1:
@@ -905,6 +908,8 @@ def breakdown_totals(counts: dict, fld: str):
             continue
         lowered = {str(v).lower(): v for v in values}
         out[ind] = lowered.get(total_word) if total_word else None
+        if out[ind] is None and fld == "age" and standardised.all_age_bands(list(values)):
+            out[ind] = "All ages"
         if out[ind] is None:
             out[ind] = max(values, key=lambda v: values[v])   # the most common; first on ties
     return out
