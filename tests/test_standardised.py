@@ -5,6 +5,7 @@ the age bands are supplied, and no rate is published on fewer than 10 events."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 
 import numpy as np
 import pandas as pd
@@ -158,6 +159,12 @@ def test_an_approximate_interval_is_said_in_tables_tooltips_downloads_and_pack(a
     assert ("approximate interval" in sentences[0]) is marked, sentences
     card = overview.outcome_card("harm", values, glos, areas, 5)  # overview and pack summary
     assert card.comparison_words.endswith("(approximate interval)") is marked
+
+    from metrics.render import charts
+    series = explorer.trend_series(values, ind, {glos: "Gloucestershire",
+                                                 explorer.ENGLAND: "England"}, (), up_to, 5)
+    spec = json.dumps(charts.trend_chart(series, ind.unit).to_dict())   # trend tooltip
+    assert ("approximate interval" in spec) is marked
 
 
 # --- Dobson's method when the age bands are supplied ----------------------------------------

@@ -286,10 +286,11 @@ def trend_series(values: pd.DataFrame, ind: Indicator, lines: dict[str, str],
     rows = rows[_until(rows, up_to)]
     frames = []
     for i, (code, label) in enumerate(lines.items()):
-        part = rows[rows["area_code"] == code][["period", "period_kind", "period_start",
-                                                "period_end", "value", "lower95",
-                                                "upper95"]] \
-            .assign(line=label, is_area=i == 0)
+        own = rows[rows["area_code"] == code]
+        part = own[["period", "period_kind", "period_start", "period_end", "value",
+                    "lower95", "upper95"]] \
+            .assign(line=label, is_area=i == 0,
+                    interval=np.where(is_approximate(own), APPROXIMATE, ""))
         frames.append(part)
     if comparators and ind.geography == "utla":
         group = rows[rows["area_code"].isin(comparators)]
