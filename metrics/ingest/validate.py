@@ -1048,7 +1048,9 @@ def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
         dsr = no_limits & (method == "dsr") & ~np.isnan(num) & (num > 0) & ~np.isnan(value)
         if dsr.any():
             # Without the age bands, the variance is approximated as DSR^2 / count (one
-            # standardisation weight); Fingertips supplies exact limits, which are kept.
+            # standardisation weight): standardised.finish marks these rows approximate,
+            # or replaces them by Dobson's when the file gives the age bands. Fingertips
+            # supplies exact limits, which are kept.
             lower, upper = stats.dsr_ci(num[dsr], value[dsr], value[dsr] ** 2 / num[dsr],
                                         confidence=conf)
             lo[dsr], hi[dsr] = lower, upper
