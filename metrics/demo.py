@@ -89,6 +89,13 @@ def periods_for(kind: str) -> list[periods.Period]:
             "financial_year": fy_periods, "pooled_3y": pooled_periods}[kind]()
 
 
+def years_in_period(p: periods.Period) -> int:
+    """Calendar years whose events and populations a period pools: 3 for "2023 - 25",
+    else 1 (quarters and rolling 12 months are rates of the period's own events per
+    resident, not per person-year)."""
+    return 3 if p.kind == "pooled_3y" else 1
+
+
 def time_of(p: periods.Period) -> float:
     """Mid-point of a period as a fractional year, for interpolating anchors."""
     mid = p.start + (p.end - p.start) / 2
@@ -107,6 +114,9 @@ class Spec:
     performance: float = 0.0   # effect of the area's service performance factor
     spread: float = 0.15       # other fixed differences between areas
     scale: float = 1.0         # dsr: ratio of standardised to crude rate
+    # Where England's published figures lie (see the anchor comments): every England value
+    # the demonstration publishes, in every period, falls inside it.
+    england_range: tuple[float, float] = (float("-inf"), float("inf"))
 
 
 def _fy(year: int) -> float:
@@ -114,80 +124,158 @@ def _fy(year: int) -> float:
     return year + 0.79
 
 
+# Each metric's anchor: where England's published figures lie (source, figure), and the
+# range every England value of the demonstration must stay in (tests/test_demo.py checks
+# it for every period). Levels are per period as the catalogue defines the metric: per
+# quarter for quarterly rates and counts, per 12 months for rolling and annual ones, and
+# 3 years' deaths over 3 years' populations for pooled ones (years_in_period).
 SPECS: dict[str, Spec] = {
     # Crime
+    # Anchor: ONS Crime in England and Wales, police recorded neighbourhood crime: about
+    # 1 million offences a year before the pandemic (about 4.5 per 1,000 residents a
+    # quarter), a sharp fall in 2020/21, partly recovered since.
     "neighbourhood_crime": Spec("rate", {2019.6: 4.9, 2020.5: 3.5, 2021.6: 3.9, 2023.5: 4.1,
-                                          2026.5: 3.8}, "all", need=0.35, spread=0.2),
+                                          2026.5: 3.8}, "all", need=0.35, spread=0.2,
+                                england_range=(3.0, 5.5)),
+    # Anchor: Home Office Homicide Index: about 200-270 drug-related homicides a year in
+    # England and Wales (about 4 to 4.6 per million residents), by police force area.
     "drug_homicide": Spec("rate", {_fy(2019): 4.6, _fy(2022): 4.4, _fy(2025): 4.2}, "all",
-                          need=0.4, spread=0.2),
+                          need=0.4, spread=0.2, england_range=(3.5, 5.5)),
+    # Anchor: MoJ proven reoffending statistics: around 40% of offenders with a drug
+    # misuse need reoffend within a year (all adult offenders: about 25%).
     "reoffending_drug_misusing": Spec("proportion", {2019.6: 42.0, 2026.5: 39.5}, "adults",
                                       per_person=0.0003, need=0.1, performance=-0.1,
-                                      spread=0.12),
+                                      spread=0.12, england_range=(36.0, 45.0)),
     # Harm
+    # Anchor: ONS / Fingertips 92432 deaths related to drug misuse, England, age-standardised
+    # per 100,000, 3 years pooled: about 4.7 (2017 - 19) rising to about 5.9 (latest); about
+    # 3,000-3,300 deaths a year, so a 3-year count near 9,000-10,000. Local rates run from
+    # about 2 to over 15 (the North East and seaside towns highest); ONS shows no rate
+    # (":") for the handful of areas with fewer than 10 deaths in 3 years (City of London,
+    # Isles of Scilly, and at times Rutland).
     "drug_misuse_deaths": Spec("rate", {2018.5: 4.7, 2019.5: 5.0, 2020.5: 5.1, 2021.5: 5.2,
                                         2022.5: 5.5, 2023.5: 5.7, 2024.5: 5.9}, "all",
-                               need=0.45, spread=0.2, scale=1.03),
+                               need=0.45, spread=0.2, scale=1.03,
+                               england_range=(4.3, 6.3)),
+    # Anchor: NHS Digital / OHID hospital admissions with a primary diagnosis of poisoning
+    # by drugs: roughly 13,000-16,000 a year in England, mid-20s per 100,000, falling.
     "drug_poisoning_admissions": Spec("rate", {_fy(2019): 28.0, _fy(2025): 24.5}, "all",
-                                      need=0.35, spread=0.25),
+                                      need=0.35, spread=0.25, england_range=(22.0, 31.0)),
+    # Anchor: NDTMS adult statistics: about 3,000-3,500 deaths in treatment a year among
+    # 270,000-310,000 adults in treatment (about 1.0% to 1.3%).
     "deaths_in_treatment": Spec("proportion", {_fy(2019): 1.05, _fy(2025): 1.3}, "adults",
-                                per_person=0.0072, need=0.1, spread=0.15),
+                                per_person=0.0072, need=0.1, spread=0.15,
+                                england_range=(0.9, 1.5)),
     # Use (CSEW: national only)
+    # Anchor: ONS Crime Survey, drug misuse in England and Wales: 9.4% of adults 16-59 in
+    # the year ending March 2020, between 8.8% and 9.5% since (BRIEF.md).
     "drug_use_16_59": Spec("proportion", {_fy(2019): 9.4, _fy(2020): 9.2, _fy(2021): 9.2,
                                           _fy(2022): 8.8, _fy(2023): 9.5, _fy(2024): 9.2,
-                                          _fy(2025): 9.0}, "survey", per_person=18_000),
+                                          _fy(2025): 9.0}, "survey", per_person=18_000,
+                           england_range=(8.3, 10.0)),
+    # Anchor: same survey, 16-24 year olds: 21.0% in the year ending March 2020, about
+    # 17.5-19% since.
     "drug_use_16_24": Spec("proportion", {_fy(2019): 21.0, _fy(2020): 19.2, _fy(2021): 18.6,
                                           _fy(2022): 17.6, _fy(2023): 18.6, _fy(2024): 18.0,
-                                          _fy(2025): 17.7}, "survey", per_person=3_200),
+                                          _fy(2025): 17.7}, "survey", per_person=3_200,
+                           england_range=(16.0, 22.5)),
+    # Anchor: OHID opiate and crack cocaine use prevalence estimates: about 9 per 1,000
+    # aged 15-64 in England (about 310,000 people), from under 5 to over 20 locally.
     "ocu_prevalence": Spec("rate", {_fy(2019): 9.0, _fy(2025): 9.2}, "age_15_64",
-                           need=0.45, spread=0.2),
+                           need=0.45, spread=0.2, england_range=(8.0, 10.5)),
+    # Anchor: MHCLG H-CLIC: about 6% of households owed a duty have a drug dependency
+    # support need.
     "homelessness_drug_need": Spec("proportion", {_fy(2019): 5.8, _fy(2025): 6.6}, "all",
-                                   per_person=0.0054, need=0.25, spread=0.2),
+                                   per_person=0.0054, need=0.25, spread=0.2,
+                                   england_range=(5.0, 7.5)),
+    # Anchor: DfE Characteristics of children in need: drug misuse (child, parent or other
+    # adult) a factor in about 16-17% of assessments with factors recorded.
     "children_in_need_drugs": Spec("proportion", {_fy(2019): 16.5, _fy(2025): 17.2}, "under_18",
-                                   per_person=0.016, need=0.2, spread=0.15),
+                                   per_person=0.016, need=0.2, spread=0.15,
+                                   england_range=(15.0, 19.0)),
     # Supply (activity counts)
+    # Anchor: Home Office County Lines Programme: over 1,000 lines closed a year since
+    # 2019/20 (about 300 a quarter), rising to about 500 a quarter (counts per quarter).
     "county_lines_closed": Spec("count", {2019.6: 300, 2021.6: 420, 2023.6: 480, 2026.5: 500},
-                                "all", need=0.3, performance=0.2, spread=0.3),
+                                "all", need=0.3, performance=0.2, spread=0.3,
+                                england_range=(240, 560)),
+    # Anchor: police returns on organised crime group disruptions: several hundred to about
+    # a thousand a quarter across England's forces (per quarter).
     "ocg_disruptions": Spec("count", {2019.6: 850, 2026.5: 950}, "all", need=0.2,
-                            performance=0.2, spread=0.3),
+                            performance=0.2, spread=0.3, england_range=(780, 1_020)),
+    # Anchor: Home Office Seizures of drugs in England and Wales: about 180,000-210,000
+    # seizures a year ending March.
     "drug_seizures": Spec("count", {_fy(2019): 178_000, _fy(2022): 209_000,
-                                    _fy(2025): 195_000}, "all", need=0.3, spread=0.25),
+                                    _fy(2025): 195_000}, "all", need=0.3, spread=0.25,
+                          england_range=(170_000, 215_000)),
     # Engagement in treatment
+    # Anchor: NDTMS adult statistics: 270,705 adults in treatment in 2019-20 and 310,863
+    # in 2023-24 (about 600 to 700 per 100,000 adults, in 12 months).
     "adults_in_treatment": Spec("rate", {2019.6: 610, 2022.0: 640, 2023.6: 700, 2026.5: 745},
-                                "adults", need=0.35, performance=0.1, spread=0.15),
+                                "adults", need=0.35, performance=0.1, spread=0.15,
+                                england_range=(570.0, 790.0)),
+    # Anchor: NDTMS young people's statistics: about 14,300 in 2019-20 falling to about
+    # 11,000 in 2021-22, recovering since (about 90-120 per 100,000 under-18s, 12 months).
     "young_people_in_treatment": Spec("rate", {2019.6: 119, 2021.6: 92, 2023.6: 101,
                                                2026.5: 106}, "under_18", need=0.25,
-                                      performance=0.15, spread=0.25),
+                                      performance=0.15, spread=0.25,
+                                      england_range=(85.0, 125.0)),
+    # Anchor: BRIEF.md (NDTMS): 34.5% (2019-20), 38.1% (2020-21), 37.4% (2021-22), 43%
+    # (2022-23), 53% (2023-24); later years are the demonstration's own continuation.
+    # Regions 41-66% in 2023-24.
     "continuity_of_care": Spec("proportion", {_fy(2019): 34.5, _fy(2020): 38.1,
                                               _fy(2021): 37.4, _fy(2022): 43.0,
                                               _fy(2023): 53.0, _fy(2024): 57.0,
                                               _fy(2025): 60.0, 2026.8: 61.5},
-                               "prison", per_person=1.0, performance=0.6, spread=0.45),
+                               "prison", per_person=1.0, performance=0.6, spread=0.45,
+                               england_range=(30.0, 65.0)),
+    # Anchor: NDTMS: about 130,000 adults start treatment a year (about 33,000 a quarter,
+    # 70-85 per 100,000 adults in the quarter).
     "new_presentations": Spec("rate", {2019.6: 74, 2021.0: 68, 2026.5: 86}, "adults",
-                              need=0.3, performance=0.1, spread=0.15),
+                              need=0.3, performance=0.1, spread=0.15,
+                              england_range=(60.0, 95.0)),
+    # Anchor: NDTMS: residential rehabilitation for about 1.5-2% of adults in treatment a
+    # year, inpatient detoxification for about 2.5-3%.
     "residential_rehab": Spec("proportion", {2019.6: 1.6, 2026.5: 2.1}, "adults",
-                              per_person=0.0068, performance=0.3, spread=0.35),
+                              per_person=0.0068, performance=0.3, spread=0.35,
+                              england_range=(1.3, 2.4)),
     "inpatient_detox": Spec("proportion", {2019.6: 2.6, 2026.5: 3.0}, "adults",
-                            per_person=0.0068, performance=0.25, spread=0.3),
+                            per_person=0.0068, performance=0.25, spread=0.3,
+                            england_range=(2.2, 3.4)),
+    # Anchor: OHID / Fingertips 93517 unmet need: about half of opiate and crack users and
+    # about 80% of alcohol-dependent adults not in treatment.
     "unmet_need_ocu": Spec("proportion", {_fy(2019): 53.0, _fy(2025): 49.5}, "age_15_64",
-                           per_person=0.009, need=0.1, performance=-0.3, spread=0.2),
+                           per_person=0.009, need=0.1, performance=-0.3, spread=0.2,
+                           england_range=(46.0, 56.0)),
     "unmet_need_alcohol": Spec("proportion", {_fy(2019): 82.0, _fy(2025): 79.5}, "adults",
-                               per_person=0.0135, performance=-0.3, spread=0.2),
+                               per_person=0.0135, performance=-0.3, spread=0.2,
+                               england_range=(76.0, 85.0)),
     # Recovery
+    # Anchor: NDTMS treatment progress measure: just under half of assessable adults
+    # showing substantial progress, rolling 12 months.
     "treatment_progress": Spec("proportion", {2019.6: 46.0, 2026.5: 48.5}, "adults",
-                               per_person=0.0046, need=-0.1, performance=0.25, spread=0.15),
+                               per_person=0.0046, need=-0.1, performance=0.25, spread=0.15,
+                               england_range=(43.0, 51.0)),
+    # Anchor: Fingertips 90244 / 90245 successful completions without re-presentation:
+    # about 5% of opiate and 30-35% of non-opiate clients, lowest in 2020-21.
     "completions_opiate": Spec("proportion", {2019.6: 5.2, 2021.0: 4.6, 2026.5: 5.3},
                                "adults", per_person=0.0029, need=-0.1, performance=0.3,
-                               spread=0.25),
+                               spread=0.25, england_range=(4.0, 6.3)),
     "completions_non_opiate": Spec("proportion", {2019.6: 33.0, 2021.0: 29.0, 2026.5: 31.0},
-                                   "adults", per_person=0.0009, performance=0.3, spread=0.2),
+                                   "adults", per_person=0.0009, performance=0.3, spread=0.2,
+                                   england_range=(26.0, 36.0)),
+    # Anchor: NDTMS: about 8-9% of successful completions re-present within 6 months.
     "re_presentations": Spec("proportion", {2019.6: 8.5, 2026.5: 8.0}, "adults",
-                             per_person=0.00045, need=0.1, performance=-0.2, spread=0.2),
+                             per_person=0.00045, need=0.1, performance=-0.2, spread=0.2,
+                             england_range=(6.5, 10.0)),
+    # Anchor: NDTMS exit outcomes: about 80-85% leave with no housing problem and about a
+    # quarter in work, education or training.
     "stable_accommodation_exit": Spec("proportion", {2019.6: 82.0, 2026.5: 83.0}, "adults",
                                       per_person=0.00075, need=-0.15, performance=0.2,
-                                      spread=0.15),
+                                      spread=0.15, england_range=(79.0, 86.0)),
     "work_or_education_exit": Spec("proportion", {2019.6: 25.0, 2026.5: 27.5}, "adults",
                                    per_person=0.00075, need=-0.2, performance=0.15,
-                                   spread=0.2),
+                                   spread=0.2, england_range=(22.0, 31.0)),
 }
 
 # Share of residents in each population base (England-wide; denominators scale with it).
@@ -276,7 +364,9 @@ def generate_area_rows(indicator_id: str, spec: Spec, factors: pd.DataFrame,
             numerator = rng.binomial(denominator, prob)
         else:
             multiplier = catalogue.get(indicator_id).multiplier
-            denominator = np.round(base)
+            # A pooled period's rate is its years' events over the sum of its years'
+            # populations (ONS's 3-year pooled rates), so both hold every year it spans.
+            denominator = np.round(base) * years_in_period(p)
             if spec.kind == "count":
                 # England total spread over areas in proportion to population and need.
                 weights = base * np.exp(effects + wobble)
@@ -285,7 +375,7 @@ def generate_area_rows(indicator_id: str, spec: Spec, factors: pd.DataFrame,
             else:
                 relative = np.exp(effects + wobble)
                 relative = relative / np.average(relative, weights=base)  # England = level
-                expected = level * relative * base / multiplier / spec.scale
+                expected = level * relative * denominator / multiplier / spec.scale
             numerator = rng.poisson(expected)
         frames.append(pd.DataFrame({
             "area_code": factors["area_code"].to_numpy(), "period": p.label,
@@ -650,6 +740,10 @@ def _with_period_columns(rows: pd.DataFrame, indicator_id: str) -> pd.DataFrame:
             rows[column] = None
     if "value_note" not in rows:
         rows["value_note"] = None
+    # The demonstration's standardised rates are made with one standardisation factor per
+    # metric, for which DSR^2 / count is Dobson's variance exactly: no interval here is
+    # approximate.
+    rows["ci_approximate"] = pd.array(np.zeros(len(rows), dtype=bool), dtype="boolean")
     return rows
 
 

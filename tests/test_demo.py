@@ -139,3 +139,56 @@ def test_help_describes_the_command_and_publishes_nothing(tmp_path, monkeypatch,
     assert stop.value.code == 0
     assert "demonstration" in capsys.readouterr().out
     assert store.list_versions(tmp_path) == []
+
+
+# --- Anchors and period arithmetic (issue 13 item 4) -----------------------------------
+
+def test_pooled_deaths_hold_three_years_of_deaths_and_populations(values, all_rows):
+    """"2023 - 25" once held one year's deaths (England 3,245) over one year's population,
+    so 41 of 153 areas had no rate. ONS pools 3 years' deaths over 3 years' populations:
+    England about 5.9 per 100,000 and 9,000-10,000 deaths."""
+    latest = _england(values, "drug_misuse_deaths", "2023 - 25")
+    assert 9_000 <= latest.numerator <= 10_000, latest.numerator
+    assert 5.5 <= latest.value <= 6.3, latest.value
+    # The denominator is three years' residents: three times an annual rate's.
+    annual = _england(values, "drug_poisoning_admissions", "2025/26")
+    assert latest.denominator == pytest.approx(3 * annual.denominator, rel=1e-6)
+    assert demo.years_in_period(demo.pooled_periods()[0]) == 3
+    assert demo.years_in_period(demo.fy_periods()[0]) == 1
+
+
+def test_only_a_handful_of_small_areas_get_no_death_rate(values):
+    """Real ONS 3-year tables withhold a rate (fewer than 10 deaths) for a handful of very
+    small areas; the demonstration must behave the same."""
+    utlas = values[values.area_code.str[:3].isin(["E06", "E08", "E09", "E10"])]
+    deaths = utlas[(utlas.indicator_id == "drug_misuse_deaths")]
+    for period, rows in deaths.groupby("period"):
+        withheld = set(rows.loc[rows.value.isna(), "area_code"])
+        assert len(withheld) <= 6, (period, sorted(withheld))
+        assert withheld >= {"E09000001", "E06000053"}, (period, withheld)  # City, Scilly
+
+
+def test_every_metric_in_england_lies_within_its_published_anchor(values):
+    for ind in catalogue.INDICATORS:
+        spec = demo.SPECS[ind.id]
+        low, high = spec.england_range
+        assert np.isfinite(low) and np.isfinite(high), f"{ind.id} has no anchor range"
+        england = values[(values.indicator_id == ind.id) & (values.area_code == "E92000001")]
+        assert len(england), ind.id
+        outside = england[~england.value.between(low, high)]
+        assert outside.empty, (ind.id, (low, high),
+                               outside[["period", "value"]].to_dict("records"))
+
+
+def test_rate_metrics_vary_between_areas_as_real_ones_do(values):
+    """Areas spread around England, neither all the same nor absurdly far apart."""
+    for ind in catalogue.INDICATORS:
+        if ind.geography != "utla" or ind.ci_method == "none":
+            continue
+        rows = values[(values.indicator_id == ind.id) & values.area_code.str[:3]
+                      .isin(["E06", "E08", "E09", "E10"])]
+        latest = rows[rows.period_end == rows.period_end.max()].value.dropna()
+        england = _england(values, ind.id, rows.loc[rows.period_end.idxmax(), "period"]).value
+        ratio = latest.quantile(0.95) / latest.quantile(0.05)
+        assert 1.1 < ratio < 6, (ind.id, ratio)
+        assert latest.quantile(0.05) < england < latest.quantile(0.95), ind.id

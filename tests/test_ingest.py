@@ -41,7 +41,7 @@ def publish_fake_demo(data_dir: Path) -> store.Version:
         "breakdown": [None] * 2, "category": [None] * 2,
         "numerator": [1.0, 2.0], "denominator": [3.0, 4.0], "value": [33.3, 50000.0],
         "lower95": [np.nan] * 2, "upper95": [np.nan] * 2, "lower998": [np.nan] * 2,
-        "upper998": [np.nan] * 2, "value_note": [None] * 2,
+        "upper998": [np.nan] * 2, "value_note": [None] * 2, "ci_approximate": [False] * 2,
     }).astype(store.VALUES_COLUMNS)
     lsoa = pd.DataFrame({"lsoa11_code": ["E01000001"], "demo": [True]})
     return store.publish(data_dir, {"values": rows, "lsoa_need": lsoa},

@@ -148,8 +148,8 @@ def _overview_for(area_code):
 
 def test_demo_city_of_london_cards_have_no_arrow_on_zero_and_say_why_no_rate(demo_data_dir):
     # City of London in the demonstration set: no county lines closed in either quarter
-    # (it was drawn as a green "+0" with an arrow), and no drug deaths rate (0 deaths,
-    # it said "no data").
+    # (it was drawn as a green "+0" with an arrow), and no drug deaths rate (2 deaths in
+    # 3 years, a count public mode hides; it said "no data").
     at = _overview_for("E09000001")
     lines = next(m for m in at.metric if "County lines" in m.label)
     assert lines.proto.delta == "", lines.proto.delta
@@ -158,16 +158,20 @@ def test_demo_city_of_london_cards_have_no_arrow_on_zero_and_say_why_no_rate(dem
                 and d], deltas
     captions = [str(c.value) for c in at.caption]
     assert any(c.startswith("no change since") for c in captions), captions
-    assert any(c.startswith("Rate not published: fewer than 10 deaths (0)")
+    assert any(c.startswith("Rate not published: fewer than 10 deaths (*)")
                for c in captions), captions
     assert "no data" not in [m.value for m in at.metric]
 
 
-def test_demo_darlington_withheld_rate_shows_its_count(demo_data_dir):
-    at = _overview_for("E06000005")   # 7 deaths in 2023-25: no rate published
+def test_demo_rutland_withheld_rate_says_why(demo_data_dir):
+    # 7 deaths in 2023-25: no rate published. Public mode hides the 7 as well (secondary
+    # suppression: City of London's 2 must not be worked out from England's total), so the
+    # card says why in words with "*" (a shown count is tested in test_headlines).
+    at = _overview_for("E06000017")
     captions = [str(c.value) for c in at.caption]
-    assert any(c.startswith("Rate not published: fewer than 10 deaths (7)")
+    assert any(c.startswith("Rate not published: fewer than 10 deaths (*)")
                for c in captions), captions
+    assert "no data" not in [m.value for m in at.metric]
 
 
 def test_demo_a_non_significant_activity_count_change_is_grey(demo_data_dir):

@@ -239,6 +239,9 @@ def _spool_frame(rows: pd.DataFrame) -> pa.Table:
             elif dtype.startswith("date32"):
                 arrays[col] = pa.array(series.to_numpy(dtype=object), type=pa.date32(),
                                        from_pandas=True)
+            elif dtype == "boolean":
+                arrays[col] = pa.array(series.astype("boolean"), type=pa.bool_(),
+                                       from_pandas=True)
             else:
                 arrays[col] = pa.array(pd.to_numeric(series, errors="coerce")
                                        .to_numpy(dtype="float64"), type=pa.float64(),
@@ -437,6 +440,8 @@ def _typed(rows: pd.DataFrame) -> pd.DataFrame:
             out[col] = pd.Series(pd.arrays.ArrowExtensionArray(arr), index=rows.index)
         elif dtype == "string":
             out[col] = _strings(series)
+        elif dtype == "boolean":
+            out[col] = series.astype("boolean")
         else:
             out[col] = pd.to_numeric(series, errors="coerce").astype("float64")
     return pd.DataFrame(out, index=rows.index)

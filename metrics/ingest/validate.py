@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from metrics import stats
-from metrics.ingest import definitions
+from metrics.ingest import definitions, standardised
 from metrics.reference import catalogue, periods
 from metrics.reference.formatting import plural
 from metrics.stats import disclosure
@@ -377,12 +377,18 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
     out["_file"] = pd.Series(np.full(len(out), table.label, dtype=object), dtype=object)
     out["_unit"] = pd.Series(map_ids(ids_now, units), dtype=object)
     out = _two_codes_one_area(out, area_src[sel], areas, issues)
+    gave_limits = standardised.file_gave_limits(out)
     out = check_and_complete(out, issues, table, mapping,
                              {i: a.get("title") for i, a in {**known.additional,
                                                               **additional}.items()})
     # Metrics the catalogue does not list: values and intervals by the method their unit
     # implies (metrics.ingest.definitions), so they are compared with England like the others.
     out = definitions.complete_loaded(out, units)
+    # Standardised rates: approximate intervals marked, none on fewer than 10 events.
+    out = standardised.finish(out, gave_limits, units, issues,
+                              table.headers[mapping["numerator"]] if "numerator" in mapping
+                              else "numerator",
+                              table.headers[mapping["age"]] if "age" in mapping else "age")
     return TableResult(out, additional, fmt, rows_read)
 
 
@@ -848,7 +854,7 @@ def _breakdowns(text, ind_ids, fmt, fixed_totals: dict | None = None):
         c = text["category"].to_numpy(dtype=object)
         parts_type.append(np.where(c == "", "", "category"))
         parts_value.append(c)
-    for fld, total_word, label in (("sex", "persons", "sex"), ("age", None, "age")):
+    for fld, total_word, label in (("sex", "persons", "sex"), ("age", "all ages", "age")):
         if fld not in text:
             continue
         values = text[fld].to_numpy(dtype=object)
@@ -861,6 +867,8 @@ def _breakdowns(text, ind_ids, fmt, fixed_totals: dict | None = None):
                 continue
             lowered = {str(v).lower(): v for v in distinct}
             total[ind] = lowered.get(total_word) if total_word else None
+            if total[ind] is None and fld == "age" and standardised.all_age_bands(distinct):
+                total[ind] = "All ages"   # age bands only: every row is a band, none a total
             if total[ind] is None:
                 total[ind] = group.value_counts().index[0]
         totals = frame["ind"].map(total).to_numpy(dtype=object)
@@ -892,7 +900,7 @@ def breakdown_totals(counts: dict, fld: str):
     chunk: per indicator, the value that is the area total, or None when the column holds
     one value only (not a breakdown). A large file read in chunks gives every chunk this,
     so a chunk holding only the "Male" rows of an indicator does not read them as totals."""
-    total_word = {"sex": "persons", "age": None}[fld]
+    total_word = {"sex": "persons", "age": "all ages"}[fld]
     out = {}
     for ind, values in counts.items():
         if len(values) <= 1:
@@ -900,6 +908,8 @@ def breakdown_totals(counts: dict, fld: str):
             continue
         lowered = {str(v).lower(): v for v in values}
         out[ind] = lowered.get(total_word) if total_word else None
+        if out[ind] is None and fld == "age" and standardised.all_age_bands(list(values)):
+            out[ind] = "All ages"
         if out[ind] is None:
             out[ind] = max(values, key=lambda v: values[v])   # the most common; first on ties
     return out
@@ -1038,7 +1048,9 @@ def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
         dsr = no_limits & (method == "dsr") & ~np.isnan(num) & (num > 0) & ~np.isnan(value)
         if dsr.any():
             # Without the age bands, the variance is approximated as DSR^2 / count (one
-            # standardisation weight); Fingertips supplies exact limits, which are kept.
+            # standardisation weight): standardised.finish marks these rows approximate,
+            # or replaces them by Dobson's when the file gives the age bands. Fingertips
+            # supplies exact limits, which are kept.
             lower, upper = stats.dsr_ci(num[dsr], value[dsr], value[dsr] ** 2 / num[dsr],
                                         confidence=conf)
             lo[dsr], hi[dsr] = lower, upper

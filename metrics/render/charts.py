@@ -153,7 +153,7 @@ def trend_chart(series: pd.DataFrame, unit_title: str, height: int = 320,
     palette = [HOME_COLOUR, ENGLAND_COLOUR, COMPARATOR_COLOUR, "#999999"][:len(order)]
     series, x = time_axis(series)
     series = sent(series, ["x_date", "period", "line", "is_area", "value", "lower95",
-                           "upper95"], unit_title, ("value", "lower95", "upper95"))
+                           "upper95", "interval"], unit_title, ("value", "lower95", "upper95"))
     colour = alt.Color("line:N", title=None, scale=alt.Scale(domain=order, range=palette),
                        legend=alt.Legend(orient="bottom", symbolType="stroke",
                                          symbolStrokeWidth=3))
@@ -161,6 +161,9 @@ def trend_chart(series: pd.DataFrame, unit_title: str, height: int = 320,
                alt.Tooltip("value:Q", title=unit_title, format=number_format(unit_title)),
                alt.Tooltip("lower95:Q", title="95% lower", format=",.1f"),
                alt.Tooltip("upper95:Q", title="95% upper", format=",.1f")]
+    if "interval" in series and series["interval"].fillna("").astype(bool).any():
+        # Only where some interval is approximate (metrics.views.explorer.APPROXIMATE).
+        tooltip.append(alt.Tooltip("interval:N", title="Interval"))
     base = alt.Chart(series)
     band = base.transform_filter(alt.datum.is_area).mark_area(
         opacity=0.18, color=HOME_COLOUR).encode(x=x, y="lower95:Q", y2="upper95:Q")

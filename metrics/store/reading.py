@@ -15,7 +15,8 @@ import duckdb
 import pandas as pd
 import pyarrow.parquet as pq
 
-from metrics.store.versions import REFERENCE_DIR, TABLES, Version
+from metrics.store.versions import (ADDED_VALUES_COLUMNS, REFERENCE_DIR, TABLES, Version,
+                                    with_added_columns)
 
 # The names other modules use (re-exported by the package).
 __all__ = [
@@ -44,12 +45,23 @@ def _connection(version: Version) -> duckdb.DuckDBPyConnection:
                 if path.exists():
                     # DDL cannot take bound parameters; the path is ours, not user input.
                     escaped = str(path).replace("'", "''")
-                    con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{escaped}')")
+                    con.execute(f"CREATE VIEW {table} AS SELECT *{_added_columns(table, path)} "
+                                f"FROM read_parquet('{escaped}')")
             areas_csv = str(REFERENCE_DIR / "areas.csv").replace("'", "''")
             con.execute(f"CREATE VIEW areas AS SELECT * FROM read_csv('{areas_csv}', "
                         "header = true, all_varchar = true)")
             _connections[key] = con
         return con
+
+
+def _added_columns(table: str, path: Path) -> str:
+    """', NULL AS ci_approximate' for each column added to values since this version was
+    written, so the pages' queries read old versions as well as new ones."""
+    if table != "values":
+        return ""
+    present = set(pq.ParquetFile(path).schema_arrow.names)
+    return "".join(f', CAST(NULL AS {kind}) AS "{c}"'
+                   for c, kind in ADDED_VALUES_COLUMNS.items() if c not in present)
 
 
 def query(version: Version, sql: str, params: list | dict | None = None) -> pd.DataFrame:
@@ -90,7 +102,8 @@ def all_area_values(version: Version, indicator_ids: list[str]) -> pd.DataFrame:
     cache this once per version and derive every view from it)."""
     return query(version, """
         SELECT indicator_id, area_code, period, period_kind, period_start, period_end,
-               numerator, denominator, value, lower95, upper95, lower998, upper998, value_note
+               numerator, denominator, value, lower95, upper95, lower998, upper998, value_note,
+               ci_approximate
         FROM "values"
         WHERE indicator_id IN (SELECT unnest(?)) AND breakdown IS NULL
         ORDER BY indicator_id, area_code, period_end""", [indicator_ids])
@@ -103,7 +116,7 @@ def breakdown_values(version: Version, indicator_ids: list[str],
     return query(version, """
         SELECT indicator_id, area_code, period, period_kind, period_start, period_end,
                breakdown, category, numerator, denominator, value, lower95, upper95,
-               lower998, upper998, value_note
+               lower998, upper998, value_note, ci_approximate
         FROM "values"
         WHERE indicator_id IN (SELECT unnest(?)) AND area_code IN (SELECT unnest(?))
           AND breakdown IS NOT NULL
@@ -249,7 +262,10 @@ def coverage_counts(version: Version, kind: str) -> pd.DataFrame:
 def read_table(version: Version, table: str) -> pd.DataFrame | None:
     """One published table as a DataFrame, or None when this version has none."""
     path = version.path / f"{table}.parquet"
-    return pd.read_parquet(path) if path.exists() else None
+    if not path.exists():
+        return None
+    frame = pd.read_parquet(path)
+    return with_added_columns(frame) if table == "values" else frame
 
 
 def table_rows(version: Version, table: str) -> int | None:
@@ -265,5 +281,6 @@ def read_values(version: Version, indicator_ids: list[str]) -> pd.DataFrame | No
     if not path.exists():
         return None
     if not indicator_ids:
-        return pd.read_parquet(path).iloc[0:0]
-    return pd.read_parquet(path, filters=[("indicator_id", "in", list(indicator_ids))])
+        return with_added_columns(pd.read_parquet(path).iloc[0:0])
+    return with_added_columns(
+        pd.read_parquet(path, filters=[("indicator_id", "in", list(indicator_ids))]))

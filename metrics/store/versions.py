@@ -22,13 +22,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import pandas as pd
+
 from metrics.settings import PROJECT_ROOT
 
 # The names other modules use (re-exported by the package).
 __all__ = [
     "SPOOL_DIR",
     "DamagedVersion", "NoPublishedData", "REFERENCE_DIR", "STALE_AFTER_SECONDS", "TABLES",
-    "VALUES_COLUMNS", "Version", "checksums", "current_version", "current_version_id",
+    "ADDED_VALUES_COLUMNS", "VALUES_COLUMNS", "Version", "with_added_columns", "checksums", "current_version", "current_version_id",
     "get_version", "list_versions", "pointer_problem", "publish_copy", "publish_lock",
     "publish_log", "remove_interrupted", "repair_current", "verify", "version_id_of",
     "version_number",
@@ -56,7 +58,24 @@ VALUES_COLUMNS = {
     "lower998": "float64",
     "upper998": "float64",
     "value_note": "string",
+    # True where the interval is an approximation passed off as nothing else: a directly
+    # standardised rate loaded without limits or age bands (variance DSR^2 / count).
+    # Null where unknown: versions published before the column existed lack it, and the
+    # readers (metrics.store.reading) add it as null, so they still read.
+    "ci_approximate": "boolean",
 }
+# Columns later versions added: a version written before them is read with them null.
+ADDED_VALUES_COLUMNS = {"ci_approximate": "BOOLEAN"}
+
+
+def with_added_columns(values: pd.DataFrame) -> pd.DataFrame:
+    """A values frame read from a file, with the columns added since it was written as
+    nulls of their type."""
+    missing = [c for c in ADDED_VALUES_COLUMNS if c not in values]
+    if not missing:
+        return values
+    return values.assign(**{c: pd.Series(pd.NA, index=values.index, dtype=VALUES_COLUMNS[c])
+                            for c in missing})
 
 
 class NoPublishedData(RuntimeError):

@@ -19,8 +19,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from metrics.store.versions import (SPOOL_DIR, TABLES, VALUES_COLUMNS, Version,
-                                    _publish)
+from metrics.store.versions import (ADDED_VALUES_COLUMNS, SPOOL_DIR, TABLES, VALUES_COLUMNS,
+                                    Version, _publish, with_added_columns)
 
 # The names other modules use (re-exported by the package).
 __all__ = [
@@ -55,6 +55,11 @@ def values_schema() -> pa.Schema:
 
 def _write_values_frame(frame: pd.DataFrame, path: Path) -> None:
     """A values DataFrame (any row order) as a sorted file with small row groups."""
+    missing = [c for c in ADDED_VALUES_COLUMNS if c not in frame and c in VALUES_COLUMNS]
+    if missing and set(VALUES_COLUMNS) - set(missing) <= set(frame.columns):
+        # Written by code that predates the column: null (unknown), as a reader would say.
+        frame = frame.assign(**{c: pd.Series(pd.NA, index=frame.index,
+                                             dtype=VALUES_COLUMNS[c]) for c in missing})
     table = pa.Table.from_pandas(frame, preserve_index=False)
     if table.num_rows and set(VALUES_COLUMNS) <= set(table.column_names):
         keys = [(c, "ascending", "at_start") for c in ("indicator_id", "area_code",
@@ -103,7 +108,19 @@ def write_sorted_values(con: duckdb.DuckDBPyConnection, select_sql: str, path: P
     return pq.ParquetFile(path).metadata.num_rows
 
 
-_DUCK_TYPES = {"string": "VARCHAR", "date32[pyarrow]": "DATE", "float64": "DOUBLE"}
+_DUCK_TYPES = {"string": "VARCHAR", "date32[pyarrow]": "DATE", "float64": "DOUBLE",
+               "boolean": "BOOLEAN"}
+
+
+def _base_columns_sql(base_path: Path, alias: str = "") -> str:
+    """VALUES_COLUMNS of a published values file, with the columns added since it was
+    written (ADDED_VALUES_COLUMNS) as nulls: a version published before them still
+    merges with a new load."""
+    present = set(pq.ParquetFile(base_path).schema_arrow.names)
+    prefix = f"{alias}." if alias else ""
+    return ", ".join(f'{prefix}"{c}"' if c in present or c not in ADDED_VALUES_COLUMNS
+                     else f'CAST(NULL AS {ADDED_VALUES_COLUMNS[c]}) AS "{c}"'
+                     for c in VALUES_COLUMNS)
 
 
 def write_keys(con: duckdb.DuckDBPyConnection, select_sql: str, columns: list[str],
@@ -343,7 +360,7 @@ def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame 
                 raise ValueError("no rows to publish")
             base_path = base.path / "values.parquet" if base is not None else None
             if base_path is not None and base_path.exists() and not replaces:
-                select = (f"SELECT {_values_columns_sql()} FROM read_parquet("
+                select = (f"SELECT {_base_columns_sql(base_path)} FROM read_parquet("
                           f"{_sql_path(base_path)}) UNION ALL SELECT {cols} FROM new_rows")
             elif base_path is not None and base_path.exists() and replaced_rows is not None:
                 planned_on = _rows_file_base(replaced_rows)
@@ -352,7 +369,7 @@ def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame 
                                      f"not of {base_path}: plan the re-issue again")
                 # The rows plan_reissue matched by key (REISSUE_KEY), dropped by number:
                 # one integer to hash instead of six text columns.
-                select = (f"SELECT {_values_columns_sql('b')} FROM read_parquet("
+                select = (f"SELECT {_base_columns_sql(base_path, 'b')} FROM read_parquet("
                           f"{_sql_path(base_path)}, file_row_number = true) b ANTI JOIN "
                           f"read_parquet({_sql_path(replaced_rows)}) r "
                           f"ON b.file_row_number = r.base_row "
@@ -362,7 +379,7 @@ def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame 
                 # area total keeps that area's breakdown rows, and a breakdown-only
                 # file keeps the total (see REISSUE_KEY).
                 keys = ", ".join(REISSUE_KEY)
-                select = (f"SELECT {_values_columns_sql('b')} FROM read_parquet("
+                select = (f"SELECT {_base_columns_sql(base_path, 'b')} FROM read_parquet("
                           f"{_sql_path(base_path)}) b ANTI JOIN (SELECT {keys} "
                           f"FROM new_rows) k ON {_reissue_join('b', 'k')} "
                           f"UNION ALL SELECT {cols} FROM new_rows")
@@ -455,7 +472,10 @@ class Spool:
 def read_table(version: Version, table: str) -> pd.DataFrame | None:
     """One published table as a DataFrame, or None when this version has none."""
     path = version.path / f"{table}.parquet"
-    return pd.read_parquet(path) if path.exists() else None
+    if not path.exists():
+        return None
+    frame = pd.read_parquet(path)
+    return with_added_columns(frame) if table == "values" else frame
 
 
 def publish(data_dir: Path, tables: dict[str, pd.DataFrame],

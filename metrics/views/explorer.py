@@ -122,6 +122,27 @@ def _until(rows: pd.DataFrame, up_to: dt.date) -> pd.Series:
     return pd.to_datetime(rows["period_end"]) <= pd.Timestamp(up_to)
 
 
+# A standardised rate loaded without its limits or age bands has an interval built from
+# the approximation var = DSR^2 / count (metrics.ingest.standardised): often narrower than
+# Dobson's, so every view that shows the interval or a comparison built on it says so.
+APPROXIMATE = "approximate interval"
+APPROXIMATE_NOTE = ("Approximate interval: standardised rate loaded without its limits or "
+                    "age bands (variance DSR\u00b2 / count, often narrower than Dobson's)")
+
+
+def is_approximate(rows: pd.DataFrame) -> np.ndarray:
+    """Rows whose interval is approximate (ci_approximate true; null, as in versions
+    published before the flag, is not)."""
+    if "ci_approximate" not in rows:
+        return np.zeros(len(rows), dtype=bool)
+    return rows["ci_approximate"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+
+
+def with_approximate(text, approximate: bool):
+    """'worse than England (approximate interval)' where the interval is approximate."""
+    return f"{text} ({APPROXIMATE})" if approximate and text else text
+
+
 def metric_rows(values: pd.DataFrame, ind: Indicator) -> pd.DataFrame:
     rows = values[(values["indicator_id"] == ind.id) & (values["period_kind"] == ind.period_kind)]
     return rows
@@ -253,9 +274,11 @@ def spine_rows(values: pd.DataFrame, outcome: str, area_code: str, areas: pd.Dat
             own_value = round(own_value, formatting.decimals_for(ind))
         if england is not None:
             england = round(england, formatting.decimals_for(ind))
+        approximate = bool(len(own)) and bool(is_approximate(own)[0])
         row |= {
             "comparison": comparison,
-            "significance_words": stats.comparison_words(comparison),
+            "significance_words": with_approximate(stats.comparison_words(comparison),
+                                                   approximate),
             "area_value": own_value, "england_value": england, "comparators_value": group,
             "suppressed": bool(len(own) and own["suppressed"].iloc[0]),
             "area_text": with_geography(
@@ -311,10 +334,11 @@ def trend_series(values: pd.DataFrame, ind: Indicator, lines: dict[str, str],
     rows = rows[_until(rows, up_to)]
     frames = []
     for i, (code, label) in enumerate(lines.items()):
-        part = rows[rows["area_code"] == code][["period", "period_kind", "period_start",
-                                                "period_end", "value", "lower95",
-                                                "upper95"]] \
-            .assign(line=label, is_area=i == 0)
+        own = rows[rows["area_code"] == code]
+        part = own[["period", "period_kind", "period_start", "period_end", "value",
+                    "lower95", "upper95"]] \
+            .assign(line=label, is_area=i == 0,
+                    interval=np.where(is_approximate(own), APPROXIMATE, ""))
         frames.append(part)
     if comparators and ind.geography == "utla":
         group = rows[rows["area_code"].isin(comparators)]
@@ -452,7 +476,8 @@ def area_ranking(values: pd.DataFrame, ind: Indicator, period: str, areas: pd.Da
     level["comparison"] = _compare(level, england, ind)
     level["role"] = np.where(level["area_code"] == home, "Home",
                              np.where(level["area_code"].isin(comparators), "Comparator", "Other"))
-    level["display"] = [formatting.with_unit(v, ind) for v in level["value"]]
+    level["display"] = [with_approximate(formatting.with_unit(v, ind), a)
+                        for v, a in zip(level["value"], is_approximate(level))]
     return level.reset_index(drop=True)
 
 
@@ -513,6 +538,10 @@ def values_table(values: pd.DataFrame, ind: Indicator, area_codes: list[str],
             part["lower95"].to_numpy(float), part["upper95"].to_numpy(float),
             part["lower998"].to_numpy(float), part["upper998"].to_numpy(float),
             part["_england"].to_numpy(float), ind.polarity)
+    approximate = is_approximate(rows)
+    notes = rows["value_note"].astype(object).where(rows["value_note"].notna(), None)
+    notes = [f"{n}. {APPROXIMATE_NOTE}" if a and n else APPROXIMATE_NOTE if a else n
+             for n, a in zip(notes, approximate)]
     count = _whole_numbers(rows["numerator"], rows["suppressed"])
     denominator = _whole_numbers(rows["denominator"],
                                  rows["suppressed"] & rows["denominator"].isna())
@@ -524,8 +553,9 @@ def values_table(values: pd.DataFrame, ind: Indicator, area_codes: list[str],
         f"Value ({ind.unit})": rows["value"].round(2),
         "Lower 95%": rows["lower95"].round(2), "Upper 95%": rows["upper95"].round(2),
         "Lower 99.8%": rows["lower998"].round(2), "Upper 99.8%": rows["upper998"].round(2),
-        "Compared with England": [stats.comparison_words(c) for c in codes],
-        "Note": rows["value_note"], "_end": rows["period_end"],
+        "Compared with England": [with_approximate(stats.comparison_words(c), a)
+                                  for c, a in zip(codes, approximate)],
+        "Note": pd.Series(notes, index=rows.index, dtype=object), "_end": rows["period_end"],
     }, index=rows.index)
     return table.sort_values(["_end", "Area"], ascending=[False, True]).drop(columns="_end") \
         .reset_index(drop=True)

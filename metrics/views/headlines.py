@@ -119,6 +119,8 @@ def metric_sentences(values: pd.DataFrame, ind: Indicator, area_code: str, area_
         only95 = " (compared at 95% only)" if code.endswith("_95only") else ""
         sentence += (f", significantly {relation} England ({england_text}){only95}"
                      if relation else f", similar to England ({england_text})")
+        if explorer.is_approximate(latest.to_frame().T)[0]:
+            sentence += f" ({explorer.APPROXIMATE}: no age bands were supplied)"
     elif shown != explorer.ENGLAND and england is not None:
         sentence += f"; England {formatting.with_unit(england['value'], ind)}"
     out = [sentence + "."]

@@ -15,7 +15,7 @@ import pandas as pd
 from metrics import stats
 from metrics.reference import catalogue, formatting, periods
 from metrics.stats import disclosure
-from metrics.views import headlines
+from metrics.views import explorer, headlines
 from metrics.reference.catalogue import Indicator
 
 ENGLAND = "E92000001"
@@ -155,7 +155,9 @@ def outcome_card(outcome: str, values: pd.DataFrame, area_code: str, areas: pd.D
         comparison = stats.compare_with_benchmark(
             latest["lower95"], latest["upper95"], latest["lower998"], latest["upper998"],
             england_value, ind.polarity)
-        words = stats.comparison_words(comparison)
+        words = explorer.with_approximate(
+            stats.comparison_words(comparison),
+            bool(explorer.is_approximate(latest.to_frame().T)[0]))
 
     spark = series.tail(SPARKLINE_POINTS)
     spark_values = [None if small_row(row) else float(row["value"])
