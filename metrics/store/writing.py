@@ -349,8 +349,13 @@ def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame 
         try:
             cols = _values_columns_sql()
             if isinstance(new_rows, pd.DataFrame):
-                con.register("new_frame", pa.Table.from_pandas(
-                    new_rows[list(VALUES_COLUMNS)], preserve_index=False))
+                # Columns added since a caller's frame was built (ADDED_VALUES_COLUMNS)
+                # go in as nulls, as publish() does.
+                missing = [c for c in ADDED_VALUES_COLUMNS if c not in new_rows]
+                frame = new_rows.assign(**{c: pd.Series(pd.NA, index=new_rows.index,
+                                                        dtype=VALUES_COLUMNS[c])
+                                           for c in missing})[list(VALUES_COLUMNS)]
+                con.register("new_frame", pa.Table.from_pandas(frame, preserve_index=False))
                 con.execute(f"CREATE TEMP VIEW new_rows AS SELECT {cols} FROM new_frame")
             elif new_rows:
                 parts = ", ".join(_sql_path(p) for p in new_rows)
