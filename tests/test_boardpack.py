@@ -8,6 +8,7 @@ from metrics import demo, store
 from metrics.reference import catalogue
 from metrics.reports import boardpack, briefing
 from metrics.settings import load_settings
+from metrics.views import explorer
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +85,20 @@ def test_a_pack_for_another_area_is_titled_with_that_area_not_the_home_partnersh
     home = _text(boardpack.make_pack(data_dir, "E10000013", "2026/27 Q1",
                                      dt.date(2026, 11, 22)))
     assert partnership in home
+
+
+@pytest.mark.parametrize("area", ["E06000017", "E06000053"])
+def test_no_process_control_verdict_beside_a_continuity_figure_too_small_to_show(data_dir,
+                                                                                 area):
+    """Rutland's and Scilly's latest continuity figures are hidden; a verdict of
+    'consistently failing the target' beside 'not shown' would judge the hidden figure."""
+    version = store.current_version(data_dir)
+    areas, settings = store.areas(version), load_settings()
+    # Protected across areas, as the pack and the slides read them.
+    values = explorer.protect(store.all_area_values(version, [i.id for i in catalogue.INDICATORS]),
+                              areas, catalogue.INDICATORS, settings.disclosure_threshold)
+    brief = briefing.build(values, areas, area, "2026/27 Q1", dt.date(2026, 6, 30), settings,
+                           (), True)
+    slide = next(s for s in brief.slides if s.key == "continuity")
+    assert "not shown" in slide.sentences[0], slide.sentences
+    assert not [s for s in slide.sentences if "process control" in s], slide.sentences

@@ -219,7 +219,10 @@ def _continuity_slide(values, areas, area_code, area_name, period_end, threshold
     assurance = {"consistently_passing": "consistently passing",
                  "consistently_failing": "consistently failing",
                  "hit_and_miss": "hit and miss against"}.get(summary.get("assurance"))
-    if assurance:
+    # No verdict on a series whose latest figure is hidden: beside "not shown: the
+    # numbers are too small" it would read as a judgement of the hidden figure.
+    latest_shown = len(frame) > 0 and pd.notna(frame["value"].iloc[-1])
+    if assurance and latest_shown:
         sentences.append(f"On a statistical process control chart the area is "
                          f"{assurance} the target.")
     return Slide("continuity", "Continuity of care: prison to community", sentences,
