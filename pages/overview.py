@@ -11,10 +11,10 @@ ctx = frame.context()
 area = ctx.area(ctx.area_code)
 
 st.title(f"{ctx.area_name}: strategy outcomes")
-caption, pack = st.columns([4, 1])
-caption.caption(f"From Harm to Hope outcomes framework · figures up to {ctx.period} · "
+heading = st.container(horizontal=True, vertical_alignment="center")
+heading.caption(f"From Harm to Hope outcomes framework · figures up to {ctx.period} · "
                 "compared with England (Fingertips method, 95% and 99.8% confidence)")
-with pack:
+with heading:
     exports.board_pack_button(ctx)
 
 shown_areas = tuple(code for code in (ctx.area_code, area["pfa_code"], overview.ENGLAND) if code)

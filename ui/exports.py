@@ -26,12 +26,13 @@ def chart(spec: dict, name: str, public: bool = True) -> None:
     bottom legend can overhang them and swallow the clicks)."""
     note = "" if public else " (public mode off: marked not for publication)"
     saved = spec if public else marked_spec(spec)
-    _, png, svg = st.columns([8, 1, 1])
-    png.download_button("PNG", data=lambda: vlc.vegalite_to_png(saved, scale=2),
+    # A row sized to its buttons: fixed columns cut "PNG" to "P…" at 1024 px.
+    row = st.container(horizontal=True, horizontal_alignment="right")
+    row.download_button("PNG", data=lambda: vlc.vegalite_to_png(saved, scale=2),
                         file_name=f"{name}.png", mime="image/png",
                         icon=":material/image:", key=f"png-{name}",
                         help=f"Download this chart as a PNG image{note}.")
-    svg.download_button("SVG", data=lambda: vlc.vegalite_to_svg(saved),
+    row.download_button("SVG", data=lambda: vlc.vegalite_to_svg(saved),
                         file_name=f"{name}.svg", mime="image/svg+xml",
                         icon=":material/draw:", key=f"svg-{name}",
                         help=f"Download this chart as an SVG drawing{note}.")
@@ -43,12 +44,12 @@ def table(frame: pd.DataFrame, name: str, public: bool = True) -> None:
     note = "" if public else " Public mode is off: the file is marked not for publication."
     if not public:
         frame = marked_frame(frame)
-    csv_col, excel_col, _ = st.columns([1, 1, 3])
-    csv_col.download_button("CSV", csv_bytes(frame),
+    row = st.container(horizontal=True)
+    row.download_button("CSV", csv_bytes(frame),
                             file_name=f"{name}.csv", mime="text/csv",
                             icon=":material/download:", key=f"csv-{name}",
                             help=f"Download these figures as CSV.{note}")
-    excel_col.download_button("Excel", data=lambda: excel_bytes(frame), file_name=f"{name}.xlsx",
+    row.download_button("Excel", data=lambda: excel_bytes(frame), file_name=f"{name}.xlsx",
                               mime="application/vnd.openxmlformats-officedocument."
                                    "spreadsheetml.sheet",
                               icon=":material/table:", key=f"xlsx-{name}",

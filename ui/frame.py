@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import runpy
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -31,6 +32,8 @@ PUBLIC_MODE_OFF_BANNER = (
     "\"NOT FOR PUBLICATION: small counts shown\"; the board pack and the Maps print version stay "
     "public (small counts suppressed)."
 )
+
+READABLE_CSS = Path(__file__).with_name("readable.css")
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,8 @@ def _ensure_data(data_dir: str) -> str | None:
 def start(force_public: bool = False) -> Context:
     """Run at the top of every page run (from app.py): returns the shared context.
     `force_public` (presentation mode) keeps public mode on whatever the toggle says."""
+    # Wrap what Streamlit would cut off with an ellipsis (see the file for why).
+    st.html(READABLE_CSS)
     settings = load_settings()
     try:
         check_unsuppressed_allowed(settings, st_config.get_option("server.address"))

@@ -1,0 +1,131 @@
+"""Nothing cut off on a board's screens: every page, every tab and every slide at the
+widths boards use (1024 and 1366 px laptops, a 1280 px projector).
+
+A text is cut off when its box pokes out of an ancestor that clips it (overflow other
+than visible, or an ellipsis): the browser's own layout is measured, so the test fails
+on "521.7 per 100,…" or "P…" whatever Streamlit's markup. Charts (drawn in SVG or canvas,
+checked by their own tests) and the data grid (a canvas with its own tooltips) are not
+measured here, nor are icons (a ligature such as "thumb_down" is one glyph, and its
+text is wider than its box until the icon font has loaded).
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.browser.conftest import app_pages, wait_for_app_idle
+
+WIDTHS = (1024, 1280, 1366)
+HEIGHT = 768
+
+# For each text node: is it inside a clipping ancestor that it does not fit? One entry
+# per clipping box (an ellipsised badge holds an icon and a text).
+CUT_OFF_JS = r"""() => {
+  const found = new Map();
+  const root = document.querySelector("[data-testid='stMain']") || document.body;
+  const skip = '[data-testid="stVegaLiteChart"], [data-testid="stDeckGlJsonChart"], ' +
+               '[data-testid="stDataFrame"], [data-testid="stDataFrameResizable"], ' +
+               'svg, style, script, [aria-hidden="true"], [role="img"]';
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  while (walker.nextNode()) {
+    const node = walker.currentNode;
+    const text = node.textContent.trim();
+    const element = node.parentElement;
+    if (!text || !element || element.closest(skip) || !element.getClientRects().length) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const box = range.getBoundingClientRect();
+    if (box.width === 0) continue;
+    for (let a = element; a && a !== root.parentElement; a = a.parentElement) {
+      const style = getComputedStyle(a);
+      if (style.overflowX === 'visible' && style.textOverflow !== 'ellipsis') continue;
+      const clip = a.getBoundingClientRect();
+      const pokesOut = box.right > clip.right + 1.5 || box.left < clip.left - 1.5;
+      const ellipsised = style.overflowX !== 'visible' && a.scrollWidth > a.clientWidth + 1;
+      if ((pokesOut || ellipsised) && !found.has(a)) {
+        found.set(a, {text: a.textContent.trim().slice(0, 90),
+                      where: [(a.closest('[data-testid]') || {}).dataset?.testid, a.tagName,
+                              String(a.className).slice(0, 40), style.overflowX,
+                              style.whiteSpace].join(' '),
+                      over: Math.round(Math.max(box.right - clip.right,
+                                                a.scrollWidth - a.clientWidth))});
+      }
+      break;
+    }
+  }
+  return [...found.values()];
+}"""
+
+
+def _cut_off(page, where: str) -> list[str]:
+    """What is cut off once the layout has settled: measured again a second later, as
+    web fonts and charts can still be arriving when the script has finished."""
+    if not page.evaluate(CUT_OFF_JS):
+        return []
+    page.wait_for_timeout(1000)
+    return [f"{where}: {item['text']!r} cut off by {item['over']} px ({item['where']})"
+            for item in page.evaluate(CUT_OFF_JS)]
+
+
+def _every_tab(page, where: str) -> list[str]:
+    """Check what each tab shows (tabs switch in the browser, without a rerun)."""
+    problems = _cut_off(page, where)
+    tabs = page.locator("[data-testid='stMain'] [role='tab']")
+    for index in range(1, tabs.count()):
+        tab = tabs.nth(index)
+        label = tab.inner_text().strip()
+        tab.click()
+        page.wait_for_timeout(400)
+        problems += _cut_off(page, f"{where} / tab {label!r}")
+    return problems
+
+
+@pytest.fixture(scope="module")
+def narrow_pages(browser, network_guard, streamlit_server):
+    contexts = {}
+    for width in WIDTHS:
+        context = browser.new_context(viewport={"width": width, "height": HEIGHT},
+                                      service_workers="block")
+        context.set_default_timeout(60_000)
+        network_guard.install(context)
+        contexts[width] = context
+    yield contexts
+    for context in contexts.values():
+        context.close()
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_no_text_is_cut_off_on_any_page_or_tab(narrow_pages, streamlit_server, width):
+    page = narrow_pages[width].new_page()
+    problems = []
+    try:
+        for app_page in app_pages(page, streamlit_server.url):
+            if app_page.url_path == "present":
+                continue                    # walked slide by slide below
+            page.goto(f"{streamlit_server.url}/{app_page.url_path}")
+            wait_for_app_idle(page)
+            problems += _every_tab(page, f"{width} px / {app_page.name}")
+    finally:
+        page.close()
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_no_text_is_cut_off_on_any_slide(narrow_pages, streamlit_server, width):
+    page = narrow_pages[width].new_page()
+    problems = []
+    try:
+        page.goto(f"{streamlit_server.url}/present?slide=1")
+        wait_for_app_idle(page)
+        count = int(re.search(r"Slide 1 of (\d+)", page.inner_text("body")).group(1))
+        for number in range(1, count + 1):
+            if number > 1:
+                page.goto(f"{streamlit_server.url}/present?slide={number}")
+                wait_for_app_idle(page)
+            problems += _cut_off(page, f"{width} px / slide {number} of {count}")
+    finally:
+        page.close()
+    assert count >= 8
+    assert not problems, "\n".join(problems)
