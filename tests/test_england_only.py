@@ -140,6 +140,9 @@ def test_use_page_all_areas_shows_englands_series_and_says_why(public):
     assert any("there are no area figures to rank" in t for t in texts), texts
     assert not any("ranked" in t for t in texts), texts
     assert not any("Funnel" in t for t in texts), texts
+    # Nor a choice of funnel limits for a funnel that is not drawn.
+    keys = {w.key for w in at.get("button_group")}
+    assert "view" in keys and "funnel" not in keys, keys
 
 
 # City of London, Isles of Scilly, Rutland, the home area, and the largest (Kent).

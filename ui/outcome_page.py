@@ -273,7 +273,9 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
                                 bind="query-params", label_visibility="collapsed")
     target = ctx.settings.continuity_target * 100 if ind.target == "continuity_of_care" else None
     funnel_method = "auto"
-    if view == "All areas" and ind.ci_method in ("wilson", "byars"):
+    # Only where a funnel is drawn: an England-only metric has no areas to place on one.
+    if view == "All areas" and ind.ci_method in ("wilson", "byars") \
+            and ind.geography != "national":
         funnel_method = st.segmented_control(
             "Funnel limits", list(explorer.FUNNEL_METHODS), default="auto", required=True,
             key="funnel", bind="query-params", format_func=explorer.FUNNEL_METHODS.get,
