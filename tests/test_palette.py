@@ -10,6 +10,7 @@ import zlib
 import numpy as np
 import pandas as pd
 import pytest
+import vl_convert as vlc
 from fpdf import FPDF
 
 from metrics import geo, stats
@@ -95,6 +96,14 @@ def _assert_palette(spec: dict, field: str, codes_by_words: dict) -> None:
     assert len(titles) == 1, titles
     assert all(enc.get("legend") is not None for enc in found["shape"]), \
         "the shape legend is hidden: the legend would show circles, not the markers"
+    # As Vega draws it: one legend with the markers' shapes, outline and full colour.
+    legends = [legend for legend in vlc.vegalite_to_vega(spec).get("legends", [])
+               if legend.get("shape")]
+    assert len(legends) == 1, legends
+    assert legends[0].get("fill") or legends[0].get("stroke"), legends
+    symbols = legends[0].get("encode", {}).get("symbols", {}).get("update", {})
+    assert symbols.get("stroke") == {"value": palette.MARKER_STROKE}, symbols
+    assert symbols.get("opacity", {"value": 1})["value"] >= 0.85, symbols
 
 
 CODES = ["better_998", "better_95", "similar", "worse_95", "worse_998", "not_compared"]

@@ -112,9 +112,9 @@ def _significance_scale(present=None) -> tuple[alt.Scale, alt.Scale]:
 
 def _verdict_legend(title: str, **extra) -> alt.Legend:
     """One legend for colour and shape together (Vega-Lite merges the two when they share
-    field and title), its symbols outlined like the markers they explain."""
-    return alt.Legend(title=title, orient="bottom", symbolStrokeColor=palette.MARKER_STROKE,
-                      symbolStrokeWidth=1, symbolSize=140, **extra)
+    field and title). Its symbols take the marker's outline and opacity from the mark;
+    setting symbol stroke or opacity here makes Vega-Lite drop the outline."""
+    return alt.Legend(title=title, orient="bottom", symbolSize=140, **extra)
 
 
 def _verdict_encoding(field: str, title: str, colours: alt.Scale, shapes: alt.Scale,
@@ -264,8 +264,8 @@ def ranked_chart(rows: pd.DataFrame, unit_title: str, benchmark: float | None,
         base.mark_rule(opacity=0.6).encode(x=x, y=alt.Y("lower95:Q", title=unit_title,
                                                         axis=y_axis(unit_title)),
                                            y2="upper95:Q",
-                                           color=alt.Color("significance:N", scale=colours,
-                                                           legend=None)),
+                                           color=alt.Color("significance:N",
+                                                           scale=colours, legend=None)),
         base.mark_point(filled=True, size=45, opacity=1, stroke=palette.MARKER_STROKE,
                         strokeWidth=0.6).encode(
             x=x, y="value:Q",
@@ -285,7 +285,10 @@ def ranked_chart(rows: pd.DataFrame, unit_title: str, benchmark: float | None,
         layers.append(alt.Chart(pd.DataFrame({"y": [target], "label": [target_text]}))
                       .mark_rule(color=TARGET_COLOUR, strokeDash=[4, 4], strokeWidth=2)
                       .encode(y="y:Q", tooltip=[alt.Tooltip("label:N", title="Target")]))
-    return alt.layer(*layers).properties(height=height).configure_axis(
+    # Legends per layer: the rules show none, the dots theirs (outlined, with shapes).
+    # A shared legend would take the rule's look, or vanish with the rule's legend=None.
+    return alt.layer(*layers).resolve_legend(color="independent", shape="independent") \
+        .properties(height=height).configure_axis(
         labelFontSize=13, titleFontSize=13).configure_legend(labelFontSize=13)
 
 

@@ -69,8 +69,7 @@ def breakdown_chart(table: pd.DataFrame, area_rate: float | None, target: float,
     x_scale = alt.Scale(domain=[0, 100])
     x_axis = alt.Axis(values=list(range(0, 101, 10)), title="% engaged within 3 weeks")
     legend = alt.Legend(orient="bottom", title="Compared with the area overall",
-                        titleLimit=400, symbolStrokeColor=palette.MARKER_STROKE,
-                        symbolStrokeWidth=1)
+                        titleLimit=400)
     tooltip = [alt.Tooltip("category:N", title=category_title),
                alt.Tooltip("released_text:N", title="Released with a need"),
                alt.Tooltip("engaged_text:N", title="Engaged within 3 weeks"),
@@ -84,7 +83,7 @@ def breakdown_chart(table: pd.DataFrame, area_rate: float | None, target: float,
         shown.mark_rule(strokeWidth=3, opacity=0.55).encode(
             x=alt.X("lower95:Q", scale=x_scale, axis=x_axis),
             x2="upper95:Q", y=y,
-            color=alt.Color("significance:N", scale=colours, legend=legend)),
+            color=alt.Color("significance:N", scale=colours, legend=None)),
         shown.mark_point(filled=True, size=120, opacity=1, stroke=palette.MARKER_STROKE,
                          strokeWidth=0.8).encode(
             x=alt.X("rate:Q", scale=x_scale), y=y,
@@ -105,7 +104,11 @@ def breakdown_chart(table: pd.DataFrame, area_rate: float | None, target: float,
                       .mark_rule(color=HOME_COLOUR, strokeWidth=2)
                       .encode(x=alt.X("x:Q", scale=x_scale),
                               tooltip=[alt.Tooltip("label:N", title="All prison leavers")]))
-    return _configured(alt.layer(*layers), max(len(data), 1) * row_height)
+    # One legend per layer: the dots' (outlined, with shapes), none for the rules, whose
+    # faint look a shared legend would take.
+    return _configured(alt.layer(*layers).resolve_legend(color="independent",
+                                                         shape="independent"),
+                       max(len(data), 1) * row_height)
 
 
 def pathway_chart(stages: pd.DataFrame, target_count: int | None, target: float,

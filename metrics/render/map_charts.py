@@ -383,8 +383,10 @@ def national_deck(boundaries: dict, regions: dict, values: pd.DataFrame, indicat
                   get_text="text", get_color="colour", get_size=9000,
                   size_units=pdk.types.String("meters"), size_min_pixels=7,
                   size_max_pixels=16, font_family=LABEL_FONT, pickable=False,
-                  character_set=sorted({c for v in palette.VERDICTS.values()
-                                        for c in v.glyph})),
+                  # deck.gl's font atlas holds ASCII only unless told; a string, since
+                  # pydeck would turn a list of strings into a JavaScript expression.
+                  character_set=pdk.types.String("".join(sorted(
+                      {c for v in palette.VERDICTS.values() for c in v.glyph})))),
         pdk.Layer("TextLayer", id="home-name", data=home_label, get_position="position",
                   get_text="text", get_size=14, get_color=hex_rgb(HOME_COLOUR),
                   font_weight=BOLD, font_family=LABEL_FONT, background=True,
@@ -433,8 +435,7 @@ def static_map(boundaries: dict, codes: list[str], colours: list[str], legend: L
                                         label_of.get(colour, "no data")}})
     # With shapes the legend shows each class's shape in its colour (one legend for the
     # fill and the marker); without, a square swatch per class.
-    key = (alt.Legend(orient="right", labelLimit=260, titleLimit=300, symbolSize=120,
-                      symbolStrokeColor=palette.MARKER_STROKE, symbolStrokeWidth=1)
+    key = (alt.Legend(orient="right", labelLimit=260, titleLimit=300, symbolSize=120)
            if shapes else
            alt.Legend(orient="right", labelLimit=260, titleLimit=300, symbolType="square",
                       symbolSize=160))
@@ -442,11 +443,17 @@ def static_map(boundaries: dict, codes: list[str], colours: list[str], legend: L
         stroke="white", strokeWidth=0.3).encode(
         color=alt.Color("properties.class:N", title=legend.title,
                         scale=alt.Scale(domain=legend.labels, range=legend.colours),
-                        legend=key),
+                        legend=None if shapes else key),
         tooltip=[alt.Tooltip("properties.name:N", title="Area"),
                  alt.Tooltip("properties.class:N", title="Class")])
     layers = [fill]
+    chart = alt.layer
     if shapes:
+        # The legend is the markers' (the fill's would draw its white outline on the
+        # symbols): one legend per layer, the fill's hidden.
+        def chart(*charts):
+            return alt.layer(*charts).resolve_legend(color="independent",
+                                                     shape="independent")
         # The comparison's shape on each area as well as its colour, outlined so it shows
         # on its own fill; colour and shape share the fill's legend (one field, one title).
         point_of = {f["properties"]["code"]: f["properties"].get("point")
@@ -467,7 +474,7 @@ def static_map(boundaries: dict, codes: list[str], colours: list[str], legend: L
     if outline:
         layers.append(alt.Chart(alt.Data(values=outline["features"])).mark_geoshape(
             filled=False, stroke="#222", strokeWidth=1.2))
-    return alt.layer(*layers).project(type="mercator").properties(
+    return chart(*layers).project(type="mercator").properties(
         width=width, height=height,
         title=alt.Title(title, subtitle=[subtitle, geo.ATTRIBUTION], anchor="start",
                         subtitleFontSize=10)
