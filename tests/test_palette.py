@@ -104,6 +104,8 @@ def _assert_palette(spec: dict, field: str, codes_by_words: dict) -> None:
     symbols = legends[0].get("encode", {}).get("symbols", {}).get("update", {})
     assert symbols.get("stroke") == {"value": palette.MARKER_STROKE}, symbols
     assert symbols.get("opacity", {"value": 1})["value"] >= 0.85, symbols
+    # Thin enough not to fill a small triangle (Streamlit's theme would draw 2 px).
+    assert legends[0].get("symbolStrokeWidth") == 1, legends[0]
 
 
 CODES = ["better_998", "better_95", "similar", "worse_95", "worse_998", "not_compared"]

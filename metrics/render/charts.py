@@ -113,8 +113,11 @@ def _significance_scale(present=None) -> tuple[alt.Scale, alt.Scale]:
 def _verdict_legend(title: str, **extra) -> alt.Legend:
     """One legend for colour and shape together (Vega-Lite merges the two when they share
     field and title). Its symbols take the marker's outline and opacity from the mark;
-    setting symbol stroke or opacity here makes Vega-Lite drop the outline."""
-    return alt.Legend(title=title, orient="bottom", symbolSize=140, **extra)
+    setting symbol stroke colour or opacity here makes Vega-Lite drop the outline. The
+    width is set: Streamlit's theme draws legend symbols with a 2 px outline, which
+    fills a small triangle black."""
+    return alt.Legend(title=title, orient="bottom", symbolSize=140, symbolStrokeWidth=1,
+                      **extra)
 
 
 def _verdict_encoding(field: str, title: str, colours: alt.Scale, shapes: alt.Scale,

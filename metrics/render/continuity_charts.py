@@ -69,7 +69,7 @@ def breakdown_chart(table: pd.DataFrame, area_rate: float | None, target: float,
     x_scale = alt.Scale(domain=[0, 100])
     x_axis = alt.Axis(values=list(range(0, 101, 10)), title="% engaged within 3 weeks")
     legend = alt.Legend(orient="bottom", title="Compared with the area overall",
-                        titleLimit=400)
+                        titleLimit=400, symbolStrokeWidth=1)
     tooltip = [alt.Tooltip("category:N", title=category_title),
                alt.Tooltip("released_text:N", title="Released with a need"),
                alt.Tooltip("engaged_text:N", title="Engaged within 3 weeks"),

@@ -435,7 +435,8 @@ def static_map(boundaries: dict, codes: list[str], colours: list[str], legend: L
                                         label_of.get(colour, "no data")}})
     # With shapes the legend shows each class's shape in its colour (one legend for the
     # fill and the marker); without, a square swatch per class.
-    key = (alt.Legend(orient="right", labelLimit=260, titleLimit=300, symbolSize=120)
+    key = (alt.Legend(orient="right", labelLimit=260, titleLimit=300, symbolSize=120,
+                      symbolStrokeWidth=1)
            if shapes else
            alt.Legend(orient="right", labelLimit=260, titleLimit=300, symbolType="square",
                       symbolSize=160))
