@@ -7,9 +7,12 @@ import streamlit as st
 
 from metrics import stats
 from metrics.reference import formatting
+from metrics.render import palette
 from metrics.views.overview import ContinuityHeadline, OutcomeCard
 
-# comparison code prefix -> (badge colour, icon)
+# comparison code prefix -> (badge colour, icon). Streamlit badges take named colours
+# only, the nearest to the benchmark palette (metrics.render.palette); the verdict's shape
+# from that palette leads the words, so the badge matches the charts' markers.
 BADGE_STYLE = {
     "better": ("green", ":material/thumb_up:"),
     "similar": ("yellow", ":material/drag_handle:"),
@@ -32,7 +35,7 @@ CHANGE_WORDS = {
 def comparison_badge(code: str, words: str) -> None:
     colour, icon = BADGE_STYLE.get(code.split("_")[0] if code != "not_compared" else code,
                                    BADGE_STYLE["not_compared"])
-    st.badge(words, color=colour, icon=icon)
+    st.badge(f"{palette.verdict(code).glyph} {words}", color=colour, icon=icon)
 
 
 def _delta_colour(polarity: str) -> str:

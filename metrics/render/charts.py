@@ -1,9 +1,9 @@
 """Altair chart builders, used by pages and by exports alike.
 
 Each builder takes tidy DataFrames prepared by the domain modules and returns a chart
-object; none queries data or computes statistics. Colours are one palette everywhere:
-significance in the Okabe-Ito colour-blind-safe set (always with words or shapes too),
-SPC in NHS "Making Data Count" colours.
+object; none queries data or computes statistics. Comparison with England is drawn in
+the benchmark colours and shapes of metrics.render.palette (always with words too), SPC
+in NHS "Making Data Count" colours.
 """
 
 from __future__ import annotations
@@ -11,15 +11,8 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-# Comparison with the benchmark: code prefix -> (colour, legend words, point shape).
-SIGNIFICANCE = {
-    "better": ("#009E73", "Better", "triangle-up"),
-    "similar": ("#E69F00", "Similar", "circle"),
-    "worse": ("#D55E00", "Worse", "triangle-down"),
-    "higher": ("#0072B2", "Higher", "triangle-up"),
-    "lower": ("#56B4E9", "Lower", "triangle-down"),
-    "not_compared": ("#999999", "Not compared", "square"),
-}
+from metrics.render import palette
+
 SPC_COLOURS = {
     "common_cause": ("#7B7D7D", "Common cause variation"),
     "special_cause_improvement": ("#289DE0", "Special cause: improvement"),
@@ -106,18 +99,34 @@ def time_axis(frame: pd.DataFrame) -> tuple[pd.DataFrame, alt.X]:
     return out, alt.X("x_date:T", title=None, axis=axis)
 
 
-def significance_group(code: str) -> str:
-    return "not_compared" if code == "not_compared" else code.split("_")[0]
-
-
 def _significance_scale(present=None) -> tuple[alt.Scale, alt.Scale]:
-    """Colour and shape scales for significance, limited to the categories present so
-    the legend lists only what the chart shows."""
-    styles = [v for v in SIGNIFICANCE.values() if present is None or v[1] in set(present)]
-    domain = [words for _, words, _ in styles]
-    colours = alt.Scale(domain=domain, range=[c for c, _, _ in styles])
-    shapes = alt.Scale(domain=domain, range=[s for _, _, s in styles])
+    """Colour and shape scales for the comparison with England (metrics.render.palette),
+    limited to the categories present (by their words) so the legend lists only what the
+    chart shows."""
+    styles = [v for v in palette.VERDICTS.values() if present is None or v.words in set(present)]
+    domain = [v.words for v in styles]
+    colours = alt.Scale(domain=domain, range=[v.colour for v in styles])
+    shapes = alt.Scale(domain=domain, range=[v.shape for v in styles])
     return colours, shapes
+
+
+def _verdict_legend(title: str, **extra) -> alt.Legend:
+    """One legend for colour and shape together (Vega-Lite merges the two when they share
+    field and title). Its symbols take the marker's outline and opacity from the mark;
+    setting symbol stroke colour or opacity here makes Vega-Lite drop the outline. The
+    width is set: Streamlit's theme draws legend symbols with a 2 px outline, which
+    fills a small triangle black."""
+    return alt.Legend(title=title, orient="bottom", symbolSize=140, symbolStrokeWidth=1,
+                      **extra)
+
+
+def _verdict_encoding(field: str, title: str, colours: alt.Scale, shapes: alt.Scale,
+                      **legend) -> dict:
+    """Colour and shape encodings of a verdict field, sharing one legend."""
+    return {"color": alt.Color(f"{field}:N", title=title, scale=colours,
+                               legend=_verdict_legend(title, **legend)),
+            "shape": alt.Shape(f"{field}:N", title=title, scale=shapes,
+                               legend=_verdict_legend(title, **legend))}
 
 
 def _highlight_layers(data: pd.DataFrame, x, y_field: str, tooltip) -> list:
@@ -136,7 +145,7 @@ def _highlight_layers(data: pd.DataFrame, x, y_field: str, tooltip) -> list:
 
 def _with_significance_words(frame: pd.DataFrame, column: str = "comparison") -> pd.DataFrame:
     out = frame.copy()
-    out["significance"] = [SIGNIFICANCE[significance_group(c)][1] for c in out[column]]
+    out["significance"] = [palette.verdict(c).words for c in out[column]]
     return out
 
 
@@ -261,13 +270,13 @@ def ranked_chart(rows: pd.DataFrame, unit_title: str, benchmark: float | None,
         base.mark_rule(opacity=0.6).encode(x=x, y=alt.Y("lower95:Q", title=unit_title,
                                                         axis=y_axis(unit_title)),
                                            y2="upper95:Q",
-                                           color=alt.Color("significance:N", scale=colours,
-                                                           legend=None)),
-        base.mark_point(filled=True, size=30).encode(
+                                           color=alt.Color("significance:N",
+                                                           scale=colours, legend=None)),
+        base.mark_point(filled=True, size=45, opacity=1, stroke=palette.MARKER_STROKE,
+                        strokeWidth=0.6).encode(
             x=x, y="value:Q",
-            color=alt.Color("significance:N", title="Compared with England", scale=colours,
-                            legend=alt.Legend(orient="bottom")),
-            shape=alt.Shape("significance:N", scale=shapes, legend=None), tooltip=tooltip),
+            **_verdict_encoding("significance", "Compared with England", colours, shapes),
+            tooltip=tooltip),
         *_highlight_layers(data, x, "value", tooltip),
         base.transform_filter(alt.datum.role == "Home").mark_text(
             dy=-18, fontSize=14, fontWeight="bold", color=HOME_COLOUR).encode(
@@ -282,22 +291,11 @@ def ranked_chart(rows: pd.DataFrame, unit_title: str, benchmark: float | None,
         layers.append(alt.Chart(pd.DataFrame({"y": [target], "label": [target_text]}))
                       .mark_rule(color=TARGET_COLOUR, strokeDash=[4, 4], strokeWidth=2)
                       .encode(y="y:Q", tooltip=[alt.Tooltip("label:N", title="Target")]))
-    return alt.layer(*layers).properties(height=height).configure_axis(
+    # Legends per layer: the rules show none, the dots theirs (outlined, with shapes).
+    # A shared legend would take the rule's look, or vanish with the rule's legend=None.
+    return alt.layer(*layers).resolve_legend(color="independent", shape="independent") \
+        .properties(height=height).configure_axis(
         labelFontSize=13, titleFontSize=13).configure_legend(labelFontSize=13)
-
-
-# Funnel dots by where they sit against the limits drawn: comparison code -> colour.
-# The 99.8% shades are darker than the 95% ones; the shape says above or below.
-FUNNEL_COLOURS = {
-    "better_998": "#005F45", "better_95": "#009E73",
-    "similar": "#E69F00",
-    "worse_95": "#D55E00", "worse_998": "#8A2B00",
-    "higher_998": "#003078", "higher_95": "#0072B2",
-    "lower_95": "#56B4E9", "lower_998": "#2B6A99",
-    "not_compared": "#999999",
-}
-FUNNEL_SHAPES = {"above": "triangle-up", "below": "triangle-down", "inside": "circle",
-                 "not": "square"}
 
 
 def funnel_chart(points: pd.DataFrame, limits: pd.DataFrame, unit_title: str,
@@ -313,15 +311,17 @@ def funnel_chart(points: pd.DataFrame, limits: pd.DataFrame, unit_title: str,
     limits = sent(limits, ["denominator", "benchmark", "lower95", "upper95", "lower998",
                            "upper998"], unit_title,
                   ("benchmark", "lower95", "upper95", "lower998", "upper998"))
-    # Legend order: from the highest position to the lowest.
+    # Legend order: from the highest position to the lowest. Each position is drawn as
+    # the verdict it amounts to (metrics.stats.funnel_comparison), in the colour and shape
+    # that verdict has on every other chart, with the funnel's own words.
     order = ["above_998", "above_95", "inside_95", "below_95", "below_998", "not_plotted"]
-    styles = (data.assign(_order=data["funnel_position"].map(order.index))
+    styles = (data.assign(_order=data["funnel_position"].map(
+                  lambda p: order.index(p) if p in order else len(order)))
               .sort_values("_order").drop_duplicates("funnel_words"))
     domain = styles["funnel_words"].tolist()
-    colours = alt.Scale(domain=domain, range=[FUNNEL_COLOURS[c] for c in
-                                              styles["funnel_comparison"]])
-    shapes = alt.Scale(domain=domain, range=[FUNNEL_SHAPES[p.split("_")[0]] for p in
-                                             styles["funnel_position"]])
+    drawn = [palette.verdict(c) for c in styles["funnel_comparison"]]
+    colours = alt.Scale(domain=domain, range=[v.colour for v in drawn])
+    shapes = alt.Scale(domain=domain, range=[v.shape for v in drawn])
     data = data.drop(columns=["funnel_comparison", "funnel_position"])
     domain_x = [float(limits["denominator"].min()), float(limits["denominator"].max())]
     x = alt.X("denominator:Q", title=denominator_title,
@@ -337,13 +337,13 @@ def funnel_chart(points: pd.DataFrame, limits: pd.DataFrame, unit_title: str,
         lim.mark_line(color="#7B7D7D", strokeDash=[6, 3]).encode(x=x, y="upper95:Q"),
         lim.mark_line(color="#7B7D7D", strokeDash=[2, 2]).encode(x=x, y="lower998:Q"),
         lim.mark_line(color="#7B7D7D", strokeDash=[2, 2]).encode(x=x, y="upper998:Q"),
-        alt.Chart(data).mark_point(filled=True, size=45, opacity=0.85).encode(
+        alt.Chart(data).mark_point(filled=True, size=60, opacity=0.9,
+                                   stroke=palette.MARKER_STROKE, strokeWidth=0.6).encode(
             x=x, y=alt.Y("value:Q", title=unit_title, scale=alt.Scale(zero=False),
                          axis=y_axis(unit_title)),
-            color=alt.Color("funnel_words:N", title="Against the funnel limits",
-                            scale=colours, legend=alt.Legend(orient="bottom", columns=2,
-                                                             labelLimit=360)),
-            shape=alt.Shape("funnel_words:N", scale=shapes, legend=None), tooltip=tooltip),
+            **_verdict_encoding("funnel_words", "Against the funnel limits", colours,
+                                shapes, columns=2, labelLimit=360),
+            tooltip=tooltip),
         *_highlight_layers(data, x, "value", tooltip),
         alt.Chart(data).transform_filter(alt.datum.role == "Home").mark_text(
             dx=14, align="left", fontSize=14, fontWeight="bold", color=HOME_COLOUR).encode(
@@ -387,11 +387,11 @@ def spine_chart(rows: pd.DataFrame, height_per_row: int = 34) -> alt.LayerChart:
             shape="diamond", size=110, color=COMPARATOR_COLOUR, filled=True).encode(
             x=alt.X("pos_comparators:Q", scale=x_scale, axis=None), y=y, tooltip=tooltip),
         base.transform_filter("isValid(datum.pos_area)").mark_point(
-            filled=True, size=230, stroke="#222222", strokeWidth=1, opacity=1).encode(
+            filled=True, size=230, stroke=palette.MARKER_STROKE, strokeWidth=1,
+            opacity=1).encode(
             x=alt.X("pos_area:Q", scale=x_scale, axis=None), y=y,
-            color=alt.Color("significance:N", title="Compared with England", scale=colours,
-                            legend=alt.Legend(orient="bottom")),
-            shape=alt.Shape("significance:N", scale=shapes, legend=None), tooltip=tooltip),
+            **_verdict_encoding("significance", "Compared with England", colours, shapes),
+            tooltip=tooltip),
     ]
     # A step per row (not a total height) so the legend never squeezes the rows together.
     return alt.layer(*layers).properties(height=alt.Step(height_per_row)) \

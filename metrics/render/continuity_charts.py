@@ -11,8 +11,8 @@ import pandas as pd
 
 from metrics import stats
 from metrics.reference.formatting import plural
-from metrics.render.charts import (FONT, HOME_COLOUR, SIGNIFICANCE, TARGET_COLOUR, sent,
-                            significance_group)
+from metrics.render import palette
+from metrics.render.charts import FONT, HOME_COLOUR, TARGET_COLOUR, sent
 
 PATHWAY_COLOURS = {
     # kind -> (colour, legend words)
@@ -42,7 +42,7 @@ def breakdown_chart(table: pd.DataFrame, area_rate: float | None, target: float,
     `table`: metrics.views.continuity.breakdown_table output (category, released, engaged,
     rate, lower95, upper95, comparison, suppressed)."""
     data = table.copy()
-    data["significance"] = [SIGNIFICANCE[significance_group(c)][1] for c in data["comparison"]]
+    data["significance"] = [palette.verdict(c).words for c in data["comparison"]]
     data["comparison_words"] = [stats.comparison_words(c, "the area overall")
                                 for c in data["comparison"]]
     data["label"] = [
@@ -56,21 +56,20 @@ def breakdown_chart(table: pd.DataFrame, area_rate: float | None, target: float,
     data["rate_text"] = ["*" if s else ("-" if pd.isna(v) else f"{v:.1f}%")
                          for v, s in zip(data["rate"], data["suppressed"])]
     data["label_x"] = 100.0
-    present = [words for _, words, _ in SIGNIFICANCE.values()
-               if words in set(data.loc[data["rate"].notna(), "significance"])]
+    styles = palette.present(data.loc[data["rate"].notna(), "comparison"]) or \
+        [palette.VERDICTS["not_compared"]]
     # Only what is drawn or in a tooltip reaches the browser (metrics.render.charts.sent).
     data = sent(data, ["category", "rate", "lower95", "upper95", "significance",
                        "comparison_words", "label", "label_x", "released_text",
                        "engaged_text", "rate_text"], "%", ("rate", "lower95", "upper95"))
-    colours = alt.Scale(domain=present or ["Not compared"],
-                        range=[c for c, w, _ in SIGNIFICANCE.values() if w in present]
-                        or ["#999999"])
+    colours = alt.Scale(domain=[v.words for v in styles], range=[v.colour for v in styles])
+    shapes = alt.Scale(domain=[v.words for v in styles], range=[v.shape for v in styles])
     y = alt.Y("category:N", title=None, sort=list(data["category"]),
               axis=alt.Axis(labelLimit=260))
     x_scale = alt.Scale(domain=[0, 100])
     x_axis = alt.Axis(values=list(range(0, 101, 10)), title="% engaged within 3 weeks")
     legend = alt.Legend(orient="bottom", title="Compared with the area overall",
-                        titleLimit=400)
+                        titleLimit=400, symbolStrokeWidth=1)
     tooltip = [alt.Tooltip("category:N", title=category_title),
                alt.Tooltip("released_text:N", title="Released with a need"),
                alt.Tooltip("engaged_text:N", title="Engaged within 3 weeks"),
@@ -84,10 +83,12 @@ def breakdown_chart(table: pd.DataFrame, area_rate: float | None, target: float,
         shown.mark_rule(strokeWidth=3, opacity=0.55).encode(
             x=alt.X("lower95:Q", scale=x_scale, axis=x_axis),
             x2="upper95:Q", y=y,
-            color=alt.Color("significance:N", scale=colours, legend=legend)),
-        shown.mark_point(filled=True, size=120, opacity=1).encode(
+            color=alt.Color("significance:N", scale=colours, legend=None)),
+        shown.mark_point(filled=True, size=120, opacity=1, stroke=palette.MARKER_STROKE,
+                         strokeWidth=0.8).encode(
             x=alt.X("rate:Q", scale=x_scale), y=y,
             color=alt.Color("significance:N", scale=colours, legend=legend),
+            shape=alt.Shape("significance:N", scale=shapes, legend=legend),
             tooltip=tooltip),
         base.mark_text(align="right", dx=-2, fontSize=12, color="#333333").encode(
             x=alt.X("label_x:Q", scale=x_scale), y=y, text="label:N", tooltip=tooltip),
@@ -103,7 +104,11 @@ def breakdown_chart(table: pd.DataFrame, area_rate: float | None, target: float,
                       .mark_rule(color=HOME_COLOUR, strokeWidth=2)
                       .encode(x=alt.X("x:Q", scale=x_scale),
                               tooltip=[alt.Tooltip("label:N", title="All prison leavers")]))
-    return _configured(alt.layer(*layers), max(len(data), 1) * row_height)
+    # One legend per layer: the dots' (outlined, with shapes), none for the rules, whose
+    # faint look a shared legend would take.
+    return _configured(alt.layer(*layers).resolve_legend(color="independent",
+                                                         shape="independent"),
+                       max(len(data), 1) * row_height)
 
 
 def pathway_chart(stages: pd.DataFrame, target_count: int | None, target: float,

@@ -21,8 +21,8 @@ import pydeck as pdk
 from pydeck.bindings.json_tools import default_serialize
 
 from metrics import geo
-from metrics.render.charts import COMPARATOR_COLOUR, FONT, HOME_COLOUR, SIGNIFICANCE, \
-    significance_group
+from metrics.render import palette
+from metrics.render.charts import COMPARATOR_COLOUR, FONT, HOME_COLOUR
 
 # ColorBrewer schemes (colour-blind safe for sequential use).
 NEED_RAMP = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"]       # YlOrRd: more need
@@ -70,6 +70,8 @@ class Legend:
     labels: list[str]
     colours: list[str]
     note: str = ""
+    # The shape drawn on each area with its colour (comparison with England), as text.
+    glyphs: list[str] | None = None
 
 
 def _nice(value: float) -> float:
@@ -124,12 +126,17 @@ def classify(values: pd.Series, ramp: list[str], suffix: str = "",
 
 
 def legend_html(legend: Legend) -> str:
-    """The legend drawn in HTML beside a deck (deck.gl draws none)."""
+    """The legend drawn in HTML beside a deck (deck.gl draws none); a swatch carries the
+    shape drawn on the areas of its class, in the same text colour."""
+    glyphs = legend.glyphs or [""] * len(legend.labels)
     items = "".join(
         f'<span style="display:inline-flex;align-items:center;margin:2px 12px 2px 0;">'
-        f'<span style="display:inline-block;width:16px;height:16px;background:{c};'
-        f'border:1px solid #555;margin-right:6px;"></span>{html.escape(label)}</span>'
-        for label, c in zip(legend.labels, legend.colours))
+        f'<span style="display:inline-flex;align-items:center;justify-content:center;'
+        f'min-width:16px;height:16px;padding:0 2px;background:{c};'
+        f'color:{palette.text_colour(c)};font-size:10px;line-height:1;'
+        f'border:1px solid #555;margin-right:6px;">{html.escape(g)}</span>'
+        f'{html.escape(label)}</span>'
+        for label, c, g in zip(legend.labels, legend.colours, glyphs))
     note = f'<div style="color:#555;font-size:0.85em;">{html.escape(legend.note)}</div>' \
         if legend.note else ""
     return (f'<div class="map-legend" style="font-size:0.9rem;line-height:1.5;">'
@@ -302,13 +309,10 @@ def national_colours(values: pd.DataFrame, mode: str, indicator) -> tuple[list[s
     `values`: one row per area with value, suppressed, comparison (metrics.stats code)."""
     unit = "" if indicator.unit == "count" else indicator.unit
     if mode == "comparison":
-        groups = [significance_group(c) if isinstance(c, str) else "not_compared"
-                  for c in values["comparison"]]
-        colours = [SIGNIFICANCE[g][0] for g in groups]
-        order = [g for g in SIGNIFICANCE if g in set(groups)]
-        legend = Legend("Compared with England (95% confidence)",
-                        [SIGNIFICANCE[g][1] for g in order],
-                        [SIGNIFICANCE[g][0] for g in order])
+        colours = [palette.verdict(c).colour for c in values["comparison"]]
+        shown = palette.present(values["comparison"])
+        legend = Legend("Compared with England", [v.words for v in shown],
+                        [v.colour for v in shown], glyphs=[v.glyph for v in shown])
         return colours, legend
     ramp = NEED_RAMP if indicator.polarity == "low" else VALUE_RAMP
     shown = values["value"].where(~values["suppressed"].astype(bool))
@@ -329,7 +333,7 @@ def national_deck(boundaries: dict, regions: dict, values: pd.DataFrame, indicat
     comparison, comparison_text, note."""
     colours, legend = national_colours(values, mode, indicator)
     by_code = dict(zip(values["area_code"], values.assign(_fill=colours).to_dict("records")))
-    rows, home_paths, comparator_paths, home_label = [], [], [], []
+    rows, home_paths, comparator_paths, home_label, glyphs = [], [], [], [], []
     for feature in boundaries["features"]:
         props = feature["properties"]
         code = props["code"]
@@ -339,6 +343,12 @@ def national_deck(boundaries: dict, regions: dict, values: pd.DataFrame, indicat
                       "value_text": row["value_text"], "period": row["period_text"],
                       "comparison": row["comparison_text"], "note": row["note"],
                       "fill": hex_rgb(row["_fill"], 240)}
+            if mode == "comparison":
+                # The verdict's shape on the area as well as its colour (projectors and
+                # colour-blind readers), in the text colour that reads on the fill.
+                shape = palette.verdict(row["comparison"])
+                glyphs.append({"position": props["point"], "text": shape.glyph,
+                               "colour": hex_rgb(palette.text_colour(shape.colour))})
         else:
             common = {"code": code, "name": props["name"],
                       "value_text": "no data", "period": "", "comparison": "", "note": "",
@@ -369,6 +379,14 @@ def national_deck(boundaries: dict, regions: dict, values: pd.DataFrame, indicat
         pdk.Layer("PathLayer", id="home", data=home_paths, get_path="path",
                   get_color=hex_rgb(HOME_COLOUR), width_units=PIXELS, get_width=3.5,
                   pickable=False),
+        pdk.Layer("TextLayer", id="verdict-shapes", data=glyphs, get_position="position",
+                  get_text="text", get_color="colour", get_size=9000,
+                  size_units=pdk.types.String("meters"), size_min_pixels=7,
+                  size_max_pixels=16, font_family=LABEL_FONT, pickable=False,
+                  # deck.gl's font atlas holds ASCII only unless told; a string, since
+                  # pydeck would turn a list of strings into a JavaScript expression.
+                  character_set=pdk.types.String("".join(sorted(
+                      {c for v in palette.VERDICTS.values() for c in v.glyph})))),
         pdk.Layer("TextLayer", id="home-name", data=home_label, get_position="position",
                   get_text="text", get_size=14, get_color=hex_rgb(HOME_COLOUR),
                   font_weight=BOLD, font_family=LABEL_FONT, background=True,
@@ -382,7 +400,7 @@ def national_deck(boundaries: dict, regions: dict, values: pd.DataFrame, indicat
                        )
     outline_labels = ["Selected area"] + (["Comparators"] if comparator_paths else [])
     outline_colours = [HOME_COLOUR] + ([COMPARATOR_COLOUR] if comparator_paths else [])
-    legend = Legend(legend.title, legend.labels, legend.colours,
+    legend = Legend(legend.title, legend.labels, legend.colours, glyphs=legend.glyphs,
                     note="Outlined: " + ", ".join(
                         f"{label} ({'dark blue' if c == HOME_COLOUR else 'purple'})"
                         for label, c in zip(outline_labels, outline_colours)))
@@ -394,12 +412,15 @@ def national_deck(boundaries: dict, regions: dict, values: pd.DataFrame, indicat
 def static_map(boundaries: dict, codes: list[str], colours: list[str], legend: Legend,
                title: str, subtitle: str, layer: str | None = "lsoa",
                outline: dict | None = None, width: int = 640,
-               height: int = 640) -> alt.LayerChart:
+               height: int = 640, classes: list[str] | None = None,
+               shapes: dict[str, str] | None = None) -> alt.LayerChart:
     """The same map as a static Altair chart: each feature filled with its class colour,
     and a legend from the class labels. `layer` filters local files ("lsoa"); `outline`
     is an optional FeatureCollection drawn as lines on top (districts or regions)."""
     colour_of = dict(zip(codes, colours))
     label_of = dict(zip(legend.colours, legend.labels))
+    # Classes named per area when two share a colour ("Higher (95%)", "Higher (99.8%)").
+    class_of = dict(zip(codes, classes)) if classes is not None else {}
     features = []
     for feature in boundaries["features"]:
         props = feature["properties"]
@@ -410,20 +431,51 @@ def static_map(boundaries: dict, codes: list[str], colours: list[str], legend: L
         colour = colour_of[props["code"]]
         features.append({"type": "Feature", "geometry": feature["geometry"],
                          "properties": {"code": props["code"], "name": props["name"],
-                                        "class": label_of.get(colour, "no data")}})
+                                        "class": class_of.get(props["code"]) or
+                                        label_of.get(colour, "no data")}})
+    # With shapes the legend shows each class's shape in its colour (one legend for the
+    # fill and the marker); without, a square swatch per class.
+    key = (alt.Legend(orient="right", labelLimit=260, titleLimit=300, symbolSize=120,
+                      symbolStrokeWidth=1)
+           if shapes else
+           alt.Legend(orient="right", labelLimit=260, titleLimit=300, symbolType="square",
+                      symbolSize=160))
     fill = alt.Chart(alt.Data(values=features)).mark_geoshape(
         stroke="white", strokeWidth=0.3).encode(
         color=alt.Color("properties.class:N", title=legend.title,
                         scale=alt.Scale(domain=legend.labels, range=legend.colours),
-                        legend=alt.Legend(orient="right", labelLimit=260, titleLimit=300,
-                                          symbolType="square", symbolSize=160)),
+                        legend=None if shapes else key),
         tooltip=[alt.Tooltip("properties.name:N", title="Area"),
                  alt.Tooltip("properties.class:N", title="Class")])
     layers = [fill]
+    chart = alt.layer
+    if shapes:
+        # The legend is the markers' (the fill's would draw its white outline on the
+        # symbols): one legend per layer, the fill's hidden.
+        def chart(*charts):
+            return alt.layer(*charts).resolve_legend(color="independent",
+                                                     shape="independent")
+        # The comparison's shape on each area as well as its colour, outlined so it shows
+        # on its own fill; colour and shape share the fill's legend (one field, one title).
+        point_of = {f["properties"]["code"]: f["properties"].get("point")
+                    for f in boundaries["features"]}
+        centres = [{"lon": point_of[f["properties"]["code"]][0],
+                    "lat": point_of[f["properties"]["code"]][1],
+                    "properties": {"class": f["properties"]["class"]}} for f in features
+                   if point_of.get(f["properties"]["code"])]
+        layers.append(alt.Chart(alt.Data(values=centres)).mark_point(
+            filled=True, size=40, opacity=1, stroke=palette.MARKER_STROKE,
+            strokeWidth=0.6).encode(
+            longitude="lon:Q", latitude="lat:Q",
+            color=alt.Color("properties.class:N", title=legend.title, scale=alt.Scale(
+                domain=legend.labels, range=legend.colours), legend=key),
+            shape=alt.Shape("properties.class:N", title=legend.title, scale=alt.Scale(
+                domain=legend.labels, range=[shapes.get(label, "square")
+                                             for label in legend.labels]), legend=key)))
     if outline:
         layers.append(alt.Chart(alt.Data(values=outline["features"])).mark_geoshape(
             filled=False, stroke="#222", strokeWidth=1.2))
-    return alt.layer(*layers).project(type="mercator").properties(
+    return chart(*layers).project(type="mercator").properties(
         width=width, height=height,
         title=alt.Title(title, subtitle=[subtitle, geo.ATTRIBUTION], anchor="start",
                         subtitleFontSize=10)
@@ -449,10 +501,15 @@ def national_static_map(boundaries: dict, regions: dict, values: pd.DataFrame, i
     colours, legend = national_colours(values, mode, indicator)
     periods = [p for p in values["period"] if isinstance(p, str) and p]
     period = f" · {periods[0]}" if periods else ""
+    classes = shapes = None
+    if mode == "comparison":
+        classes = [palette.verdict(c).words for c in values["comparison"]]
+        shapes = {v.words: v.shape for v in palette.VERDICTS.values()}
     return static_map(boundaries, values["area_code"].tolist(), colours, legend,
                       f"England: {indicator.title}",
                       f"Upper-tier local authorities, with regions{period}", layer=None,
-                      outline=regions, width=560, height=640)
+                      outline=regions, width=560, height=640, classes=classes,
+                      shapes=shapes)
 
 
 def district_outlines(boundaries: dict) -> dict:

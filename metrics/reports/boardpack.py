@@ -19,10 +19,13 @@ from pathlib import Path
 import pandas as pd
 import vl_convert as vlc
 from fpdf import FPDF
+from fpdf.fonts import FontFace
 
 from metrics import store
 from metrics.reference import catalogue
+from metrics.render import palette
 from metrics.reports import briefing
+from metrics import stats
 from metrics.stats import comparators
 from metrics.views import explorer
 from metrics.reference.periods import PeriodError, parse_period, quarter_of
@@ -117,6 +120,34 @@ def _table(pdf: _Pack, frame: pd.DataFrame, widths: list[float] | None = None,
     pdf.ln(3)
 
 
+# The summary's verdict column, coloured like the screen: the code behind each verdict's
+# words (a card without a comparison says why in other words: drawn as not compared).
+COMPARED = "Compared with England"
+_CODE_OF_WORDS = {stats.comparison_words(code): code for code in stats.COMPARISON_CODES}
+
+
+def verdict_style(words) -> FontFace:
+    """Fill and text colour of a "Compared with England" cell: the benchmark colour, with
+    white or black text, whichever has the higher contrast (every pair passes WCAG AA)."""
+    shade = palette.verdict(_CODE_OF_WORDS.get(str(words), "not_compared")).colour
+    return FontFace(emphasis="BOLD", color=palette.rgb(palette.text_colour(shade)),
+                    fill_color=palette.rgb(shade))
+
+
+def _summary_table(pdf: _Pack, frame: pd.DataFrame, size: int = 8) -> None:
+    """The outcomes at a glance, the verdict cells filled in the benchmark colours."""
+    frame = frame.fillna("-").astype(str)
+    pdf.set_font("Helvetica", "", size)
+    with pdf.table(text_align="LEFT", line_height=4.2, first_row_as_headings=True) as table:
+        table.row([plain(c) for c in frame.columns])
+        for _, values in frame.iterrows():
+            row = table.row()
+            for column, value in values.items():
+                row.cell(plain(value), style=verdict_style(value) if column == COMPARED
+                         else None)
+    pdf.ln(3)
+
+
 def _chart(pdf: _Pack, chart, width_mm: float = 178) -> None:
     if chart is None:
         return
@@ -173,7 +204,7 @@ def build_pdf(brief: briefing.Briefing, manifest: dict, generated: dt.date) -> b
         _heading(pdf, slide.title, 16)
         _paragraphs(pdf, slide.sentences)
         if slide.key == "summary":
-            _table(pdf, slide.table, size=8)
+            _summary_table(pdf, slide.table, size=8)
             continue
         if slide.key == "map":
             _chart(pdf, slide.chart, width_mm=150)
