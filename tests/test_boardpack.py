@@ -84,3 +84,17 @@ def test_a_pack_for_another_area_is_titled_with_that_area_not_the_home_partnersh
     home = _text(boardpack.make_pack(data_dir, "E10000013", "2026/27 Q1",
                                      dt.date(2026, 11, 22)))
     assert partnership in home
+
+
+def test_the_pack_says_what_changed_since_the_last_board_and_keeps_its_summary_table(
+        data_dir):
+    """The slides' "what changed" page is in the papers too, with each test named; the
+    summary stays a table there (the slide draws it as tiles)."""
+    from metrics.views import headlines
+    text = _text(boardpack.make_pack(data_dir, "E10000013", "2026/27 Q1",
+                                     dt.date(2026, 11, 22)))
+    assert "What changed since the last board" in text
+    assert "Last board \\(2025/26 Q4\\)" in text      # a column header, as fpdf2 escapes it
+    # Each test's name (its first words: the table wraps the rest onto another line).
+    assert any(" ".join(name.split()[:2]) in text for name in headlines.TEST_NAMES.values())
+    assert "Compared with" in text and "Headline metric" in text
