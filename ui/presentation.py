@@ -39,7 +39,12 @@ section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
 .tile-change { font-size: 1.05rem; line-height: 1.3; margin: 0; }
 .tile-arrow { font-size: 1.5rem; font-weight: 700; line-height: 1; }
 [class*="st-key-tile_"] { padding: 0.6rem 0.9rem !important; }
-[class*="st-key-tile_"] .stMarkdownBadge { font-size: 1rem !important; }
+/* A badge is one line cut off with an ellipsis when the tile is narrow (1024 px): in a
+   tile it wraps instead, so the verdict is read whole. */
+[class*="st-key-tile_"] .stMarkdownBadge { font-size: 1rem !important;
+  white-space: normal !important; overflow: visible !important;
+  text-overflow: clip !important; max-width: 100% !important; }
+[class*="st-key-tile_"] [data-testid="stElementContainer"] { max-width: 100%; }
 .slide-table { font-size: 1.1rem; line-height: 1.3; border-collapse: collapse; width: 100%; }
 .slide-table th { text-align: left; border-bottom: 2px solid #222; padding: 0.3rem 0.6rem; }
 .slide-table td { border-bottom: 1px solid #bbb; padding: 0.35rem 0.6rem; vertical-align: top; }
