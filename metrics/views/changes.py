@@ -118,10 +118,15 @@ def since_last_board(values: pd.DataFrame, area_code: str, areas: pd.DataFrame,
     published only there). `values`: area totals, protected as public mode shows them."""
     previous = last_board_end(period_end)
     out = SinceLastBoard(previous.label)
+    shown_of = {ind.id: explorer.shown_area(ind, area_code, areas)[0]
+                for ind in catalogue.INDICATORS}
+    # Only the areas shown are read (suppression works row by row, so taking them first
+    # gives the same rows): the whole table is every area's history.
+    values = values[values["area_code"].isin(set(shown_of.values()))]
     for ind in catalogue.INDICATORS:
-        shown, _ = explorer.shown_area(ind, area_code, areas)
-        rows = explorer.suppress(explorer.metric_rows(values, ind), ind, threshold)
-        rows = rows[rows["area_code"] == shown]
+        shown = shown_of[ind.id]
+        rows = explorer.metric_rows(values, ind)
+        rows = explorer.suppress(rows[rows["area_code"] == shown], ind, threshold)
         now, then = _latest(rows, period_end), _latest(rows, previous.end)
         if now is None or then is None or now["period"] == then["period"]:
             continue                      # nothing new since the last board
