@@ -28,9 +28,9 @@ section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
 .slide-sentences { font-size: 1.55rem; line-height: 1.4; margin: 0 0 0.6rem 0; }
 .slide-sentences li { margin-bottom: 0.35rem; }
 .slide-lead { font-size: 1.15rem; line-height: 1.35; margin: 0; }
-.slide-side { font-size: 1.15rem; line-height: 1.4; margin: 0; padding-left: 1.2rem; }
+.slide-side { font-size: 1.1rem; line-height: 1.4; margin: 0; padding-left: 1.2rem; }
 .slide-side li { margin-bottom: 0.5rem; }
-.slide-note { font-size: 0.95rem; color: #444; line-height: 1.35; margin: 0; }
+.slide-note { font-size: 0.9rem; color: #444; line-height: 1.35; margin: 0; }
 .tile-outcome { font-size: 1.2rem; font-weight: 700; line-height: 1.2; margin: 0; }
 .tile-metric { font-size: 1rem; color: #444; line-height: 1.25; margin: 0; }
 .tile-value { font-size: 2.1rem; font-weight: 700; line-height: 1.15; margin: 0.1rem 0 0 0; }
