@@ -102,3 +102,17 @@ def test_no_process_control_verdict_beside_a_continuity_figure_too_small_to_show
     slide = next(s for s in brief.slides if s.key == "continuity")
     assert "not shown" in slide.sentences[0], slide.sentences
     assert not [s for s in slide.sentences if "process control" in s], slide.sentences
+
+
+def test_the_pack_says_what_changed_since_the_last_board_and_keeps_its_summary_table(
+        data_dir):
+    """The slides' "what changed" page is in the papers too, with each test named; the
+    summary stays a table there (the slide draws it as tiles)."""
+    from metrics.views import headlines
+    text = _text(boardpack.make_pack(data_dir, "E10000013", "2026/27 Q1",
+                                     dt.date(2026, 11, 22)))
+    assert "What changed since the last board" in text
+    assert "Last board \\(2025/26 Q4\\)" in text      # a column header, as fpdf2 escapes it
+    # Each test's name (its first words: the table wraps the rest onto another line).
+    assert any(" ".join(name.split()[:2]) in text for name in headlines.TEST_NAMES.values())
+    assert "Compared with" in text and "Headline metric" in text

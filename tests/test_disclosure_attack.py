@@ -213,6 +213,13 @@ def collect(data_dir: str, version, values: pd.DataFrame, areas: pd.DataFrame) -
         deck = presentation._deck(data_dir, version.id, area, "2026/27 Q1",
                                   dt.date(2026, 6, 30), groups[area], settings)
         for slide in deck["slides"]:
+            # "What changed since the last board": the figures then and now.
+            for change in slide.get("changes") or []:
+                cind = catalogue.get(change["indicator_id"])
+                for period, value in ((change["then_period"], change["then_value"]),
+                                      (change["now_period"], change["now_value"])):
+                    seen.add(cind.id, cind.period_kind, period, change["area_code"],
+                             "value", value)
             ind_id = catalogue.OUTCOME_HEADLINE.get(slide["key"],
                                                     "continuity_of_care"
                                                     if slide["key"] == "continuity" else None)

@@ -136,3 +136,35 @@ def test_the_figures_table_notes_a_withheld_rate_in_the_same_words():
     latest = table[table["Period"] == "2023 - 25"].iloc[0]
     assert latest["Note"] == "Rate not published: fewer than 10 deaths (7)"
     assert pd.isna(table[table["Period"] == "2022 - 24"].iloc[0]["Note"])
+
+
+@pytest.mark.parametrize("ind_id, earlier, later, significant, test", [
+    # Proportions: Newcombe's hybrid score interval (56/70 against 48/80 excludes zero).
+    ("treatment_progress", dict(numerator=48, denominator=80, value=60.0),
+     dict(numerator=56, denominator=70, value=80.0), True, "newcombe"),
+    # Rates of counts: the exact conditional test of two Poisson rates.
+    ("neighbourhood_crime", dict(numerator=100, denominator=100_000, value=1.0),
+     dict(numerator=110, denominator=100_000, value=1.1), False, "conditional_poisson"),
+    # Activity counts: the exact Poisson test of the two counts (30 against 8).
+    ("county_lines_closed", dict(value=30.0), dict(value=8.0), True, "exact_poisson"),
+    # Standardised rates: 95% intervals that do not overlap.
+    ("drug_misuse_deaths", dict(value=5.0, lower95=4.0, upper95=6.0),
+     dict(value=7.5, lower95=6.2, upper95=8.9), True, "intervals"),
+    # A rate published without its counts falls back to the intervals.
+    ("adults_in_treatment", dict(value=500.0, lower95=480.0, upper95=520.0),
+     dict(value=510.0, lower95=490.0, upper95=530.0), False, "intervals"),
+    # A value hidden as a small count is not tested at all.
+    ("treatment_progress", dict(numerator=48, denominator=80, value=60.0),
+     dict(numerator=None, denominator=80, value=None), False, ""),
+])
+def test_each_change_is_tested_by_its_named_method(ind_id, earlier, later, significant,
+                                                    test):
+    ind = catalogue.get(ind_id)
+    got = headlines.change_test(ind, pd.Series(earlier, dtype=object),
+                                pd.Series(later, dtype=object))
+    assert got == (significant, test)
+    assert not test or headlines.TEST_NAMES[test]
+    # Activity counts have no interval of their own: the sentence test leaves them out.
+    assert headlines.change_is_significant(ind, pd.Series(earlier, dtype=object),
+                                           pd.Series(later, dtype=object)) == \
+        (significant and ind.ci_method != "none")

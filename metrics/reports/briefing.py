@@ -16,18 +16,37 @@ import pandas as pd
 
 from metrics.reference import catalogue
 from metrics.render import charts
-from metrics.views import explorer, headlines, overview
+from metrics.views import changes, explorer, headlines, overview
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One outcome on the summary slide, from the overview's card (overview.outcome_card):
+    the same value, comparison and change tests as the Overview page."""
+    outcome: str
+    outcome_name: str
+    metric: str               # the headline metric's title ("England: ..." if England's)
+    value_text: str           # with its unit; "*" when suppressed
+    period: str               # the period of the value ("" when there is none)
+    comparison: str           # metrics.stats comparison code (colour and icon)
+    comparison_words: str     # the verdict in words
+    arrow: str                # "up" or "down" only for a significant change, else ""
+    change_words: str         # the change on the previous period, in words
+    note: str                 # where the figure is for, or why there is none
 
 
 @dataclass
 class Slide:
-    key: str                  # "summary", an outcome id, "continuity", "map"
+    key: str                  # "summary", "changes", an outcome id, "continuity", "map"
     title: str
     sentences: list[str]
     chart: alt.TopLevelMixin | None = None      # the one chart for the projector
     spine: alt.TopLevelMixin | None = None      # the spine chart, for the board pack
     table: pd.DataFrame | None = None           # figures behind the slide
     caption: str = ""
+    tiles: list[Tile] | None = None             # the summary slide's outcome tiles
+    lead: str = ""                              # the sentence above the tiles
+    changes: changes.SinceLastBoard | None = None   # the "what changed" slide's figures
 
 
 @dataclass
@@ -55,6 +74,7 @@ def build(values: pd.DataFrame, areas: pd.DataFrame, area_code: str, period: str
     brief = Briefing(area_code, area_name, partnership, period, period_end, is_demo)
     brief.slides.append(_summary_slide(values, areas, area_code, area_name, period_end,
                                        threshold, settings))
+    brief.slides.append(_changes_slide(values, areas, area_code, period_end, threshold))
     for outcome in catalogue.OUTCOMES:
         brief.slides.append(_outcome_slide(values, areas, outcome, area_code, area_name,
                                            period_end, threshold, comparators))
@@ -153,7 +173,7 @@ def _summary_slide(values, areas, area_code, area_name, period_end, threshold,
                    settings) -> Slide:
     sentences = [_continuity_line(values, area_code, area_name, period_end, threshold,
                                   settings, areas)]
-    rows = []
+    rows, tiles = [], []
     for outcome in catalogue.OUTCOMES:
         text = headlines.outcome_summary(values, outcome, area_code, area_name, areas,
                                          period_end, threshold)
@@ -171,8 +191,45 @@ def _summary_slide(values, areas, area_code, area_name, period_end, threshold,
                      "England": card.value_text if national else
                      card.england_text.removeprefix("England ") or "-",
                      "Compared with England": card.comparison_words})
+        tiles.append(_tile(card))
     return Slide("summary", "The six outcomes at a glance", sentences,
-                 table=pd.DataFrame(rows))
+                 table=pd.DataFrame(rows), tiles=tiles, lead=sentences[0])
+
+
+# Significant changes (overview._change): the only ones that get an arrow.
+_SIGNIFICANT = {"better": "better", "worse": "worse", "increase": "increase",
+                "decrease": "decrease", "neutral": "significant change"}
+
+
+def _tile(card: overview.OutcomeCard) -> Tile:
+    ind = card.indicator
+    england_only = ind.geography == "national" or card.geography_note.startswith("England")
+    metric = f"England: {ind.title}" if england_only else ind.title
+    verdict = _SIGNIFICANT.get(card.change_direction)
+    if verdict:
+        # formatting.change always writes the sign first ("+2.1 pp", "-0.4").
+        arrow = "up" if card.change_text.startswith("+") else "down"
+        change_words = f"{card.change_text}: {verdict}"
+    else:
+        arrow = ""
+        change_words = {"not_significant": "no significant change since " +
+                        card.change_text.split(" since ")[-1].removesuffix(
+                            " (not significant)"),
+                        "no_change": card.change_text}.get(card.change_direction, "")
+    note = card.withheld or ("small count suppressed" if card.suppressed else
+                             card.geography_note if not england_only else "")
+    if card.period is None:
+        note = card.comparison_words
+    return Tile(card.outcome, card.outcome_name, metric, card.value_text,
+                card.period or "", card.comparison, card.comparison_words, arrow,
+                change_words, note)
+
+
+def _changes_slide(values, areas, area_code, period_end, threshold) -> Slide:
+    since = changes.since_last_board(values, area_code, areas, period_end, threshold)
+    table = since.table()
+    return Slide("changes", "What changed since the last board", since.sentences(),
+                 table=table if len(table) else None, changes=since)
 
 
 def _outcome_slide(values, areas, outcome, area_code, area_name, period_end, threshold,

@@ -39,30 +39,51 @@ def newcombe_difference_ci(x1, n1, x2, n2, confidence=0.95) -> tuple[float, floa
 
 
 def change_is_significant(ind: Indicator, earlier: pd.Series, later: pd.Series) -> bool:
-    """Is the change from `earlier` to `later` (rows of values) significant at 95%?"""
+    """Is the change from `earlier` to `later` (rows of values) significant at 95%?
+    (Activity counts, with no interval, are not tested here: see `change_test`.)"""
+    return ind.ci_method != "none" and change_test(ind, earlier, later)[0]
+
+
+# The test behind each verdict on a change, named as a slide or paper names it.
+TEST_NAMES = {
+    "newcombe": "Newcombe's interval for a difference of proportions",
+    "conditional_poisson": "exact conditional Poisson test of two rates",
+    "exact_poisson": "exact Poisson test of two counts",
+    "intervals": "non-overlapping 95% intervals",
+}
+
+
+def change_test(ind: Indicator, earlier: pd.Series, later: pd.Series) -> tuple[bool, str]:
+    """Whether the change from `earlier` to `later` is significant at 95%, and the key of
+    the test in TEST_NAMES that decided it ("" when the figures cannot be tested: a value
+    missing or hidden, or counts that are not whole numbers)."""
     if any(pd.isna(r.get("value")) for r in (earlier, later)):
-        return False
+        return False, ""
+    if ind.ci_method == "none":
+        # Activity counts (closures, disruptions): the two counts themselves.
+        p_value = stats.poisson_counts_test(earlier["value"], later["value"])
+        return (False, "") if math.isnan(p_value) else (p_value < 0.05, "exact_poisson")
     counts = [r.get(c) for r in (earlier, later) for c in ("numerator", "denominator")]
-    if ind.ci_method in ("wilson", "byars") and any(pd.isna(c) for c in counts):
-        # A rate published without its counts (a Fingertips row with a blank Count):
-        # fall back to the conservative test, intervals that do not overlap.
+    if ind.ci_method == "dsr" or (ind.ci_method in ("wilson", "byars")
+                                  and any(pd.isna(c) for c in counts)):
+        # A standardised rate, or a rate published without its counts (a Fingertips row
+        # with a blank Count): the conservative test, intervals that do not overlap.
         bounds = [r.get(c) for r in (earlier, later) for c in ("lower95", "upper95")]
         if any(pd.isna(b) for b in bounds):
-            return False
-        return later["lower95"] > earlier["upper95"] or later["upper95"] < earlier["lower95"]
+            return False, ""
+        return (bool(later["lower95"] > earlier["upper95"]
+                     or later["upper95"] < earlier["lower95"]), "intervals")
     if ind.ci_method == "wilson":
         lower, upper = newcombe_difference_ci(later["numerator"], later["denominator"],
                                               earlier["numerator"], earlier["denominator"])
-        return lower > 0 or upper < 0
+        return bool(lower > 0 or upper < 0), "newcombe"
     if ind.ci_method == "byars":
         a, b = int(later["numerator"]), int(earlier["numerator"])
         if a + b == 0:
-            return False
+            return False, "conditional_poisson"
         share = later["denominator"] / (later["denominator"] + earlier["denominator"])
-        return binomtest(a, a + b, share).pvalue < 0.05
-    if ind.ci_method == "dsr":
-        return later["lower95"] > earlier["upper95"] or later["upper95"] < earlier["lower95"]
-    return False
+        return bool(binomtest(a, a + b, share).pvalue < 0.05), "conditional_poisson"
+    return False, ""
 
 
 # Why a standardised rate is not published, in the words every page uses (defined beside
