@@ -186,6 +186,9 @@ class TableResult:
     additional: dict[str, dict]        # additional metrics met here
     format: str
     rows_read: int
+    # Columns of `rows` whose values repeat, as (index per row, distinct values): the
+    # distinct values converted once (an Arrow take) instead of a Python string per row.
+    coded: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def _empty_rows() -> pd.DataFrame:
@@ -329,7 +332,7 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
         issues.add(ERROR, NOTHING_USABLE)
 
     # Periods.
-    labels, kinds, starts, ends, bad_period, period_codes, ends_by_code = _resolve_periods(
+    labels, kinds, starts, ends, bad_period, period_codes, period_by_code = _resolve_periods(
         text["period"], ind_ids, issues, rownum, keep & ~bad_indicator, names["period"],
         ind_codes)
     cols.update(period=labels, period_kind=kinds, period_start=starts, period_end=ends)
@@ -404,12 +407,17 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
     out = check_and_complete(out, issues, table, mapping,
                              {i: a.get("title") for i, a in {**known.additional,
                                                               **additional}.items()},
-                             (codes_now, ind_uniques), (period_codes, ends_by_code))
+                             (codes_now, ind_uniques),
+                             (period_codes, period_by_code["period_end"]))
     # Metrics the catalogue does not list: values and intervals by the method their unit
     # implies (metrics.ingest.definitions), so they are compared with England like the others.
     if any(i is not None and i not in catalogue.BY_ID for i in units):
         out = definitions.complete_loaded(out, units)
-    return TableResult(out, additional, fmt, rows_read)
+    # -1 (no indicator, no period) is the last value, None.
+    coded = {"indicator_id": (np.where(codes_now < 0, len(ind_uniques), codes_now), id_of)}
+    period_index = np.where(period_codes < 0, len(period_by_code["period"]) - 1, period_codes)
+    coded.update({c: (period_index, v) for c, v in period_by_code.items()})
+    return TableResult(out, additional, fmt, rows_read, coded)
 
 
 def _indicator_from_title(text: str) -> str | None:
@@ -780,7 +788,8 @@ def _two_codes_one_area(out: pd.DataFrame, sources: np.ndarray, areas: AreaIndex
 def _resolve_periods(period_text: pd.Series, ind_ids, issues: Issues, rownum, keep,
                      column: str = "period", ind_codes: np.ndarray | None = None):
     """(label, kind, start, end and whether bad, per row; each row's code among the
-    distinct period cells, and the end per code, the last entry for an empty cell)."""
+    distinct period cells, and each of those four columns per code, the last entry for
+    an empty cell)."""
     n = len(period_text)
     codes, uniques = pd.factorize(period_text)
     codes = np.asarray(codes)
@@ -810,11 +819,12 @@ def _resolve_periods(period_text: pd.Series, ind_ids, issues: Issues, rownum, ke
         bad |= mask
         if (mask & keep).any():
             issues.add_rows(ERROR, message, column, rownum[mask & keep])
-    labels = np.array([p.label if p else None for p in parsed] + [None], dtype=object)[codes]
-    kinds = np.array([p.kind if p else None for p in parsed] + [None], dtype=object)[codes]
-    starts = np.array([p.start if p else None for p in parsed] + [None], dtype=object)[codes]
-    ends_by_code = np.array([p.end if p else None for p in parsed] + [None], dtype=object)
-    ends = ends_by_code[codes]
+    by_code = {col: np.array([getattr(p, attr) if p else None for p in parsed] + [None],
+                             dtype=object)
+               for col, attr in (("period", "label"), ("period_kind", "kind"),
+                                 ("period_start", "start"), ("period_end", "end"))}
+    labels, kinds, starts, ends = (by_code[c][codes] for c in
+                                   ("period", "period_kind", "period_start", "period_end"))
 
     # A period of the wrong kind for a catalogue indicator is ambiguous or wrong.
     # Object columns: pandas would otherwise copy the labels into Arrow strings, which
@@ -844,7 +854,7 @@ def _resolve_periods(period_text: pd.Series, ind_ids, issues: Issues, rownum, ke
         bad |= mask
         if (mask & keep).any():
             issues.add_rows(ERROR, message, column, rownum[mask & keep])
-    return labels, kinds, starts, ends, bad, codes, ends_by_code
+    return labels, kinds, starts, ends, bad, codes, by_code
 
 
 def _first_pairs(ind_ids, period_codes, kinds, rows, ind_codes) -> list[tuple]:
