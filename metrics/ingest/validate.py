@@ -308,11 +308,13 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
                          "title or sheet)")
         bad_indicator = np.zeros(n, dtype=bool)
     else:
+        factorized: list = []
         ind_ids, bad_indicator, additional = _resolve_indicators(
             text["indicator_id"], text.get("indicator_name"), text.get("unit"), fmt, known,
-            issues, rownum, keep, table.headers[mapping["indicator_id"]])
+            issues, rownum, keep, table.headers[mapping["indicator_id"]], factorized)
     cols["indicator_id"] = ind_ids
-    ind_codes, ind_uniques = factorize_ids(ind_ids)
+    ind_codes, ind_uniques = factorized if indicator_from_title is None \
+        else factorize_ids(ind_ids)
     _new_metric_outcomes(text.get("outcome"), ind_ids, additional, issues, rownum, keep)
 
     # Areas.
@@ -339,7 +341,8 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
     keep &= ~_renamed_over(areas, cols["area_code"], by_name, starts, issues, rownum, keep)
 
     # Breakdowns.
-    breakdown, category = _breakdowns(text, ind_ids, fmt, table.breakdown_totals)
+    coded_rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    breakdown, category = _breakdowns(text, ind_ids, fmt, table.breakdown_totals, coded_rows)
     none = np.full(n, None, dtype=object)
     cols["breakdown"] = none if breakdown is None else breakdown
     cols["category"] = none if category is None else category
@@ -401,9 +404,11 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
     columns_out["_unit"] = pd.Series(unit_by_code[codes_now], dtype=object, copy=False)
     out = pd.DataFrame(columns_out)
     period_codes = pick(period_codes)
+    coded_rows = {c: (pick(i), v) for c, (i, v) in coded_rows.items()}
     out, kept = _two_codes_one_area(out, pick(area_src), areas, issues)
     if kept is not None:
         codes_now, period_codes = codes_now[kept], period_codes[kept]
+        coded_rows = {c: (i[kept], v) for c, (i, v) in coded_rows.items()}
     out = check_and_complete(out, issues, table, mapping,
                              {i: a.get("title") for i, a in {**known.additional,
                                                               **additional}.items()},
@@ -417,6 +422,7 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
     coded = {"indicator_id": (np.where(codes_now < 0, len(ind_uniques), codes_now), id_of)}
     period_index = np.where(period_codes < 0, len(period_by_code["period"]) - 1, period_codes)
     coded.update({c: (period_index, v) for c, v in period_by_code.items()})
+    coded.update(coded_rows)
     return TableResult(out, additional, fmt, rows_read, coded)
 
 
@@ -433,8 +439,12 @@ def _indicator_from_title(text: str) -> str | None:
 
 def _resolve_indicators(ids: pd.Series, names: pd.Series | None, units: pd.Series | None,
                         fmt: str, known: Catalogue, issues: Issues, rownum, keep,
-                        column: str = "indicator"):
+                        column: str = "indicator", factorized: list | None = None):
+    """(indicator id per row or None, rows that are bad, additional metrics). Each
+    distinct cell is resolved once; `factorized`, when given, receives the rows' ids
+    as factorize_ids would give them (codes, distinct ids), worked out from the cells'."""
     codes, uniques = pd.factorize(ids)
+    codes = np.asarray(codes)
     name_of = {}
     unit_of = {}
     if names is not None:
@@ -471,7 +481,14 @@ def _resolve_indicators(ids: pd.Series, names: pd.Series | None, units: pd.Serie
         resolved.append(result)
     resolved_arr = np.array(resolved + [None], dtype=object)
     out = resolved_arr[codes]
-    bad = pd.isna(out) | (ids == "").to_numpy()
+    # Per distinct cell, then mapped back: no unresolved id, or an empty cell.
+    bad = np.array([r is None or u == "" for r, u in zip(resolved, uniques)] + [True],
+                   dtype=bool)[codes]
+    if factorized is not None:
+        # The cells are in order of first appearance, so their ids are too.
+        id_codes, id_uniques = pd.factorize(pd.Series(resolved, dtype=object))
+        factorized.extend([np.append(np.asarray(id_codes), -1)[codes],
+                           np.asarray(id_uniques, dtype=object)])
     bad_shown = bad & keep
     if bad_shown.any():
         def problem(value):
@@ -578,11 +595,18 @@ def _resolve_areas(text, geography, areas: AreaIndex, issues: Issues, rownum, ke
         nonlocal result, outcome_kind, detail, source, column_used
         codes, uniques = pd.factorize(values)
         outs = [resolve(u) for u in uniques]
+
+        def pick_text():
+            if (codes >= 0).all():
+                return np.asarray(uniques, dtype=object)[codes]
+            return values.to_numpy(dtype=object)
+
         pick = lambda attr, empty: np.array(  # noqa: E731
             [getattr(o, attr) for o in outs] + [empty], dtype=object)[codes]
         if todo.all():   # one code column for every row: no merging needed
             result, outcome_kind = pick("area_code", None), pick("kind", "")
-            detail, source = pick("detail", ""), values.to_numpy(dtype=object)
+            # The text per row from its distinct values (no Python string per row).
+            detail, source = pick("detail", ""), pick_text()
             column_used = np.full(len(todo), column, dtype=object)
             return
         result = np.where(todo, pick("area_code", None), result)
@@ -686,10 +710,11 @@ def _resolve_areas(text, geography, areas: AreaIndex, issues: Issues, rownum, ke
                                "(setting ingest.area_lookup, columns code, name, area_code)",
                         ", ".join(columns_), rownum[joint])
     failed = kind_is("failed", "") & shown_rows
-    empty = failed & (column_used == "")
+    # Nothing failed (the usual case): no pass over the column names of every row.
+    empty = failed & (column_used == "") if failed.any() else failed
     if empty.any():
         issues.add_rows(ERROR, "the area is empty", None, rownum[empty])
-    for col in ("area_code", "dat_code", "area_name"):
+    for col in ("area_code", "dat_code", "area_name") if failed.any() else ():
         mask = failed & (column_used == col)
         if not mask.any():
             continue
@@ -718,7 +743,8 @@ def _resolve_areas(text, geography, areas: AreaIndex, issues: Issues, rownum, ke
     bad = kind_is("failed", "joint", "")
     skip = kind_is("skipped", "gone")
     by_name = column_used == "area_name"
-    return result, bad, skip, np.where(by_name, source, ""), source
+    placed_by = np.where(by_name, source, "") if by_name.any() else np.full(n, "", dtype=object)
+    return result, bad, skip, placed_by, source
 
 
 def _renamed_over(areas: AreaIndex, area_codes, by_name, starts, issues: Issues, rownum,
@@ -877,8 +903,36 @@ def _first_pairs(ind_ids, period_codes, kinds, rows, ind_codes) -> list[tuple]:
     return out
 
 
-def _breakdowns(text, ind_ids, fmt, fixed_totals: dict | None = None):
+def _breakdowns(text, ind_ids, fmt, fixed_totals: dict | None = None,
+                coded: dict | None = None):
+    """(breakdown, category) per row, None for the area total. With only a breakdown
+    column (and its category), each distinct pair is worked out once and, when `coded` is
+    given, put there as (index per row, distinct values) for each of the two columns."""
     n = len(ind_ids)
+    if "breakdown" in text and "sex" not in text and "age" not in text:
+        # Factorised (breakdowns and categories repeat): per distinct pair, then mapped
+        # back, instead of several passes over a million Python strings.
+        b_codes, b_uniques = pd.factorize(text["breakdown"])
+        c = text.get("category")
+        if c is not None:
+            c_codes, c_uniques = pd.factorize(c)
+        else:
+            c_codes, c_uniques = np.zeros(n, dtype=np.int64), [""]
+        b_uniques = list(b_uniques) + [""]      # code -1 (no text): as an empty cell
+        c_uniques = list(c_uniques) + [""]
+        width = len(c_uniques)
+        pair = (np.asarray(b_codes, dtype=np.int64) % len(b_uniques)) * width \
+            + np.asarray(c_codes, dtype=np.int64) % width
+        index, pairs = pd.factorize(pair)
+        kinds = [b_uniques[k // width] for k in pairs]
+        breakdown_u = np.array([None if b == "" else b for b in kinds] + [None], dtype=object)
+        category_u = np.array([None if b == "" else c_uniques[k % width]
+                               for b, k in zip(kinds, pairs)] + [None], dtype=object)
+        index = np.asarray(index)
+        if coded is not None:
+            coded["breakdown"] = (index, breakdown_u)
+            coded["category"] = (index, category_u)
+        return breakdown_u[index], category_u[index]
     parts_type: list[np.ndarray] = []
     parts_value: list[np.ndarray] = []
     if "breakdown" in text:
@@ -1403,8 +1457,13 @@ def _future_periods(out: pd.DataFrame, issues: Issues, column: str,
     future = np.append((ends > now).to_numpy(dtype=bool), False)[codes]
     if not future.any():
         return
-    frame = pd.DataFrame({"period": out["period"].to_numpy()[future],
-                          "end": ends.to_numpy()[codes[future]]})
+    # The first row of each distinct cell is enough (and keeps the order) to list the
+    # periods: drop_duplicates below keeps each label's first row either way.
+    rows = np.flatnonzero(future)
+    _, first = np.unique(codes[rows], return_index=True)
+    rows = rows[np.sort(first)]
+    frame = pd.DataFrame({"period": out["period"].to_numpy()[rows],
+                          "end": ends.to_numpy()[codes[rows]]})
     labels = frame.drop_duplicates("period").sort_values("end")["period"].tolist()
     listed = ", ".join(labels[:6]) + (f" and {len(labels) - 6} more" if len(labels) > 6 else "")
     issues.add_rows(WARNING, f"period(s) {listed} end after today ({now:%d %B %Y}): figures "
