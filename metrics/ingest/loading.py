@@ -185,7 +185,7 @@ def check_files(sources: list[Source], data_dir, base: store.Version | None = No
                 if spool is None:
                     frames.append(result.rows)
                 else:
-                    spool.append(_spool_frame(result.rows))
+                    spool.append(_spool_frame(result.rows, result.coded))
         report.format = ", ".join(sorted(set(formats))) or read.kind
         if mine:
             both = pd.concat(mine, ignore_index=True)
@@ -225,15 +225,22 @@ class _AnyLabel(dict):
         return self.issues.setdefault(label, Issues(label))
 
 
-def _spool_frame(rows: pd.DataFrame) -> pa.Table:
+def _spool_frame(rows: pd.DataFrame, coded: dict | None = None) -> pa.Table:
     """Checked rows as an Arrow table of the long format plus _file and _row. Straight
     from the object columns (pyarrow converts Python strings faster than the factorising
-    _typed does); any cell of an unexpected type takes the _typed way instead."""
+    _typed does); any cell of an unexpected type takes the _typed way instead. `coded`
+    (validate.TableResult.coded): columns whose distinct values are converted once and
+    taken per row, much faster than a Python object per row."""
     arrays = {}
     try:
         for col, dtype in store.VALUES_COLUMNS.items():
             series = rows[col]
-            if dtype == "string":
+            index, values = (coded or {}).get(col, (None, None))
+            if index is not None and len(index) == len(rows):
+                kind = pa.string() if dtype == "string" else pa.date32()
+                arrays[col] = pa.array(values, type=kind, from_pandas=True).take(
+                    pa.array(index, type=pa.int64()))
+            elif dtype == "string":
                 arrays[col] = pa.array(series.to_numpy(dtype=object), type=pa.string(),
                                        from_pandas=True)
             elif dtype.startswith("date32"):
@@ -246,8 +253,12 @@ def _spool_frame(rows: pd.DataFrame) -> pa.Table:
                 arrays[col] = pa.array(pd.to_numeric(series, errors="coerce")
                                        .to_numpy(dtype="float64"), type=pa.float64(),
                                        from_pandas=True)
-        arrays["_file"] = pa.array(rows["_file"].to_numpy(dtype=object), type=pa.string(),
-                                   from_pandas=True)
+        files = rows["_file"].to_numpy(dtype=object)
+        if len(files) and (files == files[0]).all():   # one table's rows: one name
+            arrays["_file"] = pa.array([files[0]], type=pa.string()).take(
+                pa.array(np.zeros(len(files), dtype=np.int64)))
+        else:
+            arrays["_file"] = pa.array(files, type=pa.string(), from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
         typed = _typed(rows)
         typed["_file"] = _strings(rows["_file"])
@@ -332,7 +343,7 @@ def _check_streamed(source: Source, spool: store.Spool, index, known, file_issue
                 firsts = rows.drop_duplicates("period")
                 for p, e in zip(firsts["period"], firsts["period_end"]):
                     periods_seen.setdefault(p, e)
-                spool.append(_spool_frame(rows))
+                spool.append(_spool_frame(rows, result.coded))
             elif number == 0 and result.rows_read == 0 and any(
                     i.level == ERROR and not i.rows for i in part.items):
                 break           # the table itself is wrong (columns): one chunk says it

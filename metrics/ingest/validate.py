@@ -186,6 +186,9 @@ class TableResult:
     additional: dict[str, dict]        # additional metrics met here
     format: str
     rows_read: int
+    # Columns of `rows` whose values repeat, as (index per row, distinct values): the
+    # distinct values converted once (an Arrow take) instead of a Python string per row.
+    coded: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
 
 def _empty_rows() -> pd.DataFrame:
@@ -209,6 +212,14 @@ def map_ids(ids: np.ndarray, mapping: dict, default=None) -> np.ndarray:
     codes, uniques = pd.factorize(pd.Series(ids, dtype=object))
     looked = [mapping.get(u, default) for u in uniques] + [default]
     return np.array(looked, dtype=object)[codes]
+
+
+def factorize_ids(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, distinct ids) of an object column of ids, in order of first appearance;
+    None has code -1. Done once per table: every check after it looks up per distinct
+    indicator, not per row (hashing a million strings costs a tenth of a second each time)."""
+    codes, uniques = pd.factorize(pd.Series(ids, dtype=object))
+    return np.asarray(codes), np.asarray(uniques, dtype=object)
 
 
 def _by_code(codes: np.ndarray, uniques, mapping: dict, default=None) -> np.ndarray:
@@ -297,14 +308,17 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
                          "title or sheet)")
         bad_indicator = np.zeros(n, dtype=bool)
     else:
+        factorized: list = []
         ind_ids, bad_indicator, additional = _resolve_indicators(
             text["indicator_id"], text.get("indicator_name"), text.get("unit"), fmt, known,
-            issues, rownum, keep, table.headers[mapping["indicator_id"]])
+            issues, rownum, keep, table.headers[mapping["indicator_id"]], factorized)
     cols["indicator_id"] = ind_ids
+    ind_codes, ind_uniques = factorized if indicator_from_title is None \
+        else factorize_ids(ind_ids)
     _new_metric_outcomes(text.get("outcome"), ind_ids, additional, issues, rownum, keep)
 
     # Areas.
-    geography = _geographies(ind_ids)
+    geography = _geographies(ind_codes, ind_uniques)
     if "area_name" in mapping and _FORCE_HEADER.search(table.headers[mapping["area_name"]]):
         # A metric the catalogue does not know, in a table whose area column is a police
         # force: its names are forces ("Gloucestershire" the force, not the county).
@@ -320,13 +334,15 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
         issues.add(ERROR, NOTHING_USABLE)
 
     # Periods.
-    labels, kinds, starts, ends, bad_period = _resolve_periods(
-        text["period"], ind_ids, issues, rownum, keep & ~bad_indicator, names["period"])
+    labels, kinds, starts, ends, bad_period, period_codes, period_by_code = _resolve_periods(
+        text["period"], ind_ids, issues, rownum, keep & ~bad_indicator, names["period"],
+        ind_codes)
     cols.update(period=labels, period_kind=kinds, period_start=starts, period_end=ends)
     keep &= ~_renamed_over(areas, cols["area_code"], by_name, starts, issues, rownum, keep)
 
     # Breakdowns.
-    breakdown, category = _breakdowns(text, ind_ids, fmt, table.breakdown_totals)
+    coded_rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    breakdown, category = _breakdowns(text, ind_ids, fmt, table.breakdown_totals, coded_rows)
     none = np.full(n, None, dtype=object)
     cols["breakdown"] = none if breakdown is None else breakdown
     cols["category"] = none if category is None else category
@@ -370,26 +386,55 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
         if f in numbers:
             bad_any |= numbers[f].invalid
     sel = keep & ~bad_any
-    ids_now = cols["indicator_id"][sel]
-    units = {i: known.unit(i) or additional.get(i, {}).get("unit") for i in pd.unique(ids_now)}
-    out = pd.DataFrame({k: pd.Series(v[sel], dtype=object) if v.dtype == object else v[sel]
-                        for k, v in cols.items()})
-    out["_file"] = pd.Series(np.full(len(out), table.label, dtype=object), dtype=object)
-    out["_unit"] = pd.Series(map_ids(ids_now, units), dtype=object)
-    out = _two_codes_one_area(out, area_src[sel], areas, issues)
+    every = bool(sel.all())   # the usual case: no copy of each column to select rows
+
+    def pick(v):
+        return v if every else v[sel]
+
+    # Per distinct indicator, in the order the rows first give them (as pd.unique would).
+    codes_now = pick(ind_codes)
+    id_of = np.append(ind_uniques, None)     # code -1 (no indicator) is None
+    units = {id_of[c]: known.unit(id_of[c]) or additional.get(id_of[c], {}).get("unit")
+             for c in pd.unique(codes_now)}
+    unit_by_code = np.array([units.get(i) for i in ind_uniques] + [None], dtype=object)
+    columns_out = {k: pd.Series(pick(v), dtype=object, copy=False) if v.dtype == object
+                   else pick(v) for k, v in cols.items()}
+    columns_out["_file"] = pd.Series(np.full(len(codes_now), table.label, dtype=object),
+                                     dtype=object, copy=False)
+    columns_out["_unit"] = pd.Series(unit_by_code[codes_now], dtype=object, copy=False)
+    out = pd.DataFrame(columns_out)
+    period_codes = pick(period_codes)
+    coded_rows = {c: (pick(i), v) for c, (i, v) in coded_rows.items()}
+    out, kept = _two_codes_one_area(out, pick(area_src), areas, issues)
+    if kept is not None:
+        codes_now, period_codes = codes_now[kept], period_codes[kept]
+        coded_rows = {c: (i[kept], v) for c, (i, v) in coded_rows.items()}
     gave_limits = standardised.file_gave_limits(out)
     out = check_and_complete(out, issues, table, mapping,
                              {i: a.get("title") for i, a in {**known.additional,
-                                                              **additional}.items()})
+                                                              **additional}.items()},
+                             (codes_now, ind_uniques),
+                             (period_codes, period_by_code["period_end"]))
     # Metrics the catalogue does not list: values and intervals by the method their unit
     # implies (metrics.ingest.definitions), so they are compared with England like the others.
-    out = definitions.complete_loaded(out, units)
+    if any(i is not None and i not in catalogue.BY_ID for i in units):
+        out = definitions.complete_loaded(out, units)
     # Standardised rates: approximate intervals marked, none on fewer than 10 events.
+    rows_before = out["_row"].to_numpy()
     out = standardised.finish(out, gave_limits, units, issues,
                               table.headers[mapping["numerator"]] if "numerator" in mapping
                               else "numerator",
                               table.headers[mapping["age"]] if "age" in mapping else "age")
-    return TableResult(out, additional, fmt, rows_read)
+    if not np.array_equal(out["_row"].to_numpy(), rows_before):
+        # Area totals were made from age bands: the rows no longer line up with the codes
+        # below, so the spool converts these rows the ordinary way.
+        return TableResult(out, additional, fmt, rows_read, None)
+    # -1 (no indicator, no period) is the last value, None.
+    coded = {"indicator_id": (np.where(codes_now < 0, len(ind_uniques), codes_now), id_of)}
+    period_index = np.where(period_codes < 0, len(period_by_code["period"]) - 1, period_codes)
+    coded.update({c: (period_index, v) for c, v in period_by_code.items()})
+    coded.update(coded_rows)
+    return TableResult(out, additional, fmt, rows_read, coded)
 
 
 def _indicator_from_title(text: str) -> str | None:
@@ -405,8 +450,12 @@ def _indicator_from_title(text: str) -> str | None:
 
 def _resolve_indicators(ids: pd.Series, names: pd.Series | None, units: pd.Series | None,
                         fmt: str, known: Catalogue, issues: Issues, rownum, keep,
-                        column: str = "indicator"):
+                        column: str = "indicator", factorized: list | None = None):
+    """(indicator id per row or None, rows that are bad, additional metrics). Each
+    distinct cell is resolved once; `factorized`, when given, receives the rows' ids
+    as factorize_ids would give them (codes, distinct ids), worked out from the cells'."""
     codes, uniques = pd.factorize(ids)
+    codes = np.asarray(codes)
     name_of = {}
     unit_of = {}
     if names is not None:
@@ -443,7 +492,14 @@ def _resolve_indicators(ids: pd.Series, names: pd.Series | None, units: pd.Serie
         resolved.append(result)
     resolved_arr = np.array(resolved + [None], dtype=object)
     out = resolved_arr[codes]
-    bad = pd.isna(out) | (ids == "").to_numpy()
+    # Per distinct cell, then mapped back: no unresolved id, or an empty cell.
+    bad = np.array([r is None or u == "" for r, u in zip(resolved, uniques)] + [True],
+                   dtype=bool)[codes]
+    if factorized is not None:
+        # The cells are in order of first appearance, so their ids are too.
+        id_codes, id_uniques = pd.factorize(pd.Series(resolved, dtype=object))
+        factorized.extend([np.append(np.asarray(id_codes), -1)[codes],
+                           np.asarray(id_uniques, dtype=object)])
     bad_shown = bad & keep
     if bad_shown.any():
         def problem(value):
@@ -496,8 +552,7 @@ def _fingertips_by_name(ft: int, name, issues: Issues) -> str | None:
     return found
 
 
-def _geographies(ind_ids: np.ndarray) -> np.ndarray:
-    codes, uniques = pd.factorize(pd.Series(ind_ids, dtype=object))
+def _geographies(codes: np.ndarray, uniques) -> np.ndarray:
     geo = [catalogue.BY_ID[i].geography if i in catalogue.BY_ID else "utla" for i in uniques]
     return np.array(geo + ["utla"], dtype=object)[codes]
 
@@ -551,11 +606,18 @@ def _resolve_areas(text, geography, areas: AreaIndex, issues: Issues, rownum, ke
         nonlocal result, outcome_kind, detail, source, column_used
         codes, uniques = pd.factorize(values)
         outs = [resolve(u) for u in uniques]
+
+        def pick_text():
+            if (codes >= 0).all():
+                return np.asarray(uniques, dtype=object)[codes]
+            return values.to_numpy(dtype=object)
+
         pick = lambda attr, empty: np.array(  # noqa: E731
             [getattr(o, attr) for o in outs] + [empty], dtype=object)[codes]
         if todo.all():   # one code column for every row: no merging needed
             result, outcome_kind = pick("area_code", None), pick("kind", "")
-            detail, source = pick("detail", ""), values.to_numpy(dtype=object)
+            # The text per row from its distinct values (no Python string per row).
+            detail, source = pick("detail", ""), pick_text()
             column_used = np.full(len(todo), column, dtype=object)
             return
         result = np.where(todo, pick("area_code", None), result)
@@ -659,10 +721,11 @@ def _resolve_areas(text, geography, areas: AreaIndex, issues: Issues, rownum, ke
                                "(setting ingest.area_lookup, columns code, name, area_code)",
                         ", ".join(columns_), rownum[joint])
     failed = kind_is("failed", "") & shown_rows
-    empty = failed & (column_used == "")
+    # Nothing failed (the usual case): no pass over the column names of every row.
+    empty = failed & (column_used == "") if failed.any() else failed
     if empty.any():
         issues.add_rows(ERROR, "the area is empty", None, rownum[empty])
-    for col in ("area_code", "dat_code", "area_name"):
+    for col in ("area_code", "dat_code", "area_name") if failed.any() else ():
         mask = failed & (column_used == col)
         if not mask.any():
             continue
@@ -691,7 +754,8 @@ def _resolve_areas(text, geography, areas: AreaIndex, issues: Issues, rownum, ke
     bad = kind_is("failed", "joint", "")
     skip = kind_is("skipped", "gone")
     by_name = column_used == "area_name"
-    return result, bad, skip, np.where(by_name, source, ""), source
+    placed_by = np.where(by_name, source, "") if by_name.any() else np.full(n, "", dtype=object)
+    return result, bad, skip, placed_by, source
 
 
 def _renamed_over(areas: AreaIndex, area_codes, by_name, starts, issues: Issues, rownum,
@@ -720,28 +784,29 @@ def _renamed_over(areas: AreaIndex, area_codes, by_name, starts, issues: Issues,
 
 
 def _two_codes_one_area(out: pd.DataFrame, sources: np.ndarray, areas: AreaIndex,
-                        issues: Issues) -> pd.DataFrame:
+                        issues: Issues) -> tuple[pd.DataFrame, np.ndarray | None]:
     """Rows that two different codes (or names) of the file place on the same area for the
     same indicator, period and breakdown: one error naming both codes and the area, and
-    one row kept so the duplicate check does not say it again."""
+    one row kept so the duplicate check does not say it again. Returns the rows and which
+    rows of `out` they are (None: all of them)."""
     if out.empty:
-        return out
+        return out, None
     # Fast ways out (the usual case): every row placed by its own ONS code, or no area
     # reached from two different texts.
     if (np.asarray(sources, dtype=object) == out["area_code"].to_numpy(dtype=object)).all():
-        return out
+        return out, None
     area_ids, _ = pd.factorize(out["area_code"])
     src_ids, src_uniques = pd.factorize(pd.Series(sources, dtype=object))
     pairs = np.unique(area_ids.astype(np.int64) * (len(src_uniques) + 1) + src_ids)
     if len(np.unique(pairs // (len(src_uniques) + 1))) == len(pairs):
-        return out
+        return out, None
     keys = ["indicator_id", "area_code", "period", "breakdown", "category"]
     frame = out[keys].astype(object).where(out[keys].notna(), "")
     frame["src"] = sources
     per_key = frame.groupby(keys, sort=False)["src"].nunique()
     clash = per_key[per_key > 1]
     if clash.empty:
-        return out
+        return out, None
     marked = frame.set_index(keys).index.isin(clash.index)
     sub = frame[marked]
     parts = []
@@ -753,13 +818,18 @@ def _two_codes_one_area(out: pd.DataFrame, sources: np.ndarray, areas: AreaIndex
                            "today's, or a code given twice): " + "; ".join(parts[:SHOWN])
                     + (f" and {len(parts) - SHOWN} more" if len(parts) > SHOWN else "")
                     + ". Keep one of them", None, out["_row"].to_numpy()[marked])
-    return out[~frame.duplicated(keys).to_numpy()].reset_index(drop=True)
+    kept = ~frame.duplicated(keys).to_numpy()
+    return out[kept].reset_index(drop=True), kept
 
 
 def _resolve_periods(period_text: pd.Series, ind_ids, issues: Issues, rownum, keep,
-                     column: str = "period"):
+                     column: str = "period", ind_codes: np.ndarray | None = None):
+    """(label, kind, start, end and whether bad, per row; each row's code among the
+    distinct period cells, and each of those four columns per code, the last entry for
+    an empty cell)."""
     n = len(period_text)
     codes, uniques = pd.factorize(period_text)
+    codes = np.asarray(codes)
     parsed: list[periods.Period | None] = []
     errors: dict[int, str] = {}
     for i, raw in enumerate(uniques):
@@ -786,17 +856,21 @@ def _resolve_periods(period_text: pd.Series, ind_ids, issues: Issues, rownum, ke
         bad |= mask
         if (mask & keep).any():
             issues.add_rows(ERROR, message, column, rownum[mask & keep])
-    labels = np.array([p.label if p else None for p in parsed] + [None], dtype=object)[codes]
-    kinds = np.array([p.kind if p else None for p in parsed] + [None], dtype=object)[codes]
-    starts = np.array([p.start if p else None for p in parsed] + [None], dtype=object)[codes]
-    ends = np.array([p.end if p else None for p in parsed] + [None], dtype=object)[codes]
+    by_code = {col: np.array([getattr(p, attr) if p else None for p in parsed] + [None],
+                             dtype=object)
+               for col, attr in (("period", "label"), ("period_kind", "kind"),
+                                 ("period_start", "start"), ("period_end", "end"))}
+    labels, kinds, starts, ends = (by_code[c][codes] for c in
+                                   ("period", "period_kind", "period_start", "period_end"))
 
     # A period of the wrong kind for a catalogue indicator is ambiguous or wrong.
     # Object columns: pandas would otherwise copy the labels into Arrow strings, which
     # costs more than the check itself.
     pairs = pd.DataFrame({"ind": ind_ids, "kind": kinds, "label": labels}, dtype=object)
-    ok_rows = ~bad & pd.notna(ind_ids)
-    combos = _first_pairs(ind_ids, codes, kinds, ok_rows)
+    if ind_codes is None:
+        ind_codes, _ = factorize_ids(ind_ids)
+    ok_rows = ~bad & (ind_codes >= 0)
+    combos = _first_pairs(ind_ids, codes, kinds, ok_rows, ind_codes)
     for ind_id, kind in combos:
         if ind_id not in catalogue.BY_ID:
             continue
@@ -817,17 +891,17 @@ def _resolve_periods(period_text: pd.Series, ind_ids, issues: Issues, rownum, ke
         bad |= mask
         if (mask & keep).any():
             issues.add_rows(ERROR, message, column, rownum[mask & keep])
-    return labels, kinds, starts, ends, bad
+    return labels, kinds, starts, ends, bad, codes, by_code
 
 
-def _first_pairs(ind_ids, period_codes, kinds, rows) -> list[tuple]:
+def _first_pairs(ind_ids, period_codes, kinds, rows, ind_codes) -> list[tuple]:
     """The distinct (indicator, period kind) pairs among `rows`, in the order they first
     appear (as drop_duplicates(["ind", "kind"]) gives them), found on integer codes: an
     indicator and a period's position among the distinct periods (whose kind it fixes)."""
     where = np.flatnonzero(rows)
     if len(where) == 0:
         return []
-    ind_codes, _ = pd.factorize(pd.Series(ind_ids[where], dtype=object))
+    ind_codes = np.asarray(ind_codes)[where]
     per = np.asarray(period_codes)[where].astype(np.int64) + 1
     key = ind_codes.astype(np.int64) * (int(per.max()) + 1) + per
     _, first = np.unique(key, return_index=True)
@@ -840,8 +914,36 @@ def _first_pairs(ind_ids, period_codes, kinds, rows) -> list[tuple]:
     return out
 
 
-def _breakdowns(text, ind_ids, fmt, fixed_totals: dict | None = None):
+def _breakdowns(text, ind_ids, fmt, fixed_totals: dict | None = None,
+                coded: dict | None = None):
+    """(breakdown, category) per row, None for the area total. With only a breakdown
+    column (and its category), each distinct pair is worked out once and, when `coded` is
+    given, put there as (index per row, distinct values) for each of the two columns."""
     n = len(ind_ids)
+    if "breakdown" in text and "sex" not in text and "age" not in text:
+        # Factorised (breakdowns and categories repeat): per distinct pair, then mapped
+        # back, instead of several passes over a million Python strings.
+        b_codes, b_uniques = pd.factorize(text["breakdown"])
+        c = text.get("category")
+        if c is not None:
+            c_codes, c_uniques = pd.factorize(c)
+        else:
+            c_codes, c_uniques = np.zeros(n, dtype=np.int64), [""]
+        b_uniques = list(b_uniques) + [""]      # code -1 (no text): as an empty cell
+        c_uniques = list(c_uniques) + [""]
+        width = len(c_uniques)
+        pair = (np.asarray(b_codes, dtype=np.int64) % len(b_uniques)) * width \
+            + np.asarray(c_codes, dtype=np.int64) % width
+        index, pairs = pd.factorize(pair)
+        kinds = [b_uniques[k // width] for k in pairs]
+        breakdown_u = np.array([None if b == "" else b for b in kinds] + [None], dtype=object)
+        category_u = np.array([None if b == "" else c_uniques[k % width]
+                               for b, k in zip(kinds, pairs)] + [None], dtype=object)
+        index = np.asarray(index)
+        if coded is not None:
+            coded["breakdown"] = (index, breakdown_u)
+            coded["category"] = (index, category_u)
+        return breakdown_u[index], category_u[index]
     parts_type: list[np.ndarray] = []
     parts_value: list[np.ndarray] = []
     if "breakdown" in text:
@@ -918,9 +1020,13 @@ def breakdown_totals(counts: dict, fld: str):
 # --- the rules on numbers -------------------------------------------------------------------
 
 def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
-                       mapping: dict[str, int], titles: dict | None = None) -> pd.DataFrame:
+                       mapping: dict[str, int], titles: dict | None = None,
+                       indicators: tuple | None = None,
+                       period_ends: tuple | None = None) -> pd.DataFrame:
     """Check the numbers, then fill values and intervals the file left out. `titles`
-    names metrics the catalogue does not know, for the messages."""
+    names metrics the catalogue does not know, for the messages. `indicators`: the rows'
+    indicators already factorised (codes, distinct ids); `period_ends`: each row's period
+    code and the end per code (table_to_rows has both)."""
     if out.empty:
         return out
     header = {f: table.headers[i] for f, i in mapping.items()}
@@ -930,14 +1036,20 @@ def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
 
     rownum = out["_row"].to_numpy()
     unit = out["_unit"].to_numpy(dtype=object)
-    pct = unit == "%"
-    is_count = unit == "count"
     ids = out["indicator_id"].to_numpy(dtype=object)
     # The indicators factorised once: each lookup below is then per distinct indicator.
-    id_codes, id_uniques = pd.factorize(pd.Series(ids, dtype=object))
-    id_codes = np.asarray(id_codes)
-    method = _by_code(id_codes, id_uniques,
-                      {i.id: i.ci_method for i in catalogue.INDICATORS})
+    id_codes, id_uniques = indicators if indicators is not None else factorize_ids(ids)
+    # A row's unit is its indicator's: compared once per indicator, then mapped back.
+    unit_by_code = np.full(len(id_uniques) + 1, None, dtype=object)
+    unit_by_code[id_codes] = unit
+    pct = (unit_by_code == "%")[id_codes]
+    is_count = (unit_by_code == "count")[id_codes]
+    method_by_code = np.array([getattr(catalogue.BY_ID.get(i), "ci_method", None)
+                               for i in id_uniques] + [None], dtype=object)
+    method = method_by_code[id_codes]
+
+    def method_is(*names) -> np.ndarray:
+        return np.array([m in names for m in method_by_code], dtype=bool)[id_codes]
     num, den = out["numerator"].to_numpy(), out["denominator"].to_numpy()
     value = out["value"].to_numpy().copy()
     limits = {f: out[f].to_numpy().copy() for f in ("lower95", "upper95", "lower998",
@@ -945,8 +1057,9 @@ def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
 
     # Percentages given as proportions (0.432 for 43.2%), as an Excel % cell holds them.
     read_x100 = np.zeros(len(value), dtype=bool)   # their rounding is 100 times larger now
-    for ind_id in pd.unique(ids[pct]):
-        mask = pct & (ids == ind_id) & ~np.isnan(value)
+    for code in pd.unique(id_codes[pct]):
+        ind_id = id_uniques[code]
+        mask = pct & (id_codes == code) & ~np.isnan(value)
         if mask.sum() == 0 or np.nanmax(value[mask]) > 1:
             continue
         both = mask & ~np.isnan(num) & (den > 0)
@@ -980,7 +1093,7 @@ def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
         if neg_value.any():
             issues.add_rows(ERROR, f"negative value ({value[neg_value][0]:g})", col("value"),
                             rownum[neg_value])
-        proportion = pct | (method == "wilson")
+        proportion = pct | method_is("wilson")
         above = proportion & (num > den)
         if above.any():
             i = np.flatnonzero(above)[0]
@@ -1011,7 +1124,7 @@ def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
                                   mapping, col, np.where(read_x100, 100.0, 1.0))
 
         # A value that disagrees with its own numerator and denominator (warning).
-        crude = np.isin(method, ["wilson", "byars"])
+        crude = method_is("wilson", "byars")
         multiplier = _by_code(id_codes, id_uniques,
                               {i.id: float(i.multiplier) for i in catalogue.INDICATORS},
                               np.nan).astype(float)
@@ -1028,24 +1141,24 @@ def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
     fill_value = np.isnan(value) & ~out["_suppressed"].to_numpy(dtype=bool)
     with np.errstate(divide="ignore", invalid="ignore"):
         crude_value = np.where(den > 0, num / den * multiplier, np.nan)
-    value = np.where(fill_value & np.isin(method, ["wilson", "byars"]), crude_value, value)
-    value = np.where(fill_value & (method == "none"), num, value)
+    value = np.where(fill_value & crude, crude_value, value)
+    value = np.where(fill_value & method_is("none"), num, value)
     no_limits = np.isnan(limits["lower95"]) & np.isnan(limits["upper95"]) & \
         np.isnan(limits["lower998"]) & np.isnan(limits["upper998"])
     for level, conf in (("95", 0.95), ("998", 0.998)):
         lo, hi = limits[f"lower{level}"], limits[f"upper{level}"]
-        wil = no_limits & (method == "wilson") & ~np.isnan(num) & (den > 0)
+        wil = no_limits & method_is("wilson") & ~np.isnan(num) & (den > 0)
         if wil.any():
             lower, upper = stats.wilson_ci(num[wil], den[wil], confidence=conf)
             lo[wil], hi[wil] = np.asarray(lower) * 100, np.asarray(upper) * 100
-        byr = no_limits & (method == "byars") & ~np.isnan(num) & (den > 0)
+        byr = no_limits & method_is("byars") & ~np.isnan(num) & (den > 0)
         if byr.any():
             for m in np.unique(multiplier[byr]):
                 sel = byr & (multiplier == m)
                 lower, upper = stats.rate_ci(num[sel], den[sel], confidence=conf,
                                              multiplier=float(m))
                 lo[sel], hi[sel] = lower, upper
-        dsr = no_limits & (method == "dsr") & ~np.isnan(num) & (num > 0) & ~np.isnan(value)
+        dsr = no_limits & method_is("dsr") & ~np.isnan(num) & (num > 0) & ~np.isnan(value)
         if dsr.any():
             # Without the age bands, the variance is approximated as DSR^2 / count (one
             # standardisation weight): standardised.finish marks these rows approximate,
@@ -1063,7 +1176,7 @@ def check_and_complete(out: pd.DataFrame, issues: Issues, table: RawTable,
                         col, suppressed, names)
     _unit_evidence(by_id, unit, method, multiplier, value, num, den, rownum, issues, col,
                    suppressed, names)
-    _future_periods(out, issues, col("period"))
+    _future_periods(out, issues, col("period"), period_ends)
     out["value"] = value
     # A count given only as a value (no numerator column) is still a count: disclosure
     # control reads the numerator, so a count of 3 must be there to be suppressed.
@@ -1346,19 +1459,28 @@ def _title(indicator_id, titles: dict | None = None) -> str:
     return str((titles or {}).get(indicator_id) or indicator_id)
 
 
-def _future_periods(out: pd.DataFrame, issues: Issues, column: str) -> None:
+def _future_periods(out: pd.DataFrame, issues: Issues, column: str,
+                    period_ends: tuple | None = None) -> None:
     """Figures for a period that has not ended yet (quarters up to 2029/30 Q4 were
     once accepted without a word): a warning naming the periods and rows."""
     # Each distinct end date converted and compared once, then mapped back to the rows.
-    codes, uniques = pd.factorize(out["period_end"])
+    if period_ends is not None:     # the period cells' codes, and the end of each
+        codes, uniques = period_ends
+    else:
+        codes, uniques = pd.factorize(out["period_end"])
     now = pd.Timestamp(today())
     codes = np.asarray(codes)
     ends = pd.to_datetime(pd.Series(uniques, dtype=object), errors="coerce")
     future = np.append((ends > now).to_numpy(dtype=bool), False)[codes]
     if not future.any():
         return
-    frame = pd.DataFrame({"period": out["period"].to_numpy()[future],
-                          "end": ends.to_numpy()[codes[future]]})
+    # The first row of each distinct cell is enough (and keeps the order) to list the
+    # periods: drop_duplicates below keeps each label's first row either way.
+    rows = np.flatnonzero(future)
+    _, first = np.unique(codes[rows], return_index=True)
+    rows = rows[np.sort(first)]
+    frame = pd.DataFrame({"period": out["period"].to_numpy()[rows],
+                          "end": ends.to_numpy()[codes[rows]]})
     labels = frame.drop_duplicates("period").sort_values("end")["period"].tolist()
     listed = ", ".join(labels[:6]) + (f" and {len(labels) - 6} more" if len(labels) > 6 else "")
     issues.add_rows(WARNING, f"period(s) {listed} end after today ({now:%d %B %Y}): figures "
