@@ -164,8 +164,8 @@ def test_with_public_mode_off_every_page_says_so_in_its_main_area(data_dir, tmp_
         assert "NOT FOR PUBLICATION" in banners[0]
 
 
-class _Column:
-    """Stands in for a Streamlit column: keeps what each download button would send."""
+class _Row:
+    """Stands in for the row of download buttons: keeps what each button would send."""
 
     def __init__(self, files: dict):
         self.files = files
@@ -181,7 +181,7 @@ def _downloads(monkeypatch, public: bool) -> dict:
 
     from ui import exports
     files: dict = {}
-    monkeypatch.setattr(st, "columns", lambda spec: [_Column(files) for _ in spec])
+    monkeypatch.setattr(st, "container", lambda **layout: _Row(files))
     frame = pd.DataFrame({"Area": ["Gloucestershire"], "Count": pd.array([3], "Int64")})
     exports.table(frame, "figures", public)
     excel = pd.read_excel(io.BytesIO(files["figures.xlsx"]), sheet_name=None, engine="openpyxl")

@@ -24,6 +24,7 @@ from metrics import stats
 from metrics.ingest import definitions
 from metrics.ingest.model import NOTE, Issues
 from metrics.reference import catalogue
+from metrics.reference.formatting import plural
 
 # The demonstration set (metrics.demo) and the pages (metrics.views.explorer) apply the
 # same rule with the same numbers and words.
@@ -157,7 +158,7 @@ def from_age_bands(rows: pd.DataFrame, method: np.ndarray, units: dict[str, str 
         issues.add_rows(NOTE, f"age bands not standardised: {problem}; the area total's "
                               "interval, if any, is approximate", age_column, rownums)
     if added:
-        issues.add_rows(NOTE, f"{len(added):,} standardised rate(s) worked out from their "
+        issues.add_rows(NOTE, f"{plural(len(added), 'standardised rate')} worked out from their "
                               "age bands (2013 European Standard Population, Dobson's "
                               "limits)", age_column, [r["_row"] for r in added])
         out = pd.concat([out, pd.DataFrame(added)], ignore_index=True)
@@ -200,13 +201,13 @@ def finish(rows: pd.DataFrame, gave_limits: np.ndarray, units: dict[str, str | N
         out["value_note"] = pd.Series(np.where(few, WITHHELD_NOTE, notes), index=out.index,
                                       dtype=object)
         approximate &= ~few
-        issues.add_rows(NOTE, f"{few.sum():,} standardised rate(s) on fewer than "
+        issues.add_rows(NOTE, f"{plural(int(few.sum()), 'standardised rate')} on fewer than "
                               f"{DSR_MIN_EVENTS} events not published (as ONS and Fingertips "
                               "do): the count is kept, the rate and its interval are not",
                         numerator_column, out["_row"].to_numpy()[few])
     if approximate.any():
-        issues.add_rows(NOTE, f"{approximate.sum():,} standardised rate(s) have no interval "
-                              "limits or age bands in the file: their intervals are "
+        issues.add_rows(NOTE, f"{plural(int(approximate.sum()), 'standardised rate')} with "
+                              "no interval limits or age bands in the file: their intervals are "
                               "approximate (variance DSR\u00b2 / count, narrower than "
                               "Dobson's) and marked so wherever they are shown",
                         numerator_column, out["_row"].to_numpy()[approximate])
