@@ -47,8 +47,8 @@ FIRST_FY, LAST_FY = 2019, 2026          # quarters 2019/20 Q1 ...
 LAST_QUARTER = (2026, 1)                # ... to 2026/27 Q1
 LAST_FULL_FY = 2025                     # annual data to 2025/26
 POOLED_FIRST_YEARS = range(2017, 2024)  # "2017 - 19" ... "2023 - 25"
-DSR_MINIMUM_EVENTS = 10
-DSR_NOTE = "Rate not calculated: fewer than 10 events"
+DSR_MINIMUM_EVENTS = stats.DSR_MIN_EVENTS
+DSR_NOTE = stats.DSR_WITHHELD_NOTE
 
 
 def _rng(*keys: str) -> np.random.Generator:

@@ -28,8 +28,8 @@ from metrics.reference.formatting import plural
 
 # The demonstration set (metrics.demo) and the pages (metrics.views.explorer) apply the
 # same rule with the same numbers and words.
-DSR_MIN_EVENTS = 10
-WITHHELD_NOTE = "Rate not calculated: fewer than 10 events"
+DSR_MIN_EVENTS = stats.DSR_MIN_EVENTS
+WITHHELD_NOTE = stats.DSR_WITHHELD_NOTE
 LIMITS = ("lower95", "upper95", "lower998", "upper998")
 
 # The 2013 European Standard Population (Eurostat; used by ONS and OHID for rates since

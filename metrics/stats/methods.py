@@ -100,25 +100,16 @@ from scipy import stats as sps
 
 # The names other modules use (re-exported by the package).
 __all__ = [
-    "BYARS_MIN_COUNT", "COMPARISON_CODES", "COMPARISON_WORDS", "IMPROVEMENT_DIRECTIONS",
-    "POLARITIES", "SPC_LIMIT_FACTOR", "SPC_MIN_POINTS", "SPC_RUN_LENGTH",
-    "SPC_SCREEN_FACTOR", "SPC_TWO_SIGMA_FACTOR", "TREND_POINTS", "TREND_THRESHOLD",
-    "TREND_WORDS", "Z_95", "Z_998", "compare_with_benchmark", "comparison_words",
-    "directly_standardised_rate", "dsr_ci", "funnel_limits", "limits_from_95",
-    "poisson_counts_test", "rate_ci",
-    "recent_trend", "spc", "spc_summary", "wilson_ci", "z_for_confidence",
-]
-
-__all__ = [
-    "Z_95", "Z_998", "z_for_confidence",
-    "wilson_ci", "rate_ci", "poisson_counts_test",
-    "directly_standardised_rate", "dsr_ci", "limits_from_95",
-    "COMPARISON_CODES", "COMPARISON_WORDS", "compare_with_benchmark", "comparison_words",
-    "TREND_THRESHOLD", "TREND_WORDS", "recent_trend",
-    "SPC_LIMIT_FACTOR", "SPC_SCREEN_FACTOR", "SPC_MIN_POINTS", "spc", "spc_summary",
-    "funnel_limits", "FUNNEL_POSITIONS", "funnel_position", "funnel_comparison",
-    "funnel_position_words", "funnel_dispersion", "funnel_limits_overdispersed",
-    "FUNNEL_OVERDISPERSION_P", "TREND_POINTS",
+    "BYARS_MIN_COUNT", "COMPARISON_CODES", "COMPARISON_WORDS", "DSR_MIN_EVENTS",
+    "DSR_WITHHELD_NOTE", "FUNNEL_OVERDISPERSION_P", "FUNNEL_POSITIONS",
+    "IMPROVEMENT_DIRECTIONS", "POLARITIES", "SPC_LIMIT_FACTOR", "SPC_MIN_POINTS",
+    "SPC_RUN_LENGTH", "SPC_SCREEN_FACTOR", "SPC_TWO_SIGMA_FACTOR", "TREND_POINTS",
+    "TREND_THRESHOLD", "TREND_WORDS", "Z_95", "Z_998",
+    "compare_with_benchmark", "comparison_words", "directly_standardised_rate", "dsr_ci",
+    "funnel_comparison", "funnel_dispersion", "funnel_limits",
+    "funnel_limits_overdispersed", "funnel_position", "funnel_position_words",
+    "limits_from_95", "poisson_counts_test", "rate_ci", "recent_trend", "spc",
+    "spc_summary", "wilson_ci", "z_for_confidence",
 ]
 
 # ---------------------------------------------------------------------------------------
@@ -133,6 +124,12 @@ _FINGERTIPS_Z = {0.95: Z_95, 0.998: Z_998}
 
 # Byar's approximation is poor for small counts, so Fingertips switches to exact limits.
 BYARS_MIN_COUNT = 10
+
+# Like ONS (":" in its tables) and Fingertips, no directly standardised rate is published
+# on fewer than 10 events: the count is kept and the rate withheld with this note. The
+# demonstration set, the loader and the pages all use these two names.
+DSR_MIN_EVENTS = 10
+DSR_WITHHELD_NOTE = f"Rate not calculated: fewer than {DSR_MIN_EVENTS} events"
 
 
 def _check_confidence(confidence: float) -> float:

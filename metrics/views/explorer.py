@@ -482,7 +482,7 @@ def area_ranking(values: pd.DataFrame, ind: Indicator, period: str, areas: pd.Da
 
 
 # Like Fingertips and ONS, no standardised rate is published on fewer than 10 events.
-DSR_MIN_EVENTS = 10
+DSR_MIN_EVENTS = stats.DSR_MIN_EVENTS
 
 
 def withheld_words(row: pd.Series | None, ind: Indicator, threshold: int) -> str | None:
