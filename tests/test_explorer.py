@@ -119,6 +119,18 @@ def test_activity_counts_have_no_trend_verdict(version):
     verdict = explorer.recent_trend(values, catalogue.get("county_lines_closed"), "E23000037",
                                     UP_TO, 5)
     assert verdict["code"] == "cannot_be_calculated"
+    assert verdict["words"] == "No trend test for counts of activity"
+
+
+def test_standardised_rates_say_why_they_have_no_trend(version):
+    """'Cannot be calculated' read as missing data on a board; the card says the measure
+    has no trend test, and why."""
+    values = outcome_values(version, "harm")
+    verdict = explorer.recent_trend(values, catalogue.get("drug_misuse_deaths"), HOME,
+                                    UP_TO, 5)
+    assert verdict["code"] == "cannot_be_calculated"
+    assert verdict["words"] == "No trend test for standardised rates"
+    assert "proportions and crude rates" in verdict["reason"]
 
 
 def test_spc_of_an_area_series(version):

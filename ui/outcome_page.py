@@ -263,6 +263,9 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
                     "test for trend on the five most recent points with a value (a "
                     "period with none is skipped), significant at 99.8%.")
         st.markdown(f"#### {head['trend']['words']}")
+        if head["trend"]["code"] == "cannot_be_calculated" and head["trend"].get("reason"):
+            reason = head["trend"]["reason"]
+            st.caption(reason[0].upper() + reason[1:] + ".")
         if head["trend"].get("skipped"):
             skipped = head["trend"]["skipped"]
             st.caption(f"{' and '.join(skipped)} {'has' if len(skipped) == 1 else 'have'} "

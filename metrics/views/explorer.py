@@ -439,6 +439,17 @@ def spc_words(frame: pd.DataFrame, summary: dict) -> str:
     return words + "."
 
 
+# What the trend card says for a measure the Fingertips trend test (proportions and crude
+# rates) does not cover, by the metric's interval method.
+NO_TREND_TEST = {
+    "dsr": "No trend test for standardised rates",
+    "count": "No trend test for counts of activity",
+    "other": "No trend test for this measure",
+}
+NO_TREND_REASON = ("the Fingertips recent-trend test is defined for proportions and crude "
+                   "rates only; compare the intervals of the periods on the chart instead")
+
+
 def recent_trend(values: pd.DataFrame, ind: Indicator, area_code: str, up_to: dt.date,
                  threshold: int) -> dict:
     rows = suppress(metric_rows(values, ind), ind, threshold)
@@ -446,9 +457,11 @@ def recent_trend(values: pd.DataFrame, ind: Indicator, area_code: str, up_to: dt
                 & _until(rows, up_to)].sort_values("period_end")
     if ind.ci_method not in ("wilson", "byars"):
         # Counts of activity, standardised rates and intervals taken as published (an
-        # unknown method) have no Fingertips trend test here.
-        return {"code": "cannot_be_calculated", "words": "Cannot be calculated",
-                "reason": "no trend test for this kind of measure"}
+        # unknown method) have no Fingertips trend test here; the words say which, so a
+        # board does not read "Cannot be calculated" as missing data.
+        kind = "dsr" if ind.ci_method == "dsr" else "count" if ind.unit == "count" else "other"
+        return {"code": "cannot_be_calculated", "words": NO_TREND_TEST[kind],
+                "reason": NO_TREND_REASON}
     kind = "proportion" if ind.ci_method == "wilson" else "rate"
     result = stats.recent_trend(rows["numerator"].to_numpy(float),
                                 rows["denominator"].to_numpy(float), kind=kind,
