@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 from streamlit.runtime.pages_manager import PagesManager
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
 def use_navigation_only() -> None:
@@ -24,6 +31,30 @@ def use_navigation_only() -> None:
 
     init._navigation_only = True
     PagesManager.__init__ = init
+
+
+@contextlib.contextmanager
+def app_on_demo_data(data_dir: Path, show_errors: bool = True) -> Iterator[Path]:
+    """The demonstration set built in `data_dir`, with the app pointed at it (CDP_DATA_DIR)
+    and run from the project root (the app may name files relative to it), for a test
+    module's AppTest runs. `show_errors`: .streamlit/config.toml hides error details from
+    viewers, and AppTest obeys it, so at.exception would only say "This app has
+    encountered an error"; they are shown while the module runs."""
+    from streamlit import config
+
+    from metrics.demo import build_demo
+
+    error_details = config.get_option("client.showErrorDetails")
+    if show_errors:
+        config.set_option("client.showErrorDetails", "full")
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv("CDP_DATA_DIR", str(data_dir))
+            patch.chdir(PROJECT_ROOT)
+            build_demo(data_dir)
+            yield data_dir
+    finally:
+        config.set_option("client.showErrorDetails", error_details)
 
 
 def publish_subset(data_dir, where: str, source_version=None, demo: bool = False,

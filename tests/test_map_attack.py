@@ -20,6 +20,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from metrics import geo, store
+from tests.support import app_on_demo_data
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 THRESHOLD = 5
@@ -34,12 +35,7 @@ EST, TREAT, NOT, DEATHS = "est", "treat", "not", "deaths"
 
 @pytest.fixture(scope="module")
 def demo_data_dir(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("attack_data")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CDP_DATA_DIR", str(data_dir))
-        patch.chdir(PROJECT_ROOT)
-        from metrics.demo import build_demo
-        build_demo(data_dir)
+    with app_on_demo_data(tmp_path_factory.mktemp("attack_data")) as data_dir:
         yield data_dir
 
 

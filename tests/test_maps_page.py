@@ -11,6 +11,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from tests.support import app_on_demo_data
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 HOME = "E10000013"
 TIMEOUT_S = 120
@@ -18,12 +20,7 @@ TIMEOUT_S = 120
 
 @pytest.fixture(scope="module")
 def demo_data_dir(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("maps_data")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CDP_DATA_DIR", str(data_dir))
-        patch.chdir(PROJECT_ROOT)
-        from metrics.demo import build_demo
-        build_demo(data_dir)
+    with app_on_demo_data(tmp_path_factory.mktemp("maps_data")) as data_dir:
         yield data_dir
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+from tests.support import app_on_demo_data
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 APP = PROJECT_ROOT / "app.py"
@@ -30,22 +31,8 @@ TIMEOUT_S = 120
 
 @pytest.fixture(scope="module")
 def demo_data_dir(tmp_path_factory):
-    from streamlit import config
-
-    data_dir = tmp_path_factory.mktemp("cdp_data")
-    # .streamlit/config.toml hides error details from viewers, and AppTest obeys it, so
-    # at.exception would only say "This app has encountered an error". Show them here.
-    error_details = config.get_option("client.showErrorDetails")
-    config.set_option("client.showErrorDetails", "full")
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("CDP_DATA_DIR", str(data_dir))
-            patch.chdir(PROJECT_ROOT)   # the app may name files relative to the project root
-            from metrics.demo import build_demo
-            build_demo(data_dir)
-            yield data_dir
-    finally:
-        config.set_option("client.showErrorDetails", error_details)
+    with app_on_demo_data(tmp_path_factory.mktemp("cdp_data")) as data_dir:
+        yield data_dir
 
 
 def run_page(page_file: Path) -> AppTest:

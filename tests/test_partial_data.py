@@ -23,10 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
-from metrics import demo, store
+from metrics import store
 from metrics.reference import catalogue
 from metrics.reports import boardpack
-from tests.support import publish_subset
+from tests.support import app_on_demo_data, publish_subset
 from ui import tables
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -47,19 +47,8 @@ TABLE_PAGES = [p for p in PAGES if p != "data"]
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory):
-    from streamlit import config
-
-    path = tmp_path_factory.mktemp("partial")
-    shown = config.get_option("client.showErrorDetails")
-    config.set_option("client.showErrorDetails", "full")
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("CDP_DATA_DIR", str(path))
-            patch.chdir(PROJECT_ROOT)
-            demo.build_demo(path)
-            yield path
-    finally:
-        config.set_option("client.showErrorDetails", shown)
+    with app_on_demo_data(tmp_path_factory.mktemp("partial")) as data_dir:
+        yield data_dir
 
 
 @pytest.fixture(scope="module")

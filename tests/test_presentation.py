@@ -19,6 +19,7 @@ from metrics.reference import catalogue
 from metrics.reports import briefing
 from metrics.views import changes, headlines
 from metrics.views.overview import OutcomeCard
+from tests.support import app_on_demo_data
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 APP = str(PROJECT_ROOT / "app.py")
@@ -29,20 +30,8 @@ TIMEOUT_S = 120
 
 @pytest.fixture(scope="module")
 def demo_data_dir(tmp_path_factory):
-    from streamlit import config
-
-    data_dir = tmp_path_factory.mktemp("present_data")
-    error_details = config.get_option("client.showErrorDetails")
-    config.set_option("client.showErrorDetails", "full")
-    try:
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv("CDP_DATA_DIR", str(data_dir))
-            patch.chdir(PROJECT_ROOT)
-            from metrics.demo import build_demo
-            build_demo(data_dir)
-            yield data_dir
-    finally:
-        config.set_option("client.showErrorDetails", error_details)
+    with app_on_demo_data(tmp_path_factory.mktemp("present_data")) as data_dir:
+        yield data_dir
 
 
 def present(area: str = HOME) -> AppTest:
