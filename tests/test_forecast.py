@@ -163,3 +163,49 @@ def test_backtest_on_simulated_areas_is_calibrated():
     assert len(result) == 40 * (20 - tf.MIN_QUARTERS - 4 + 1) * 4
     four = result[result["h"] == 4]
     assert 0.70 <= four["covered_rolling"].mean() <= 0.90
+
+
+# --- On the continuity page -------------------------------------------------------------------
+
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from metrics.settings import PROJECT_ROOT  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def demo_data_dir(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("cdp_data")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CDP_DATA_DIR", str(data_dir))
+        patch.chdir(PROJECT_ROOT)
+        from metrics.demo import build_demo
+        build_demo(data_dir)
+        yield data_dir
+
+
+def _continuity(area=None) -> AppTest:
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=180)
+    if area:
+        at.query_params["area"] = area
+    at.run()
+    at.switch_page("pages/continuity.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_continuity_page_shows_the_forecast(demo_data_dir):
+    at = _continuity()
+    assert "Forecast: will the target be met?" in [s.value for s in at.subheader]
+    words = " ".join(str(m.value) for m in at.markdown)
+    assert "the chance that Gloucestershire reaches 75% in the 12 months to" in words
+    assert "(80% interval" in words and "people released with a need each quarter" in words
+    specs = [c.proto.spec for c in at.get("vega_lite_chart")]
+    assert any("forecast's median with its 80% interval" in s for s in specs)
+
+
+def test_no_forecast_for_a_small_area_and_the_page_says_why(demo_data_dir):
+    at = _continuity("E06000053")          # the Isles of Scilly
+    notes = [str(i.value) for i in at.info]
+    assert any(n.startswith("No forecast for Isles of Scilly: ") for n in notes), notes
+    specs = [c.proto.spec for c in at.get("vega_lite_chart")]
+    assert not any("forecast's median" in s for s in specs)

@@ -16,7 +16,7 @@ import streamlit as st
 
 from metrics.reference import catalogue, periods
 from metrics.views import exceptions as ex
-from ui import data, exports, frame, tables
+from ui import data, exports, frame, plain
 
 BENCHMARKS = {"england": "England", "group": "Comparator group"}
 SECTIONS = (
@@ -95,8 +95,13 @@ def render() -> None:
         if table.empty:
             st.markdown(empty)
             continue
-        st.dataframe(tables.for_display(table), hide_index=True, width="stretch",
-                     column_config={"Figures": st.column_config.TextColumn(width="large")})
+        # One card per metric and rule: the figures are sentences, which a table cell
+        # would cut off at a laptop's width.
+        for row in table.itertuples(index=False):
+            with st.container(border=True):
+                st.markdown(f"**{plain.md(row.Metric)}** · {plain.md(row.Rule)} · "
+                            f"{plain.md(row.Period)}")
+                st.markdown(plain.md(row.Figures))
         download = table.copy()
         download.insert(0, "Area", ctx.area_name)
         if ctx.is_demo:
