@@ -6,6 +6,7 @@ its single quarters are hidden) with its chart; the page calls `render` once."""
 from __future__ import annotations
 
 
+import pandas as pd
 import streamlit as st
 
 from metrics.render import forecast_charts
@@ -25,8 +26,14 @@ def _model(data_dir, version_id, area_code, area_name, period_end, threshold, ta
     if result.available:
         observed = protected[(protected["period_kind"] == "rolling_12m")
                              & protected["value"].notna()].tail(12)
+        # The forecast's line starts at the latest published figure, so the two join.
+        last = observed.iloc[[-1]]
+        start = pd.DataFrame({"period_end": last["period_end"].to_numpy(),
+                              "period": last["period"].to_numpy(),
+                              **{c: last["value"].to_numpy() for c in
+                                 ("median", "lower", "upper")}})
         spec = forecast_charts.forecast_chart(
-            observed, result.frame, target * 100,
+            observed, pd.concat([start, result.frame], ignore_index=True), target * 100,
             f"{target * 100:g}% target").to_dict(validate=False)
     return result, spec
 
