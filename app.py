@@ -18,6 +18,8 @@ outcomes = [st.Page(f"pages/{key}.py", title=title, url_path=key)
 # Metrics loaded from extracts that the catalogue does not list (metrics.ingest.definitions).
 outcomes.append(st.Page("pages/other.py", title="Other metrics", url_path="other"))
 pages = [
+    st.Page("pages/exceptions.py", title="What needs attention", icon=":material/flag:",
+            url_path="exceptions"),
     st.Page("pages/maps.py", title="Maps: where need is", icon=":material/map:", url_path="maps"),
     st.Page("pages/continuity.py", title="Continuity of care", icon=":material/sync_alt:", url_path="continuity"),
     st.Page("pages/data.py", title="Data: load and check", icon=":material/upload_file:",

@@ -17,7 +17,7 @@ from metrics import stats
 from metrics.reference import catalogue
 from metrics.render import charts, continuity_charts
 from metrics.views import continuity as cc, explorer, headlines
-from ui import cards, data, exports, frame, plain, tables
+from ui import cards, data, exports, forecast_section, frame, plain, tables
 
 VIEWS = ["Breakdowns", "Pathway", "Process control (SPC)", "All areas", "Figures",
          "About this measure"]
@@ -85,6 +85,7 @@ def render() -> None:
     if quarterly:
         notes.append("Single quarters vary more; the target is judged on 12 months.")
     st.caption(" ".join(notes))
+    forecast_section.render(ctx)
 
     view = st.segmented_control("View", VIEWS, default=VIEWS[0], required=True, key="show",
                                 bind="query-params", label_visibility="collapsed")

@@ -112,11 +112,14 @@ def _latest(rows: pd.DataFrame, up_to: dt.date) -> pd.Series | None:
 
 
 def since_last_board(values: pd.DataFrame, area_code: str, areas: pd.DataFrame,
-                     period_end: dt.date, threshold: int) -> SinceLastBoard:
+                     period_end: dt.date, threshold: int,
+                     previous: periods.Period | None = None) -> SinceLastBoard:
     """Every catalogue metric's figure now (up to `period_end`) against the figure the
     last board saw, for the area (its police force area, or England, where the metric is
-    published only there). `values`: area totals, protected as public mode shows them."""
-    previous = last_board_end(period_end)
+    published only there). `values`: area totals, protected as public mode shows them.
+    `previous`: the quarter the last board's figures went up to, when the board did not
+    meet a quarter ago (default: the quarter before the one ending at `period_end`)."""
+    previous = previous or last_board_end(period_end)
     out = SinceLastBoard(previous.label)
     shown_of = {ind.id: explorer.shown_area(ind, area_code, areas)[0]
                 for ind in catalogue.INDICATORS}
