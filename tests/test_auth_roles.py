@@ -107,7 +107,7 @@ def test_sidebar_says_who_is_signed_in_and_offers_the_right_switch(data_dir, who
         assert "Not signed in: public view." in sidebar
     else:
         assert f"({ROLE[who]}:" in sidebar
-        assert USERS[who]["email"].replace(".", "\\.").replace("@", "\\@") in sidebar
+        assert f"`{USERS[who]['email']}`" in sidebar
         assert "Sign out" in {b.label for b in at.sidebar.button}
     # Members and above may switch unsuppressed viewing on; it starts public.
     assert bool(toggles) == (ROLE[who] in ("member", "analyst", "admin"))

@@ -30,7 +30,8 @@ def render() -> None:
     st.subheader("Who holds which role")
     holders = access.holders(ctx.settings)
     if holders:
-        st.dataframe(exports.safe_frame(pd.DataFrame(holders)), hide_index=True, width="stretch")
+        # config.toml's own entries: shown as written (no formula quoting of "@domain").
+        st.dataframe(pd.DataFrame(holders), hide_index=True, width="stretch")
     else:
         st.info("Nobody is listed under [access] in config.toml: everyone is public.")
     if ctx.settings.access_role_claim:

@@ -96,7 +96,10 @@ def sidebar(who: Access) -> None:
         st.caption("Not signed in: public view.")
         return
     shown = who.identity.email or who.identity.name or "an unnamed account"
-    st.caption(f"Signed in as **{plain.md(shown)}** ({who.role}: "
+    # In a code span: Markdown would turn a bare e-mail address into a mailto link.
+    shown = plain.md(shown.replace("`", "'")) if not who.identity.email else \
+        f"`{shown.replace('`', chr(39))}`"
+    st.caption(f"Signed in as {shown} ({who.role}: "
                f"{access.ROLE_WORDS[who.role]}).")
     if st.button("Sign out", key="sign_out", icon=":material/logout:"):
         st.logout()

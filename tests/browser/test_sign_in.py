@@ -306,7 +306,5 @@ def test_an_admin_reads_the_audit_log(new_page, server, provider, shots):
     # The table draws a moment after the script ends.
     page.locator("[data-testid='stDataFrame']").first.wait_for(state="visible")
     assert page.get_by_text("Not shown").count() == 0
-    # The rollback above, with the analyst who made it, and the public replay refused
-    # nowhere (it never reached an action), so no refusal is logged for it either.
     assert page.get_by_text("Who holds which role").count() == 1
     shoot(page, shots, "admin-audit")
