@@ -183,3 +183,65 @@ def holders(settings: Settings) -> list[dict]:
         rows += [{"role": role, "entry": e,
                   "kind": "domain" if e.startswith("@") else "e-mail"} for e in entries]
     return rows
+
+
+# Settings an admin may change from the Settings page, and how each is written.
+EDITABLE = ("access.members", "access.analysts", "access.admins", "access.role_claim",
+            "disclosure.threshold")
+
+
+def write_config(path, changes: Mapping[str, Any]) -> list[tuple[str, Any, Any]]:
+    """Write `changes` (dotted keys from EDITABLE) into the config file at `path`, keeping
+    its comments and layout (tomlkit), atomically: the new text goes to a temporary file
+    beside it, is read back through load_settings (so a value the app cannot use is never
+    written), flushed to disk and renamed over the old file. Returns (key, old, new) for
+    each value that changed. Raises SettingsError naming the problem otherwise."""
+    import fcntl
+    import os
+    import tempfile
+    from pathlib import Path
+
+    import tomlkit
+
+    from metrics.settings import SettingsError, load_settings
+
+    path = Path(path)
+    unknown = [k for k in changes if k not in EDITABLE]
+    if unknown:
+        raise SettingsError(f"{path.name}: {', '.join(unknown)} cannot be changed here")
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
+        # Two admins saving at once: one after the other, each on the other's result.
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        doc = tomlkit.parse(text)
+        done = []
+        for key, new in changes.items():
+            section, name = key.split(".")
+            table = doc.setdefault(section, tomlkit.table())
+            old = table.get(name)
+            old = old.unwrap() if hasattr(old, "unwrap") else old
+            if old == new:
+                continue
+            table[name] = new
+            done.append((key, old, new))
+        if not done:
+            return []
+        handle = tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=path.parent,
+                                             prefix=f".{path.name}.", suffix=".tmp",
+                                             delete=False)
+        try:
+            with handle:
+                handle.write(tomlkit.dumps(doc))
+                handle.flush()
+                os.fsync(handle.fileno())
+            load_settings(Path(handle.name), environ={})   # refuses what the app cannot use
+            os.replace(handle.name, path)
+        except BaseException:
+            Path(handle.name).unlink(missing_ok=True)
+            raise
+        directory = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(directory)
+        finally:
+            os.close(directory)
+        return done

@@ -218,6 +218,12 @@ def _access_settings(doc: dict, name: str) -> dict:
 _ACCESS_ENTRY = re.compile(r"[^@\s*]*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 
 
+def config_path(environ: dict | None = None) -> Path:
+    """The settings file in use: CDP_CONFIG, or config.toml at the project root."""
+    environ = os.environ if environ is None else environ
+    return Path(environ[CONFIG_ENV]) if environ.get(CONFIG_ENV) else CONFIG_PATH
+
+
 def is_local_address(address) -> bool:
     """True when a server bound to `address` can be reached only from this computer.
     Unset or empty means Streamlit listens on every interface."""

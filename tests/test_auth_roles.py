@@ -284,3 +284,91 @@ def test_the_audit_log_lists_loads_rollbacks_and_refusals(data_dir):
     # Every line written is one JSON object.
     lines = (data_dir / audit.AUDIT_FILE).read_text().splitlines()
     assert json.loads(lines[0])["event"] == "refused"
+
+
+# --- the settings page --------------------------------------------------------------------
+
+def test_write_config_keeps_comments_and_refuses_what_the_app_cannot_use(tmp_path):
+    from metrics.settings import SettingsError
+    config = tmp_path / "config.toml"
+    config.write_text("# the partnership's settings\n[disclosure]\nthreshold = 5  # NDTMS\n"
+                      + ACCESS)
+    done = access.write_config(config, {"access.members": ["@nhs.net"],
+                                        "disclosure.threshold": 10,
+                                        "access.admins": ["Lead@glos.gov.uk"]})
+    assert done == [("access.members", ["@glos.gov.uk"], ["@nhs.net"]),
+                    ("disclosure.threshold", 5, 10)]
+    text = config.read_text()
+    assert "# the partnership's settings" in text and "# NDTMS" in text
+    settings = load_settings(config, environ={})
+    assert settings.access_members == ("@nhs.net",) and settings.disclosure_threshold == 10
+    for bad in ({"access.analysts": ["nhs.net"]}, {"disclosure.threshold": 0},
+                {"data.dir": "/etc"}):
+        with pytest.raises(SettingsError):
+            access.write_config(config, bad)
+        assert config.read_text() == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.toml", "config.toml.lock"]
+
+
+@pytest.mark.parametrize("who", list(USERS))
+def test_only_admins_change_settings_and_each_change_is_audited(data_dir, who):
+    from metrics.settings import config_path
+    settings = load_settings()
+    before = config_path().read_text()
+    change = {"access.analysts": ["analyst@glos.gov.uk", "second@glos.gov.uk"]}
+    identity = Identity.from_claims(USERS[who])
+    if ROLE[who] != "admin":
+        with pytest.raises(access.AccessDenied):
+            actions.change_settings(identity, settings, True, config_path(), change, data_dir)
+        assert config_path().read_text() == before
+        return
+    actions.change_settings(identity, settings, True, config_path(), change, data_dir)
+    assert load_settings().access_analysts == ("analyst@glos.gov.uk", "second@glos.gov.uk")
+    log = audit.entries(data_dir)
+    role_change = log[log["event"] == "role change"].iloc[0]
+    assert role_change["email"] == "lead@glos.gov.uk" and role_change["subject"] == "l-1"
+    assert "second@glos.gov.uk" in role_change["detail"]
+
+
+@pytest.mark.parametrize("who", list(USERS))
+def test_the_settings_page_is_for_admins_only(data_dir, who):
+    at = app(USERS[who], page="pages/settings.py")
+    if ROLE[who] == "admin":
+        assert [t.value for t in at.text_area][:3] == [
+            "@glos.gov.uk", "analyst@glos.gov.uk", "lead@glos.gov.uk"]
+        assert at.number_input[0].value == 5
+    else:
+        assert "Not shown: admins only" in texts(at)
+        assert not at.text_area
+
+
+def save(at: AppTest) -> None:
+    [b for b in at.button if b.label == "Save settings"][0].click().run()
+    assert not at.exception, [e.message for e in at.exception]
+
+
+def test_an_admin_saves_roles_and_threshold_from_the_page(data_dir):
+    from metrics.settings import config_path
+    at = app(USERS["admin"], page="pages/settings.py")
+    at.text_area[0].set_value("@glos.gov.uk\nsomeone@nhs.net")
+    at.number_input[0].set_value(10)
+    save(at)
+    assert not at.exception
+    assert "Saved: access\\.members; disclosure\\.threshold" in texts(at)
+    settings = load_settings()
+    assert settings.access_members == ("@glos.gov.uk", "someone@nhs.net")
+    assert settings.disclosure_threshold == 10
+    events = set(audit.entries(data_dir)["event"])
+    assert {"role change", "settings change"} <= events
+    # A mistyped entry saves nothing and says why.
+    before = config_path().read_text()
+    at.text_area[1].set_value("analyst@glos.gov.uk\nglos.gov.uk")
+    save(at)
+    assert "Not saved" in texts(at) and "glos.gov.uk" in texts(at)
+    assert config_path().read_text() == before
+    # An admin cannot take away their own role.
+    at.text_area[1].set_value("analyst@glos.gov.uk")
+    at.text_area[2].set_value("other@glos.gov.uk")
+    save(at)
+    assert "you would no longer be an admin" in texts(at)
+    assert config_path().read_text() == before

@@ -107,9 +107,11 @@ def sidebar(who: Access) -> None:
 
 
 def admin_pages(settings: Settings) -> list:
-    """The pages for admins (the audit log): in everyone's navigation, so a link never
+    """The pages for admins (settings, the audit log): in everyone's navigation, so a link never
     breaks, but listed only for admins; the page itself refuses anyone else, on the
     server, when it runs."""
     shown = "visible" if current(settings).allows("audit") else "hidden"
-    return [st.Page("pages/audit.py", title="Audit log", icon=":material/policy:",
+    return [st.Page("pages/settings.py", title="Settings", icon=":material/settings:",
+                    url_path="settings", visibility=shown),
+            st.Page("pages/audit.py", title="Audit log", icon=":material/policy:",
                     url_path="audit", visibility=shown)]

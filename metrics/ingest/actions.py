@@ -70,3 +70,20 @@ def audit_entries(identity: Identity, settings: Settings, sign_in: bool, data_di
     """The audit log (admins)."""
     _guard(identity, settings, "audit", sign_in, data_dir)
     return audit.entries(data_dir)
+
+
+def open_settings(identity: Identity, settings: Settings, sign_in: bool, data_dir) -> None:
+    """The Settings page may be shown (admins); AccessDenied otherwise."""
+    _guard(identity, settings, "settings", sign_in, data_dir)
+
+
+def change_settings(identity: Identity, settings: Settings, sign_in: bool, config_path,
+                    changes: dict, data_dir) -> list[tuple]:
+    """Write changed roles or settings to config.toml (atomically, refused whole when any
+    value is unusable) and record each change in the audit log."""
+    _guard(identity, settings, "settings", sign_in, data_dir)
+    done = access.write_config(config_path, changes)
+    for key, old, new in done:
+        event = "role change" if key.startswith("access.") else "settings change"
+        audit.record(data_dir, event, identity.audit_record(), f"{key}: {old!r} -> {new!r}")
+    return done
