@@ -3,7 +3,8 @@
 import streamlit as st
 
 from metrics.reference.catalogue import OUTCOME_SHORT
-from ui import frame
+from metrics.settings import load_settings
+from ui import auth, frame
 
 st.set_page_config(page_title="Combating Drugs Partnership outcomes",
                    # A local file: a :material/ icon here makes the browser fetch the
@@ -27,6 +28,8 @@ pages = [
     st.Page("pages/present.py", title="Presentation mode", icon=":material/slideshow:",
             url_path="present"),
 ]
+# The audit log: listed for admins only, and refused on the server to anyone else.
+pages += auth.admin_pages(load_settings())
 navigation = st.navigation({"": [overview], "Outcomes": outcomes, "Partnership": pages})
 # Presentation mode is always public: small counts are suppressed whatever the toggle says.
 st.session_state["_context"] = frame.start(force_public=navigation.url_path == "present")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +67,24 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
+# Who may do what (metrics/access.py decides a user's role from these). Declared apart from
+# SETTINGS until README.md's Settings table lists them; the same checks apply.
+ACCESS_SETTINGS: tuple[Setting, ...] = (
+    Setting("access.members", [],
+            "E-mail addresses or @domains of partnership members: they may switch "
+            "unsuppressed viewing on. Only used once sign-in is configured."),
+    Setting("access.analysts", [],
+            "E-mail addresses or @domains of analysts: members who also upload, refresh the "
+            "drop folder, read validation reports and roll back."),
+    Setting("access.admins", [],
+            "E-mail addresses or @domains of admins: analysts who also see the settings "
+            "and the audit log."),
+    Setting("access.role_claim", "",
+            "Optional token claim (such as roles or groups) whose values name roles "
+            "(member, analyst, admin); the higher of it and the lists above applies."),
+)
+
+
 class SettingsError(ValueError):
     """config.toml holds a value the dashboard cannot use."""
 
@@ -84,6 +103,11 @@ class Settings:
     allow_unsuppressed: bool = False    # see check_unsuppressed_allowed
     drop_folder: Path | None = None     # None: <data_dir>/incoming
     area_lookup: Path | None = None
+    # [access]: lower-cased e-mail addresses and "@domain"s per role (metrics/access.py).
+    access_members: tuple[str, ...] = ()
+    access_analysts: tuple[str, ...] = ()
+    access_admins: tuple[str, ...] = ()
+    access_role_claim: str = ""
 
 
 def _lookup(doc: dict, dotted: str, default: Any) -> Any:
@@ -163,7 +187,41 @@ def load_settings(path: Path | None = None, environ: dict | None = None) -> Sett
         allow_unsuppressed=allow_unsuppressed,
         drop_folder=drop_path,
         area_lookup=lookup_path,
+        **_access_settings(doc, path.name),
     )
+
+
+def _access_settings(doc: dict, name: str) -> dict:
+    """The [access] lists, checked: each entry an e-mail address or an "@domain"; no
+    wildcard or bare domain, since a mistyped entry must not quietly grant a role."""
+    out = {}
+    for setting in ACCESS_SETTINGS[:3]:
+        entries = _lookup(doc, setting.key, setting.default)
+        if not isinstance(entries, list) or not all(isinstance(e, str) for e in entries):
+            raise SettingsError(f"{name}: {setting.key} must be a list of e-mail addresses "
+                                f"or @domains in quotes, such as [\"@glos.gov.uk\"]")
+        for entry in entries:
+            if not _ACCESS_ENTRY.fullmatch(entry.strip()):
+                raise SettingsError(
+                    f"{name}: {setting.key} holds {entry[:80]!r}, which is neither an e-mail "
+                    "address (name@example.gov.uk) nor a domain written @example.gov.uk")
+        out[f"access_{setting.key.split('.')[1]}"] = tuple(e.strip().lower() for e in entries)
+    claim = _lookup(doc, "access.role_claim", "")
+    if not isinstance(claim, str):
+        raise SettingsError(f"{name}: access.role_claim must be a claim name in quotes "
+                            f"(such as \"roles\") or \"\", not {claim!r}")
+    out["access_role_claim"] = claim.strip()
+    return out
+
+
+# name@domain or @domain; the domain has at least one dot and no spaces or wildcards.
+_ACCESS_ENTRY = re.compile(r"[^@\s*]*@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+
+
+def config_path(environ: dict | None = None) -> Path:
+    """The settings file in use: CDP_CONFIG, or config.toml at the project root."""
+    environ = os.environ if environ is None else environ
+    return Path(environ[CONFIG_ENV]) if environ.get(CONFIG_ENV) else CONFIG_PATH
 
 
 def is_local_address(address) -> bool:

@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 # Stages from the bottom up. A module may import its own stage and any stage below it.
 STAGES = [
     ("metrics.settings",),
+    ("metrics.access",),                    # roles, from the settings
     ("metrics.reference",),
     ("metrics.stats",),
     ("metrics.store",),

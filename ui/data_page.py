@@ -14,28 +14,24 @@ import pandas as pd
 import streamlit as st
 
 from metrics.reference import catalogue, periods
-from metrics.ingest import drop, layouts, loading, template, versions
+from metrics.access import AccessDenied
+from metrics.ingest import actions, drop, layouts, loading, template
 from metrics.ingest.model import LoadReport
 from metrics.reference.formatting import plural
-from ui import data, exports, frame, plain
+from ui import auth, data, exports, frame, plain
 
 
 def render() -> None:
     ctx = frame.context()
     settings = ctx.settings
+    # Who is asking, read on the server this run; every action below is checked again
+    # inside metrics.ingest.actions with the same identity.
+    who = ctx.access or auth.current(settings)
+    guard = (who.identity, settings, who.sign_in)
     KIND_LABELS = {"quarter": "Quarters", "rolling_12m": "Rolling 12 months",
                    "financial_year": "Financial years", "pooled_3y": "3-year pooled",
                    "calendar_year": "Calendar years"}
     GAP_STYLE = "background-color: #f8d7da; color: #842029; font-weight: 600"
-
-
-    def user_name() -> str:
-        try:
-            if st.user.is_logged_in:
-                return str(st.user.get("email") or st.user.get("name"))
-        except Exception:  # noqa: BLE001 - no login configured
-            pass
-        return f"{loading.default_user()} (Data page)"
 
 
     def flash(message: str, kind: str = "success") -> None:
@@ -163,6 +159,8 @@ def render() -> None:
                f"({ctx.version.manifest.get('published_at', '')[:16].replace('T', ' ')} UTC). "
                "Every load is checked first; a file with any error publishes nothing, and every "
                "earlier version can be restored.")
+    if not who.sign_in:
+        st.info(auth.HOW_TO_SIGN_IN, icon=":material/login:")
     show_flash()
 
     tab_load, tab_coverage, tab_fresh, tab_history, tab_format = st.tabs(
@@ -182,12 +180,17 @@ def render() -> None:
                         + ". Files placed there are loaded when the app starts or with this "
                           "button; loaded files move to `loaded/`, refused ones to `refused/` "
                           "with a report.")
-            if st.button("Load files from the drop folder", icon=":material/refresh:",
-                         disabled=not waiting):
+            if not who.allows("refresh_drop_folder"):
+                st.caption("Analysts load the drop folder: sign in as an analyst.")
+            elif st.button("Load files from the drop folder", icon=":material/refresh:",
+                           disabled=not waiting):
                 try:
                     with st.spinner("Checking and publishing..."):
-                        report = drop.load_drop_folder(ctx.data_dir, settings.drop_folder,
-                                                       user=f"{user_name()} (drop folder)")
+                        report = actions.refresh_drop_folder(*guard, ctx.data_dir,
+                                                             settings.drop_folder)
+                except AccessDenied as exc:
+                    flash(f"Not loaded: {_md(exc)}.", "error")
+                    st.rerun()
                 except Exception as exc:  # noqa: BLE001 - the page must keep serving
                     # load_drop_folder refuses files that fail to load; anything left is the
                     # store's (a full disk, a lost lock): say so and keep what is published.
@@ -205,7 +208,10 @@ def render() -> None:
                 st.rerun()
 
         st.subheader("Upload files")
-        if not settings.allow_upload:
+        if who.sign_in and not who.allows("upload"):
+            st.info("Analysts upload extracts: sign in as an analyst to upload, check and "
+                    "publish files.", icon=":material/lock:")
+        elif not who.allows("upload"):
             st.info("Uploading is switched off on this server. An analyst can load files with "
                     "the drop folder above or the command line (`python -m metrics.ingest load "
                     "FILE`), or switch uploads on with `ingest.allow_upload = true` in "
@@ -223,8 +229,8 @@ def render() -> None:
                        ctx.version.id, tuple(sorted(options.as_dict().items())))
                 if st.session_state.get("upload_key") != key:
                     with st.spinner("Checking the files..."):
-                        st.session_state["upload_report"] = loading.load(
-                            sources, ctx.data_dir, dry_run=True, options=options)
+                        st.session_state["upload_report"] = actions.check_upload(
+                            *guard, sources, ctx.data_dir, options=options)
                     st.session_state["upload_key"] = key
                 report = st.session_state["upload_report"]
                 st.markdown("#### Validation report")
@@ -236,9 +242,9 @@ def render() -> None:
                                 "version stays in the history).", icon=":material/info:")
                     if st.button("Publish", type="primary", icon=":material/publish:"):
                         with st.spinner("Publishing..."):
-                            result = loading.load(sources, ctx.data_dir, user=user_name(),
-                                                  expect_base=report.base_version,
-                                                  options=options)
+                            result = actions.publish_upload(
+                                *guard, sources, ctx.data_dir,
+                                expect_base=report.base_version, options=options)
                         if result.published:
                             flash(_md(result.message))
                             st.session_state["upload_counter"] = counter + 1
@@ -290,7 +296,10 @@ def render() -> None:
                     "version; nothing published is deleted.")
         show_table(hist, column_config={"demo": st.column_config.CheckboxColumn("demo")})
         others = [v for v in hist["version"] if v != ctx.version.id]
-        if not settings.allow_upload:
+        if who.sign_in and not who.allows("rollback"):
+            st.info("Analysts restore earlier versions: sign in as an analyst to roll back.",
+                    icon=":material/lock:")
+        elif not who.allows("rollback"):
             st.info("Rollback from this page is switched off (`ingest.allow_upload`). An analyst "
                     "can run `python -m metrics.ingest rollback VERSION`.", icon=":material/lock:")
         elif others:
@@ -299,7 +308,7 @@ def render() -> None:
                                        "restoring a demonstration version shows the banner again.")
             if st.button(f"Restore {target}", icon=":material/history:"):
                 try:
-                    restored = versions.rollback(target, ctx.data_dir, user=user_name())
+                    restored = actions.rollback(*guard, target, ctx.data_dir)
                     flash(f"Published {restored.id}, a copy of {target}.")
                 except Exception as exc:  # noqa: BLE001 - shown, not raised
                     flash(f"Not restored: {_md(exc)}", "error")

@@ -17,7 +17,7 @@ from metrics import demo, ingest, store
 from metrics.reference import periods
 from metrics.settings import (PROJECT_ROOT, Settings, SettingsError,
                               check_unsuppressed_allowed, load_settings)
-from ui import data
+from ui import auth, data
 
 DEMO_BANNER = (
     "**Demonstration data.** Every figure on this page is generated for demonstration and "
@@ -47,6 +47,7 @@ class Context:
     period: str               # selected quarter, e.g. "2026/27 Q1"
     period_end: dt.date
     public: bool              # public mode: small counts suppressed everywhere
+    access: auth.Access | None = None   # who is signed in, their role (ui/auth.py)
 
     @property
     def disclosure_threshold(self) -> int:
@@ -124,7 +125,9 @@ def start(force_public: bool = False) -> Context:
             "Period", quarter_labels, default=quarter_labels[0], key="period",
             help="Financial-year quarter. Each metric shows its latest figure up to the end "
                  "of this quarter; annual metrics show the latest year published by then.")
-        public = _public_mode(settings, force_public)
+        who = auth.current(settings)
+        auth.sidebar(who)   # sign in / signed in as X (role) / sign out
+        public = _public_mode(settings, force_public, who)
         st.caption(_data_caption(version))
         if start_note:
             st.caption(start_note)
@@ -137,22 +140,23 @@ def start(force_public: bool = False) -> Context:
         st.info("No figures are published yet. Load an extract on the Data page.",
                 icon=":material/info:")
     return Context(settings, data_dir, version, areas, area_code, names[area_code], period,
-                   pd.Timestamp(ends[period]).date(), public)
+                   pd.Timestamp(ends[period]).date(), public, who)
 
 
-def _public_mode(settings: Settings, force_public: bool) -> bool:
+def _public_mode(settings: Settings, force_public: bool, who: auth.Access) -> bool:
     """Whether this run suppresses small counts. Decided here on the server from the
     settings, never from anything the browser sends: without
     `disclosure.allow_unsuppressed` there is no switch, and a "public" value planted in the
-    session state or the URL is ignored (and dropped)."""
+    session state or the URL is ignored (and dropped). With sign-in configured, members
+    and above get the switch (their role, read on the server, not the setting)."""
     small = (f"counts from 1 to {settings.disclosure_threshold - 1}"
              if settings.disclosure_threshold > 1 else "small counts")
-    if not settings.allow_unsuppressed:
+    if not who.allows("view_unsuppressed"):
         st.session_state.pop("public", None)
         st.caption(f"Public view: {small}, and figures built on them, are suppressed (*).")
         return True
     public = st.toggle(
-        "Public mode", value=settings.public_by_default, key="public",
+        "Public mode", value=settings.public_by_default or who.sign_in, key="public",
         disabled=force_public,
         help=f"Suppresses {small}, and rates built on them, in every table, chart, map and "
              "download. Keep it on for public meetings.") or force_public

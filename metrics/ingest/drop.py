@@ -105,8 +105,10 @@ def _unfinished(data_dir: Path, drop_dir: Path) -> LoadReport | None:
     return report
 
 
-def load_drop_folder(data_dir=None, drop_dir=None, user: str | None = None) -> LoadReport | None:
-    """Load every file waiting in the drop folder; None when there was nothing to do."""
+def load_drop_folder(data_dir=None, drop_dir=None, user: str | None = None,
+                     identity: dict | None = None) -> LoadReport | None:
+    """Load every file waiting in the drop folder; None when there was nothing to do.
+    `identity`: who pressed the Data page's refresh button (recorded in the manifest)."""
     settings = load_settings()
     data_dir = Path(data_dir or settings.data_dir)
     drop_dir = Path(drop_dir or settings.drop_folder or data_dir / "incoming")
@@ -129,7 +131,8 @@ def load_drop_folder(data_dir=None, drop_dir=None, user: str | None = None) -> L
                                    .isoformat(timespec="seconds")}), encoding="utf-8")
         os.replace(tmp, marker)
         try:
-            report = load(files, data_dir, user=user or f"{default_user()} (drop folder)")
+            report = load(files, data_dir, user=user or f"{default_user()} (drop folder)",
+                          identity=identity)
         except Exception as exc:  # noqa: BLE001 - no file may stop the app from serving
             report = _failed(files, "refused: the load failed unexpectedly; nothing was "
                                     "published (the published data is unchanged)",

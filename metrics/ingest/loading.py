@@ -462,8 +462,10 @@ def _typed(rows: pd.DataFrame) -> pd.DataFrame:
 
 def load(files, data_dir=None, *, dry_run: bool = False, user: str | None = None,
          expect_base: str | None = None, area_lookup: Path | None = None,
-         action: str = "load", options: layouts.LoadOptions | None = None) -> LoadReport:
-    """Check `files` (paths, or `Source`s) and, unless dry_run or any error, publish."""
+         action: str = "load", options: layouts.LoadOptions | None = None,
+         identity: dict | None = None) -> LoadReport:
+    """Check `files` (paths, or `Source`s) and, unless dry_run or any error, publish.
+    `identity`: the signed-in loader's e-mail and subject, recorded in the manifest."""
     settings = load_settings()
     data_dir = Path(data_dir or settings.data_dir)
     area_lookup = area_lookup if area_lookup is not None else settings.area_lookup
@@ -526,7 +528,7 @@ def load(files, data_dir=None, *, dry_run: bool = False, user: str | None = None
                     WARNING, f"{repaired}; this load builds on {latest.id}")
             return _finish(files_, issues, rows, additional, latest, None, publish=True,
                            data_dir=data_dir, user=user or default_user(), known=known,
-                           action=action)
+                           action=action, identity=identity)
     finally:
         for spool in spools:
             spool.close()
@@ -540,7 +542,8 @@ def _current(data_dir: Path) -> store.Version | None:
 
 
 def _finish(files_, issues, rows, additional, current, _unused, *, dry_run=False,
-            publish=False, data_dir=None, user=None, known=None, action="load") -> LoadReport:
+            publish=False, data_dir=None, user=None, known=None, action="load",
+            identity=None) -> LoadReport:
     # A large load works in its spool folder; a small one in a temporary folder (the
     # replaced keys are written there before they are copied into the new version).
     work = contextlib.nullcontext(rows.dir) if isinstance(rows, store.Spool) else \
@@ -548,11 +551,11 @@ def _finish(files_, issues, rows, additional, current, _unused, *, dry_run=False
     with work as work_dir:
         return _finish_in(Path(work_dir), files_, issues, rows, additional, current,
                           dry_run=dry_run, publish=publish, data_dir=data_dir, user=user,
-                          action=action)
+                          action=action, identity=identity)
 
 
 def _finish_in(work_dir: Path, files_, issues, rows, additional, current, *, dry_run,
-               publish, data_dir, user, action) -> LoadReport:
+               publish, data_dir, user, action, identity=None) -> LoadReport:
     base = _real_base(current)
     base_path = base.path / "values.parquet" if base is not None else None
     counts = {}
@@ -603,7 +606,7 @@ def _finish_in(work_dir: Path, files_, issues, rows, additional, current, *, dry
         result.message = "checked (dry run): nothing was published"
         return result
     version = _publish(data_dir, base, new, indicators, reissue, files_, result, user,
-                       action, work_dir)
+                       action, work_dir, identity)
     result.version, result.published = version.id, True
     replaced = " (replacing the demonstration data)" if current is not None and \
         current.is_demo else ""
@@ -694,7 +697,7 @@ def _base_values(base: store.Version | None, new: pd.DataFrame) -> pd.DataFrame 
 
 
 def _publish(data_dir, base, new, indicators, reissue: store.Reissue, files_, result, user,
-             action, work_dir: Path) -> store.Version:
+             action, work_dir: Path, identity: dict | None = None) -> store.Version:
     if isinstance(new, store.Spool):
         new_values, new_rows, spill = new.parts, new.rows, new.dir
     else:
@@ -736,6 +739,7 @@ def _publish(data_dir, base, new, indicators, reissue: store.Reissue, files_, re
             "action": action,
             "source": "Loaded extracts",
             "loaded_by": user,
+            **({"identity": identity} if identity else {}),
             "loaded_at": loaded_at,
             "base_version": base.id if base is not None else None,
             "replaced_demo": base is None and result.base_version is not None,

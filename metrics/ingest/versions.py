@@ -81,9 +81,11 @@ def normalise_version(text: str) -> str:
     return store.version_id_of(int(m.group(1)))
 
 
-def rollback(target: str, data_dir=None, user: str | None = None) -> store.Version:
+def rollback(target: str, data_dir=None, user: str | None = None,
+             identity: dict | None = None) -> store.Version:
     """Publish a new version that copies `target`'s tables; the rollback is itself a
-    version, so it can be undone the same way."""
+    version, so it can be undone the same way. `identity`: the signed-in user's e-mail and
+    subject, recorded in the manifest."""
     data_dir = _data_dir(data_dir)
     version_id = normalise_version(target)
     known = {v.id: v for v in store.list_versions(data_dir)}
@@ -109,6 +111,7 @@ def rollback(target: str, data_dir=None, user: str | None = None) -> store.Versi
                 "replaced": current,
                 "source": m.get("source", ""),
                 "loaded_by": user or default_user(),
+                **({"identity": identity} if identity else {}),
                 "loaded_at": _now(),
                 "files": [],
                 "indicator_sources": m.get("indicator_sources", {}),

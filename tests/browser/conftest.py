@@ -95,7 +95,8 @@ def _healthy(url: str) -> bool:
 
 
 def start_server(data_dir: Path, log_dir: Path, timeout: float = SERVER_START_TIMEOUT_S,
-                 python: str | None = None) -> Server:
+                 python: str | None = None, extra_args: tuple[str, ...] = (),
+                 extra_env: dict | None = None, port: int | None = None) -> Server:
     """Start `streamlit run app.py` on a free port and wait until /_stcore/health is 200.
 
     Raises RuntimeError with the server's stderr when it dies or is not healthy in time.
@@ -105,15 +106,16 @@ def start_server(data_dir: Path, log_dir: Path, timeout: float = SERVER_START_TI
     python = python or str(PROJECT_ROOT / ".venv" / "bin" / "python")
     if not Path(python).exists():
         python = sys.executable
-    port = free_port()
-    env = dict(os.environ, CDP_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1")
+    port = port or free_port()
+    env = dict(os.environ, CDP_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1",
+               **(extra_env or {}))
     command = [
         python, "-m", "streamlit", "run", "app.py",
         "--server.port", str(port), "--server.headless", "true",
         "--server.address", "127.0.0.1",
         # Run the code as it was at start: other people editing files must not put a
         # "File change" prompt in screenshots or reload modules mid-test.
-        "--server.fileWatcherType", "none",
+        "--server.fileWatcherType", "none", *extra_args,
     ]
     # Output goes to files, not pipes: a chatty server can never block on a full pipe.
     stdout = open(log_dir / "stdout.log", "wb")

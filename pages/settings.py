@@ -1,0 +1,5 @@
+"""Settings (admins): who holds which role, what is loaded, the disclosure threshold."""
+
+from ui.settings_page import render
+
+render()
