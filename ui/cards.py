@@ -7,7 +7,7 @@ import streamlit as st
 
 from metrics import stats
 from metrics.reference import formatting
-from metrics.render import palette
+from metrics.render import palette, sparkline
 from metrics.views.overview import ContinuityHeadline, OutcomeCard
 
 # comparison code prefix -> (badge colour, icon). Streamlit badges take named colours
@@ -68,8 +68,11 @@ def outcome_card(card: OutcomeCard) -> None:
         st.metric(
             f"England: {ind.title}" if england_only else ind.title, card.value_text,
             delta=delta, delta_color=colour,
-            chart_data=[v for v in card.sparkline if v is not None] or None,
-            chart_type="line", help=ind.definition)
+            help=ind.definition)
+        # Our own sparkline, an image with words (Streamlit's chart_data one has none).
+        line = sparkline.svg(card.sparkline, list(card.sparkline_periods), ind)
+        if line:
+            st.html(line)
         comparison_badge(card.comparison, card.comparison_words)
         details = [card.period or "", card.england_text, card.geography_note]
         verdict = CHANGE_WORDS.get(direction)
