@@ -3,7 +3,7 @@
 import streamlit as st
 
 from metrics.reference.catalogue import OUTCOME_SHORT
-from ui import frame
+from ui import accessibility, frame
 
 st.set_page_config(page_title="Combating Drugs Partnership outcomes",
                    # A local file: a :material/ icon here makes the browser fetch the
@@ -24,8 +24,12 @@ pages = [
             url_path="data"),
     st.Page("pages/present.py", title="Presentation mode", icon=":material/slideshow:",
             url_path="present"),
+    st.Page("pages/accessibility.py", title="Accessibility statement",
+            icon=":material/accessibility_new:", url_path="accessibility"),
 ]
 navigation = st.navigation({"": [overview], "Outcomes": outcomes, "Partnership": pages})
 # Presentation mode is always public: small counts are suppressed whatever the toggle says.
 st.session_state["_context"] = frame.start(force_public=navigation.url_path == "present")
 navigation.run()
+if navigation.url_path != "present":   # a slide fills the projector: no footer there
+    accessibility.footer()
