@@ -4,7 +4,7 @@ import streamlit as st
 
 from metrics.reference.catalogue import OUTCOME_SHORT
 from metrics.settings import load_settings
-from ui import auth, frame
+from ui import accessibility, auth, frame
 
 st.set_page_config(page_title="Combating Drugs Partnership outcomes",
                    # A local file: a :material/ icon here makes the browser fetch the
@@ -27,6 +27,8 @@ pages = [
             url_path="data"),
     st.Page("pages/present.py", title="Presentation mode", icon=":material/slideshow:",
             url_path="present"),
+    st.Page("pages/accessibility.py", title="Accessibility statement",
+            icon=":material/accessibility_new:", url_path="accessibility"),
 ]
 # The audit log: listed for admins only, and refused on the server to anyone else.
 pages += auth.admin_pages(load_settings())
@@ -34,3 +36,5 @@ navigation = st.navigation({"": [overview], "Outcomes": outcomes, "Partnership":
 # Presentation mode is always public: small counts are suppressed whatever the toggle says.
 st.session_state["_context"] = frame.start(force_public=navigation.url_path == "present")
 navigation.run()
+if navigation.url_path != "present":   # a slide fills the projector: no footer there
+    accessibility.footer()

@@ -36,5 +36,6 @@ outcomes = list(catalogue.OUTCOMES)
 for row_start in range(0, len(outcomes), 3):
     for column, outcome in zip(st.columns(3), outcomes[row_start:row_start + 3]):
         with column:
-            cards.outcome_card(overview.outcome_card(outcome, all_values, ctx.area_code,
-                                                     ctx.areas, threshold, ctx.period_end))
+            card = overview.outcome_card(outcome, all_values, ctx.area_code, ctx.areas,
+                                         threshold, ctx.period_end)
+            cards.outcome_card(card, cards.timeliness(ctx, card.indicator).line())

@@ -3,12 +3,16 @@ words and an icon as well as colour, so it survives colour blindness and a proje
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pandas as pd
 import streamlit as st
 
 from metrics import stats
-from metrics.reference import formatting
-from metrics.render import palette
+from metrics.reference import formatting, status
+from metrics.render import palette, sparkline
 from metrics.views.overview import ContinuityHeadline, OutcomeCard
+from ui import data
 
 # comparison code prefix -> (badge colour, icon). Streamlit badges take named colours
 # only, the nearest to the benchmark palette (metrics.render.palette); the verdict's shape
@@ -42,7 +46,7 @@ def _delta_colour(polarity: str) -> str:
     return {"high": "normal", "low": "inverse"}.get(polarity, "off")
 
 
-def outcome_card(card: OutcomeCard) -> None:
+def outcome_card(card: OutcomeCard, as_of: str = "") -> None:
     with st.container(border=True, height="stretch"):
         st.markdown(f"**{card.outcome_name}**")
         ind = card.indicator
@@ -68,8 +72,11 @@ def outcome_card(card: OutcomeCard) -> None:
         st.metric(
             f"England: {ind.title}" if england_only else ind.title, card.value_text,
             delta=delta, delta_color=colour,
-            chart_data=[v for v in card.sparkline if v is not None] or None,
-            chart_type="line", help=ind.definition)
+            help=ind.definition)
+        # Our own sparkline, an image with words (Streamlit's chart_data one has none).
+        line = sparkline.svg(card.sparkline, list(card.sparkline_periods), ind)
+        if line:
+            st.html(line)
         comparison_badge(card.comparison, card.comparison_words)
         details = [card.period or "", card.england_text, card.geography_note]
         verdict = CHANGE_WORDS.get(direction)
@@ -83,6 +90,22 @@ def outcome_card(card: OutcomeCard) -> None:
         elif card.suppressed:
             details.append("small count suppressed")
         st.caption(" · ".join(d for d in details if d))
+        if as_of:     # "Data as of ... · next update ...": the Code of Practice's timeliness
+            st.caption(as_of)
+
+
+def timeliness(ctx, ind) -> status.Timeliness:
+    """A metric's statistics status, when its figures were loaded and when the next are
+    expected (metrics.reference.status), from the latest period loaded for it."""
+    summary = data.loaded_summary(ctx.data_dir, ctx.version.id)
+    rows = summary[summary["indicator_id"] == ind.id]
+    own = rows[rows["period_kind"] == getattr(ind, "period_kind", None)]
+    rows = own if len(own) else rows
+    last = rows.sort_values("last_end").iloc[-1] if len(rows) else None
+    return status.timeliness(
+        status.source_of(ind), None if last is None else last["period_kind"],
+        None if last is None else pd.Timestamp(last["last_end"]).date(),
+        status.released_on(ctx.version.manifest, ind.id), ctx.is_demo, dt.date.today())
 
 
 def continuity_card(head: ContinuityHeadline, area_name: str) -> None:

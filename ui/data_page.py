@@ -288,6 +288,11 @@ def render() -> None:
         if fresh.empty:
             st.info("Nothing is loaded yet.")
         else:
+            late = fresh[fresh["status"] == "overdue"]
+            if len(late) and not ctx.is_demo:
+                st.warning(f"Overdue: newer figures should have been published by now for "
+                           f"{'; '.join(late['source'])}. Load them, or check whether the "
+                           "release has moved.", icon=":material/schedule:")
             st.dataframe(fresh, hide_index=True, width="stretch")
 
     with tab_history:

@@ -237,7 +237,7 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
         # A partnership loads its sources one by one: say what is missing, in words.
         st.info(_text(ind, head["missing"]), icon=":material/hourglass_empty:")
     if head["period"] is None:
-        _about(ind)
+        _about(ind, cards.timeliness(ctx, ind))
         return
     left, middle, right = st.columns(3)
     with left:
@@ -328,7 +328,7 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
             shown["Data status"] = table["Data status"]
         st.dataframe(tables.for_display(shown), hide_index=True, width="stretch")
     else:
-        _about(ind)
+        _about(ind, cards.timeliness(ctx, ind))
 
 
 def _spc_view(model, ind, name: str, public: bool, missing: str | None = None) -> None:
@@ -381,9 +381,13 @@ def _areas_view(model, ind, name: str, public: bool) -> None:
         st.caption(model["funnel_words"])
 
 
-def _about(ind) -> None:
+def _about(ind, when) -> None:
     better = {"high": "higher", "low": "lower", "none": "neither higher nor lower"}
     st.markdown(f"**Definition.** {_text(ind, ind.definition)}")
+    # Statistics status and timeliness, as the Code of Practice asks (metrics.reference.status).
+    dates = f" · {when.line()}" if when.line() else ""
+    st.markdown(f"**Status:** {when.status_words} · **Publisher:** "
+                f"{_text(ind, when.publisher)}{dates}")
     st.markdown(
         f"**Unit:** {_text(ind, ind.unit)} · **Source:** {_text(ind, ind.source)} · "
         f"**Frequency:** {ind.frequency} · "

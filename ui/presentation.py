@@ -10,6 +10,7 @@ import streamlit as st
 
 from metrics import store
 from metrics.reference import catalogue
+from metrics.render import describe
 from metrics.reports import briefing
 from metrics.stats import comparators
 from ui import cards, data
@@ -191,7 +192,7 @@ def show_slide(deck: Deck, number: int) -> None:
         if slide.get("table"):
             _table(slide["table"], slide.get("changes") or [])
         if slide["spec"] is not None:
-            st.vega_lite_chart(slide["spec"], width="stretch")
+            st.vega_lite_chart(_described(slide), width="stretch")
         if slide["caption"]:
             st.caption(slide["caption"])
 
@@ -245,12 +246,20 @@ def _table(split: dict, changes: list[dict]) -> None:
             f'<tbody>{"".join(body)}</tbody></table>')
 
 
+def _described(slide: dict) -> dict:
+    """The slide's chart named for a screen reader by the slide's own words (written from
+    the figures drawn), which are also on the slide as text."""
+    meta = slide["spec"].get("usermeta", {})
+    words = [slide["title"], meta.get("title", ""), *slide["sentences"]]
+    return describe.accessible(slide["spec"], ". ".join(w.rstrip(".") for w in words if w) + ".")
+
+
 def _map_slide(slide: dict) -> None:
     """The map filling the left of the slide with its legend beside it; the words, the
     map's title and its source at the right."""
     picture, words = st.columns([3, 2], gap="medium")
     with picture:
-        st.vega_lite_chart(slide["spec"], width="stretch")
+        st.vega_lite_chart(_described(slide), width="stretch")
     with words:
         items = "".join(f"<li>{html.escape(s)}</li>" for s in slide["sentences"])
         meta = slide["spec"].get("usermeta", {})

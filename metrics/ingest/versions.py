@@ -10,13 +10,14 @@ import pandas as pd
 
 from metrics import store
 from metrics.reference import catalogue, periods
+from metrics.reference import status as statistics_status
 from metrics.ingest.loading import _now, default_user
 from metrics.ingest.model import IngestError
 from metrics.settings import load_settings
 
-# Freshness: months after a period ends before new data is due / overdue, by frequency.
-DUE_AFTER_MONTHS = {"quarter": (6, 9), "rolling_12m": (6, 9), "financial_year": (15, 24),
-                    "calendar_year": (15, 24), "pooled_3y": (15, 24)}
+# Freshness: months after a period ends before new data is due / overdue, by frequency
+# (declared with each metric's statistics status, which uses them for "next update").
+DUE_AFTER_MONTHS = statistics_status.DUE_AFTER_MONTHS
 
 
 def _data_dir(data_dir) -> Path:
@@ -222,7 +223,8 @@ def freshness(version: store.Version, today: dt.date | None = None) -> pd.DataFr
                      "loaded_at": str(loaded)[:10]})
     if not rows:
         return pd.DataFrame(columns=["source", "latest period", "period ended",
-                                     "months since", "loaded", "status", "metrics"])
+                                     "months since", "loaded", "status", "metrics",
+                                     "statistics status", "publisher", "next update expected"])
     frame = pd.DataFrame(rows)
     out = []
     for source, group in frame.groupby("source", sort=True):
@@ -232,8 +234,16 @@ def freshness(version: store.Version, today: dt.date | None = None) -> pd.DataFr
         due, overdue = DUE_AFTER_MONTHS.get(best["kind"], (15, 24))
         state = "up to date" if months < due else ("new data due" if months < overdue
                                                    else "overdue")
+        # The statistics status and the next release, as each metric's About tab says.
+        when = statistics_status.timeliness(
+            statistics_status.SOURCES.get(source, statistics_status.UNKNOWN), best["kind"],
+            best["last_end"], None, version.is_demo, today)
         out.append({"source": source, "latest period": best["last_period"],
                     "period ended": best["last_end"].isoformat(),
                     "months since": int(months), "loaded": max(group["loaded_at"]),
-                    "status": state, "metrics": len(group)})
+                    "status": state, "metrics": len(group),
+                    "statistics status": when.status_words,
+                    "publisher": when.publisher,
+                    "next update expected": (f"{when.next_update:%B %Y}"
+                                             if when.next_update else "-")})
     return pd.DataFrame(out)

@@ -42,6 +42,8 @@ class OutcomeCard:
     suppressed: bool
     # Why a rate is not published, e.g. "rate not published: fewer than 10 deaths (7)"
     withheld: str = ""
+    # The period of each sparkline point, for the words that describe the line.
+    sparkline_periods: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -164,7 +166,9 @@ def outcome_card(outcome: str, values: pd.DataFrame, area_code: str, areas: pd.D
                     for _, row in spark.iterrows()]
     return OutcomeCard(period=str(latest["period"]), value_text=value_text,
                        change_text=change_text, change_direction=direction,
-                       sparkline=spark_values, england_text=england_text,
+                       sparkline=spark_values,
+                       sparkline_periods=tuple(str(p) for p in spark["period"]),
+                       england_text=england_text,
                        comparison=comparison, comparison_words=words, suppressed=small,
                        withheld=withheld, **common)
 
