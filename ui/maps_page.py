@@ -34,20 +34,6 @@ def render() -> None:
                "urban demand. Small areas are 2011 LSOAs (about 1,500 residents each) on ONS "
                "boundaries, drawn without any online map service.")
 
-    # Tabs, not one view per run: a view drawn once stays in its tab (same key, same deck),
-    # so going back to it shows it at once instead of building its deck again (2.5-3.9 s
-    # in a browser drawing without a GPU). A view is computed only once it has been opened.
-    tabs = st.tabs(VIEWS, key="view", on_change="rerun", bind="query-params")
-    opened = next((v for v, tab in zip(VIEWS, tabs) if tab.open), None) or \
-        st.session_state.get("view") or VIEWS[0]
-    drawn = st.session_state.setdefault("_map_views_drawn", {})
-    area_views = drawn.setdefault(ctx.area_code, [])
-    if opened not in area_views:
-        area_views.append(opened)
-    # Another area: only the open view is drawn (the others are drawn when opened).
-    for other in [a for a in drawn if a != ctx.area_code]:
-        del drawn[other]
-
     need = data.local_need(ctx.data_dir, ctx.version.id, lookup_stamp, ctx.area_code,
                            boundary_stamp)
     # Classes and deciles not from an official lookup come from the demonstration set.
@@ -71,6 +57,20 @@ def render() -> None:
     export_protection = protection if export_threshold == threshold else data.local_protection(
         ctx.data_dir, ctx.version.id, lookup_stamp, ctx.area_code, boundary_stamp,
         export_threshold)
+    # Tabs, not one view per run: a view drawn once stays in its tab (same key, same deck),
+    # so going back to it shows it at once instead of building its deck again (2.5-3.9 s
+    # in a browser drawing without a GPU). A view is computed only once it has been opened.
+    tabs = st.tabs(VIEWS, key="view", on_change="rerun", bind="query-params")
+    opened = next((v for v, tab in zip(VIEWS, tabs) if tab.open), None) or \
+        st.session_state.get("view") or VIEWS[0]
+    drawn = st.session_state.setdefault("_map_views_drawn", {})
+    area_views = drawn.setdefault(ctx.area_code, [])
+    if opened not in area_views:
+        area_views.append(opened)
+    # Another area: only the open view is drawn (the others are drawn when opened).
+    for other in [a for a in drawn if a != ctx.area_code]:
+        del drawn[other]
+
     ruc_title = "Rural-urban class" + (" (demonstration)" if demo_ruc else "")
     imd_title = "Deprivation decile" + (" (demonstration)" if demo_imd else "")
 
