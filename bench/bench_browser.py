@@ -207,8 +207,10 @@ def choose_area(page, name: str) -> float:
 
 
 def map_view(page, label: str) -> float:
-    button = page.locator("[data-testid='stMain'] button").filter(has_text=label).first
-    return timed(page, button.click)
+    # Tabs (role "tab"); before them, a segmented control of buttons.
+    control = page.locator("[data-testid='stMain'] [role='tab'], "
+                           "[data-testid='stMain'] button").filter(has_text=label).first
+    return timed(page, control.click)
 
 
 def measure_set(playwright, name: str, data_dir: Path, log_dir: Path, runs: int) -> dict:
