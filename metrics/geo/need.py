@@ -326,7 +326,10 @@ def lsoa_values(table: pd.DataFrame, measure_id: str, threshold: int,
     detail = pd.Series("", index=out.index)
     if measure.level == "district":
         district = district_deaths(out, threshold, protection).set_index("ltla_code")
-        values[measure_id] = (out["ltla_code"].map(district["rate"]).astype(float),
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rate = district["deaths"] / (district["population"] * 5) * 100_000
+        # The rate before suppression: a hidden district is marked suppressed below.
+        values[measure_id] = (out["ltla_code"].map(rate).astype(float),
                               out["ltla_code"].isin(protection.districts).to_numpy(bool))
         # The district's interval and period go with its figure wherever it is shown.
         detail = out["ltla_code"].map(district["detail_text"]).fillna("")
