@@ -206,3 +206,44 @@ def test_recent_trend_skips_a_suppressed_year_and_says_which():
     assert verdict["code"] == "increasing"
     assert verdict["skipped"] == ["2022/23"]
     assert verdict["periods"] == ["2020/21", "2021/22", "2023/24", "2024/25", "2025/26"]
+
+
+def _trend_series_by_period(values, ind, lines, group, up_to, threshold):
+    """The comparator average as trend_series worked it out before: one _group_value per
+    period (kept here as the reference the one-groupby version must equal)."""
+    rows = explorer.suppress(explorer.metric_rows(values, ind), ind, threshold)
+    rows = rows[explorer._until(rows, up_to)]
+    members = rows[rows["area_code"].isin(group)]
+    pooled = pd.DataFrame([{"period": p, "period_kind": g["period_kind"].iloc[0],
+                            "period_start": g["period_start"].iloc[0],
+                            "period_end": g["period_end"].iloc[0],
+                            "value": explorer._group_value(g, ind), "lower95": None,
+                            "upper95": None, "line": "Comparator average", "is_area": False}
+                           for p, g in members.groupby("period")])
+    return pooled
+
+
+@pytest.mark.parametrize("threshold", [5, 1])
+def test_comparator_average_in_one_groupby_equals_the_loop_per_period(version, areas,
+                                                                       threshold):
+    values = store.all_area_values(version, [i.id for i in catalogue.INDICATORS])
+    group = comparators.comparator_group("region", HOME, areas, (), None).codes
+    checked = 0
+    for ind in catalogue.INDICATORS:
+        if ind.geography != "utla":
+            continue
+        series = explorer.trend_series(values, ind, {HOME: "Gloucestershire"}, group,
+                                       UP_TO, threshold)
+        got = series[series["line"] == "Comparator average"].reset_index(drop=True)
+        got = got.drop(columns=["interval"], errors="ignore")
+        want = _trend_series_by_period(values, ind, {}, group, UP_TO, threshold)
+        if want.empty:
+            assert got.empty, ind.id
+            continue
+        want["period_end"] = pd.to_datetime(want["period_end"])
+        want["period_start"] = pd.to_datetime(want["period_start"])
+        pd.testing.assert_frame_equal(got.astype({"value": float}),
+                                      want.astype({"value": float}), check_dtype=False,
+                                      check_exact=True, obj=ind.id)
+        checked += 1
+    assert checked >= 10

@@ -523,3 +523,79 @@ def test_a_class_total_less_the_small_areas_shown_gives_nothing_away():
         classes.loc["A1", ["ocu_in_treatment_hidden", "not_in_treatment_hidden"]].any())
     # With public mode off nothing is hidden.
     assert not geo.protect_small_areas(table, threshold=1).lsoas.to_numpy().any()
+
+
+def test_deaths_by_district_carry_their_interval_and_period():
+    # 8 and 30 deaths in two districts of 2 x 1,500 residents, over 5 years.
+    districts = ["E07000001", "E07000001", "E07000002", "E07000002"]
+    need = _need(4, ltla_code=districts, drug_deaths_5y=[3.0, 5.0, 10.0, 20.0])
+    lsoas = _lsoas(4).assign(ltla_code=districts, ltla_name=["Alpha"] * 2 + ["Beta"] * 2)
+    table = geo.need_table(lsoas, need, None, None)
+    districts = geo.district_deaths(table, threshold=5).set_index("ltla_code")
+    low, high = stats.rate_ci(np.array([30.0]), np.array([15_000.0]), multiplier=100_000)
+    second = districts.loc["E07000002"]
+    assert second["rate_text"] == "200.0"
+    assert second["interval_text"] == f"{low[0]:,.1f} to {high[0]:,.1f}"
+    assert second["period"] == "5 years to 2025/26"
+    values = geo.lsoa_values(table, "deaths_rate", threshold=5)
+    detail = values.set_index("lsoa_code").loc["E01000004", "value_detail"]
+    assert f"95% CI {low[0]:,.1f} to {high[0]:,.1f}" in detail and "5 years to 2025/26" in detail
+    # The tooltip shows it beside the figure.
+    deck, _ = map_charts.local_deck(_local_boundaries(4), values, "deaths_rate")
+    rows = next(layer for layer in json.loads(deck.to_json())["layers"]
+                if layer["id"] == "lsoas")["data"]
+    assert "95% CI" in next(r for r in rows if r["code"] == "E01000004")["value_detail"]
+    assert "{value_detail}" in deck._tooltip["html"]
+    # Other measures carry no district detail.
+    assert (geo.lsoa_values(table, "ocu_rate", threshold=5)["value_detail"] == "").all()
+
+
+def test_a_hidden_district_hides_its_interval_too():
+    need = _need(2, drug_deaths_5y=[3.0, 1.0])          # 4 deaths: a small count
+    table = geo.need_table(_lsoas(2), need, None, None)
+    district = geo.district_deaths(table, threshold=5).iloc[0]
+    assert district["deaths_text"] == "*" and district["rate_text"] == "*"
+    assert district["interval_text"] == "*" and np.isnan(district["lower95"])
+    assert "CI" not in district["detail_text"]
+
+
+@pytest.mark.parametrize("code", [HOME, "E10000034", "E06000052"])
+def test_partnership_view_fits_the_whole_area_in_the_narrowest_map(code):
+    """The view's zoom keeps the area's bounding box inside the map at its narrowest
+    (the map column at 1024 px): Gloucestershire's Forest of Dean was cut off at 1366."""
+    import math
+    boundaries = geo.local_boundaries(code)
+    view = map_charts._view_state(boundaries["bbox"])
+    west, south, east, north = boundaries["bbox"]
+    scale = 512 * 2 ** view.zoom                   # Web Mercator pixels round the world
+
+    def merc_y(lat):
+        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
+
+    width = (east - west) / 360 * scale
+    height = (merc_y(north) - merc_y(south)) / (2 * math.pi) * scale
+    assert width <= map_charts.FIT_WIDTH and height <= map_charts.MAP_HEIGHT
+    assert map_charts.FIT_WIDTH <= 480           # the map column at 1024 px is ~470 px
+
+
+def test_england_legend_tells_home_from_comparators():
+    national, regions = geo.national_boundaries(), geo.region_boundaries()
+    indicator = catalogue.get("adults_in_treatment")
+    codes = [f["properties"]["code"] for f in national["features"]]
+    values = pd.DataFrame({"area_code": codes, "value": np.linspace(400, 900, len(codes)),
+                           "suppressed": False, "value_text": "x", "period_text": "",
+                           "comparison": "similar", "comparison_text": "", "note": "",
+                           "period": "2025/26"})
+    deck, legend = map_charts.national_deck(national, regions, values, indicator, "value",
+                                            HOME, ("E10000034",))
+    layers = {layer["id"]: layer for layer in json.loads(deck.to_json())["layers"]}
+    home, comparators = legend.outlines
+    assert "Gloucestershire" in home.label and "Comparators" in comparators.label
+    # Drawn differently (colour and width), and the legend draws the same lines.
+    assert (home.colour, home.width) != (comparators.colour, comparators.width)
+    assert layers["home"]["getWidth"] == home.width
+    assert layers["comparators"]["getWidth"] == comparators.width
+    assert layers["outline-halo"]["data"] == layers["home"]["data"]   # halo: home only
+    key = map_charts.legend_html(legend)
+    assert f"{home.width:g}px solid {home.colour}" in key
+    assert f"{comparators.width:g}px solid {comparators.colour}" in key

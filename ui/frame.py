@@ -203,11 +203,21 @@ def _quarters_covering(all_periods: pd.DataFrame) -> pd.DataFrame:
                          "period_end": [p.end for p in ends]})
 
 
+COMPARATOR_SHORT = {"nearest": "Nearest neighbours", "region": "Same region",
+                    "configured": "Configured"}
+COMPARATOR_HELP = ("Nearest neighbours: the 10 areas nearest in population and in the share "
+                   "of small areas in the most deprived fifth (computed). Same region: the "
+                   "other areas of the region. Configured: the areas listed in config.toml.")
+
+
 def comparator_select(ctx: Context, help: str = "Areas to compare with, besides England."):
     """The comparator group selector (kept in the URL) and the group it chooses."""
     from metrics.stats import comparators
+    # Short names fit the box at 1024 px ("Nearest neighbours (c..." was cut off); the
+    # full names are in the help.
     choice = url_selectbox("Comparator group", list(comparators.GROUPS), default="nearest",
-                           key="comparators", format_func=comparators.GROUPS.get, help=help)
+                           key="comparators", format_func=COMPARATOR_SHORT.get,
+                           help=help + " " + COMPARATOR_HELP)
     return comparators.comparator_group(choice, ctx.area_code, ctx.areas,
                                         ctx.settings.comparators,
                                         data.area_need_summary(ctx.data_dir, ctx.version.id))

@@ -18,6 +18,9 @@ from metrics.views import need_totals
 from ui import data, exports, frame
 
 
+VIEWS = ["Partnership", "England", "Urban and rural"]
+
+
 def render() -> None:
     ctx = frame.context()
     threshold = ctx.disclosure_threshold              # 1 when an analyst turned public mode off
@@ -30,10 +33,6 @@ def render() -> None:
     st.caption("Treatment need is not evenly distributed: boards balance rural access with "
                "urban demand. Small areas are 2011 LSOAs (about 1,500 residents each) on ONS "
                "boundaries, drawn without any online map service.")
-
-    VIEWS = ["Partnership", "England", "Urban and rural"]
-    view = st.segmented_control("Show", VIEWS, default=VIEWS[0], required=True, key="view",
-                                bind="query-params")
 
     need = data.local_need(ctx.data_dir, ctx.version.id, lookup_stamp, ctx.area_code,
                            boundary_stamp)
@@ -58,26 +57,43 @@ def render() -> None:
     export_protection = protection if export_threshold == threshold else data.local_protection(
         ctx.data_dir, ctx.version.id, lookup_stamp, ctx.area_code, boundary_stamp,
         export_threshold)
+    # Tabs, not one view per run: a view drawn once stays in its tab (same key, same deck),
+    # so going back to it shows it at once instead of building its deck again (2.5-3.9 s
+    # in a browser drawing without a GPU). A view is computed only once it has been opened.
+    tabs = st.tabs(VIEWS, key="view", on_change="rerun", bind="query-params")
+    opened = next((v for v, tab in zip(VIEWS, tabs) if tab.open), None) or \
+        st.session_state.get("view") or VIEWS[0]
+    drawn = st.session_state.setdefault("_map_views_drawn", {})
+    area_views = drawn.setdefault(ctx.area_code, [])
+    if opened not in area_views:
+        area_views.append(opened)
+    # Another area: only the open view is drawn (the others are drawn when opened).
+    for other in [a for a in drawn if a != ctx.area_code]:
+        del drawn[other]
+
     ruc_title = "Rural-urban class" + (" (demonstration)" if demo_ruc else "")
     imd_title = "Deprivation decile" + (" (demonstration)" if demo_imd else "")
 
 
-    def print_version(build_chart, file_name: str) -> None:
+    def print_version(build_chart, file_name: str, key: str) -> None:
         """The same map as a static image for board papers (Altair geoshape rendered to PNG
         offline by vl-convert), with a download. Built only when asked for, once per view."""
-        if st.toggle("Print version", key="print_version",
+        if st.toggle("Print version", key=key,
                      help="A static rendering of this map for board papers and exports. Always "
                           "in public mode."):
             rendered = st.session_state.setdefault("_map_png", {})
             key = (file_name, ctx.period, ctx.version.id, lookup_stamp, boundary_stamp)
-            if key not in rendered:
+            stamp = (file_name, ctx.period, ctx.version.id, lookup_stamp, boundary_stamp)
+            if stamp not in rendered:
                 buffer = io.BytesIO()
                 build_chart().save(buffer, format="png", scale_factor=2)
-                rendered.clear()
-                rendered[key] = buffer.getvalue()
-            st.image(rendered[key], width=760)
-            st.download_button("Download PNG", data=rendered[key], file_name=f"{file_name}.png",
-                               mime="image/png", icon=":material/download:")
+                while len(rendered) >= len(VIEWS):
+                    rendered.pop(next(iter(rendered)))
+                rendered[stamp] = buffer.getvalue()
+            st.image(rendered[stamp], width=760)
+            st.download_button("Download PNG", data=rendered[stamp],
+                               file_name=f"{file_name}.png", mime="image/png",
+                               icon=":material/download:", key=f"{key}_download")
 
 
     def _map_rows(indicator_id: str, codes: tuple, threshold: int):
@@ -101,13 +117,41 @@ def render() -> None:
         "No small-area figures to show: the published data has no small-area table and no "
         "official rural-urban or deprivation lookup is loaded (README, Maps). The England map "
         "works from the published area figures.")
-    if view == "Partnership" and not measures:
-        st.info(NO_SMALL_AREA_DATA, icon=":material/map:")
+    def map_as_table(values, measure: str, title: str) -> None:
+        """The map's figures as a table, for those who cannot use the map (and for print):
+        deaths by district with their interval and period, other measures by small area."""
+        with st.expander("The map as a table"):
+            if geo.MEASURES[measure].level == "district":
+                deaths = geo.district_deaths(need, threshold, protection)
+                st.caption(f"Drug-related deaths by district, {deaths['period'].iloc[0]}: a "
+                           "small area has too few deaths to map. 95% intervals: Byar's "
+                           "method (exact Poisson below 10 deaths)." if len(deaths) else "")
+                st.dataframe(
+                    deaths[["ltla_name", "population", "deaths_text", "rate_text",
+                            "interval_text", "period"]],
+                    hide_index=True, width="stretch", column_config={
+                        "ltla_name": st.column_config.TextColumn("District"),
+                        "population": st.column_config.NumberColumn("Residents",
+                                                                    format="localized"),
+                        "deaths_text": st.column_config.TextColumn("Deaths"),
+                        "rate_text": st.column_config.TextColumn(
+                            "Per 100,000 a year",
+                            help="Deaths per 100,000 residents a year, over the period"),
+                        "interval_text": st.column_config.TextColumn("95% CI"),
+                        "period": st.column_config.TextColumn("Period")})
+            else:
+                st.dataframe(
+                    values[["lsoa_name", "lsoa_code", "ltla_name", "value_text"]],
+                    hide_index=True, width="stretch", column_config={
+                        "lsoa_name": st.column_config.TextColumn("Small area"),
+                        "lsoa_code": st.column_config.TextColumn("Code"),
+                        "ltla_name": st.column_config.TextColumn("District"),
+                        "value_text": st.column_config.TextColumn(title, help=title)})
 
-    elif view == "Urban and rural" and not need["ruc_class"].notna().any():
-        st.info(NO_SMALL_AREA_DATA, icon=":material/map:")
-
-    elif view == "Partnership":
+    def partnership() -> None:
+        if not measures:
+            st.info(NO_SMALL_AREA_DATA, icon=":material/map:")
+            return
         boundaries = data.local_boundaries(ctx.area_code, boundary_stamp)
         measure = st.selectbox(
             "Colour small areas by", measures, key="map_measure",
@@ -128,13 +172,15 @@ def render() -> None:
                             key="local_map", height=map_charts.MAP_HEIGHT,
                             alt=f"Map of {ctx.area_name}'s small areas coloured by {legend.title}")
             st.markdown(map_charts.legend_html(legend), unsafe_allow_html=True)
+            map_as_table(values, measure, legend.title)
         with detail_column:
             if picked:
                 row = values.set_index("lsoa_code").loc[picked]
                 with st.container(border=True):
                     st.markdown(f"**{row['lsoa_name']}**  \n{picked} · {row['ltla_name']}")
+                    detail = f" {row['value_detail']}" if row["value_detail"] else ""
                     st.markdown(
-                        f"- {legend.title}: **{row['value_text']}**\n"
+                        f"- {legend.title}: **{row['value_text']}**{detail}\n"
                         f"- {ruc_title}: {row['ruc_text']}\n"
                         f"- {imd_title}: {row['imd_text']}\n"
                         f"- Residents: {row['population']:,.0f}\n"
@@ -170,9 +216,9 @@ def render() -> None:
         print_version(lambda: map_charts.local_static_map(
             boundaries, geo.lsoa_values(need, measure, export_threshold, export_protection),
             measure, legend.title,
-            ctx.area_name), f"map_{ctx.area_code}_{measure}")
+            ctx.area_name), f"map_{ctx.area_code}_{measure}", "print_version")
 
-    elif view == "England":
+    def england() -> None:
         national, regions = data.national_boundaries(boundary_stamp)
         choices = [ind for ind in catalogue.INDICATORS if ind.geography != "national"]
         default = [i.id for i in choices].index("adults_in_treatment")
@@ -198,7 +244,7 @@ def render() -> None:
             deck, legend = map_charts.national_deck(national, regions, map_values, indicator, mode,
                                                     ctx.area_code, group.codes)
             st.pydeck_chart(deck, on_select=make_selected_area, selection_mode="single-object",
-                            key="england_map", height=map_charts.MAP_HEIGHT + 40,
+                            key="england_map", height=map_charts.ENGLAND_HEIGHT,
                             alt=f"Map of England's partnerships coloured by {indicator.title}")
             st.markdown(map_charts.legend_html(legend), unsafe_allow_html=True)
         with detail_column:
@@ -222,9 +268,12 @@ def render() -> None:
         print_version(lambda: map_charts.national_static_map(
             national, regions, geo.area_map_values(_map_rows(indicator.id, codes, export_threshold),
                                                    indicator, ctx.areas, export_threshold),
-            indicator, mode), f"map_england_{indicator.id}_{mode}")
+            indicator, mode), f"map_england_{indicator.id}_{mode}", "print_version_england")
 
-    else:
+    def urban_rural() -> None:
+        if not need["ruc_class"].notna().any():
+            st.info(NO_SMALL_AREA_DATA, icon=":material/map:")
+            return
         by = st.segmented_control("Classes", ["broad", "class"], default="broad", required=True,
                                   key="ur_by", format_func={"broad": "Urban and rural",
                                                             "class": "Finer ONS classes"}.get)
@@ -251,5 +300,11 @@ def render() -> None:
                        "own, could give away a count an area hides.")
             st.dataframe(geo.summary_display(england, counts=False), hide_index=True,
                          width="stretch")
+
+    draw = {"Partnership": partnership, "England": england, "Urban and rural": urban_rural}
+    for view, tab in zip(VIEWS, tabs):
+        if view in area_views:
+            with tab:
+                draw[view]()
 
     st.caption(geo.ATTRIBUTION)

@@ -19,7 +19,8 @@ from metrics.geo.lookups import BROAD_CLASSES, RUC_CLASSES, ruc_broad, ruc_label
 __all__ = [
     "COUNTS", "LOCAL", "MEASURES", "MEASURE_FLAGS", "Measure", "NEED_COLUMNS", "SPLIT",
     "SPLIT_FLAGS", "SUMMARY_COUNTS", "SUMMARY_MEASURES", "SmallAreaProtection",
-    "available_measures", "lsoa_values", "need_table", "protect_small_areas",
+    "available_measures", "deaths_period", "district_deaths", "lsoa_values", "need_table",
+    "protect_small_areas",
     "summary_display", "urban_rural_summary",
 ]
 
@@ -322,13 +323,16 @@ def lsoa_values(table: pd.DataFrame, measure_id: str, threshold: int,
             "unmet_need": ((est - treat) / est * 100, split_hidden),
             "deaths_rate": (deaths / (pop * 5) * 100_000, deaths_hidden),
         }
+    detail = pd.Series("", index=out.index)
     if measure.level == "district":
-        district = out.groupby("ltla_code").agg(deaths=("drug_deaths_5y", "sum"),
-                                                pop=("population", "sum"))
+        district = district_deaths(out, threshold, protection).set_index("ltla_code")
         with np.errstate(divide="ignore", invalid="ignore"):
-            rate = district["deaths"] / (district["pop"] * 5) * 100_000
+            rate = district["deaths"] / (district["population"] * 5) * 100_000
+        # The rate before suppression: a hidden district is marked suppressed below.
         values[measure_id] = (out["ltla_code"].map(rate).astype(float),
                               out["ltla_code"].isin(protection.districts).to_numpy(bool))
+        # The district's interval and period go with its figure wherever it is shown.
+        detail = out["ltla_code"].map(district["detail_text"]).fillna("")
     if measure.kind in ("rate", "proportion"):
         value, hidden = values[measure_id]
         out["suppressed"] = hidden & value.notna().to_numpy()
@@ -358,9 +362,55 @@ def lsoa_values(table: pd.DataFrame, measure_id: str, threshold: int,
         out["value_text"] = out["category"].fillna("-")
     else:
         out["value_text"] = out["ruc_class"].map(ruc_label)
+    out["value_detail"] = detail.to_numpy()
     out["ruc_text"] = out["ruc_class"].map(ruc_label)
     out["imd_text"] = out["imd_decile"].map(lambda d: "-" if pd.isna(d) else str(int(d)))
     return out
+
+
+def deaths_period(table: pd.DataFrame) -> str:
+    """The five years the small-area deaths cover, in words ("5 years to 2025/26")."""
+    periods = table["period"].dropna() if "period" in table else pd.Series(dtype=object)
+    return f"5 years to {periods.iloc[0]}" if len(periods) else "5 years"
+
+
+def district_deaths(table: pd.DataFrame, threshold: int,
+                    protection: SmallAreaProtection | None = None) -> pd.DataFrame:
+    """Drug-related deaths by district (a small area has too few to map): the small areas'
+    deaths over their residents' five years, per 100,000 a year, with Byar's (exact Poisson
+    below 10) 95% interval and the period, hidden where `protection` hides the district.
+
+    Columns: ltla_code, ltla_name, population, deaths, rate, lower95, upper95, suppressed,
+    period, deaths_text, rate_text, interval_text, detail_text."""
+    if protection is None:
+        protection = protect_small_areas(table, threshold)
+    names = table.get("ltla_name", table["ltla_code"])
+    out = table.assign(ltla_name=names).groupby("ltla_code", sort=False).agg(
+        ltla_name=("ltla_name", "first"),
+        deaths=("drug_deaths_5y", lambda d: d.sum(min_count=1)),
+        population=("population", "sum")).reset_index()
+    years = out["population"].astype(float) * 5
+    deaths = out["deaths"].astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.where(years > 0, deaths / years * 100_000, np.nan)
+    lower, upper = _safe(stats.rate_ci, deaths, years, multiplier=100_000)
+    hidden = out["ltla_code"].isin(protection.districts).to_numpy(bool).copy()
+    hidden |= np.array([disclosure.is_small(d, threshold) for d in deaths], bool)
+    out["suppressed"] = hidden & ~np.isnan(rate)
+    out["rate"] = np.where(out["suppressed"], np.nan, rate)
+    out["lower95"] = np.where(out["suppressed"], np.nan, lower)
+    out["upper95"] = np.where(out["suppressed"], np.nan, upper)
+    out["period"] = deaths_period(table)
+    out["deaths_text"] = [_fmt_count(d, threshold, h) for d, h in zip(deaths, hidden)]
+    out["rate_text"] = [SUPPRESSED if s else _fmt_value(r, 1)
+                        for r, s in zip(out["rate"], out["suppressed"])]
+    out["interval_text"] = [
+        SUPPRESSED if s else "-" if np.isnan(lo) else f"{lo:,.1f} to {hi:,.1f}"
+        for s, lo, hi in zip(out["suppressed"], out["lower95"], out["upper95"])]
+    out["detail_text"] = [
+        f"(95% CI {i}), district, {p}" if i not in ("-", SUPPRESSED) else f"district, {p}"
+        for i, p in zip(out["interval_text"], out["period"])]
+    return out.sort_values("ltla_name", kind="stable").reset_index(drop=True)
 
 
 # --- Urban and rural -----------------------------------------------------------------------

@@ -41,6 +41,13 @@ MISSING_COLOUR = "#eeeeee"
 DISTRICT_LINE = [33, 33, 33]
 REGION_LINE = [60, 60, 60]
 MAP_HEIGHT = 600
+# The England map is taller, so a partnership the size of a county can be found on it.
+ENGLAND_HEIGHT = 760
+# deck.gl cannot fit a view to its box in the browser, so the view is fitted here to the
+# narrowest box the map is drawn in: the map column (three quarters of the page) at 1024 px
+# wide with the sidebar open is about 470 px. At 900 px the west of Gloucestershire (the
+# Forest of Dean) was cut off at 1366 px.
+FIT_WIDTH = 460
 # pydeck turns every string argument into a JavaScript expression ("pixels" becomes
 # "@@=pixels", an undefined variable); literal strings must be wrapped.
 PIXELS = pdk.types.String("pixels")
@@ -64,6 +71,18 @@ class CompactDeck(pdk.Deck):
 
 # --- Legends and colour classes ----------------------------------------------------------
 
+HOME_LINE_PX = 4
+COMPARATOR_LINE_PX = 1.5
+
+
+@dataclass(frozen=True)
+class Outline:
+    """An outline drawn on the map, as the legend shows it (a box with that line)."""
+    label: str
+    colour: str
+    width: float
+
+
 @dataclass(frozen=True)
 class Legend:
     title: str
@@ -72,6 +91,7 @@ class Legend:
     note: str = ""
     # The shape drawn on each area with its colour (comparison with England), as text.
     glyphs: list[str] | None = None
+    outlines: tuple[Outline, ...] = ()
 
 
 def _nice(value: float) -> float:
@@ -139,14 +159,21 @@ def legend_html(legend: Legend) -> str:
         for label, c, g in zip(legend.labels, legend.colours, glyphs))
     note = f'<div style="color:#555;font-size:0.85em;">{html.escape(legend.note)}</div>' \
         if legend.note else ""
+    # Each outline as a white box drawn with the same line (colour and width) as on the map.
+    lines = "".join(
+        f'<span style="display:inline-flex;align-items:center;margin:2px 12px 2px 0;">'
+        f'<span style="display:inline-block;width:22px;height:14px;background:#fff;'
+        f'border:{max(o.width, 1):g}px solid {o.colour};margin-right:6px;"></span>'
+        f'{html.escape(o.label)}</span>' for o in legend.outlines)
+    lines = f"<div>{lines}</div>" if lines else ""
     return (f'<div class="map-legend" style="font-size:0.9rem;line-height:1.5;">'
-            f'<b>{html.escape(legend.title)}</b><br/>{items}{note}</div>')
+            f'<b>{html.escape(legend.title)}</b><br/>{items}{lines}{note}</div>')
 
 
 # --- Polygon data for deck.gl --------------------------------------------------------------
 
 def _view_state(bbox: list[float], height_px: int = MAP_HEIGHT,
-                width_px: int = 900) -> pdk.ViewState:
+                width_px: int = FIT_WIDTH) -> pdk.ViewState:
     """A view that fits the bounding box (Web Mercator)."""
     west, south, east, north = bbox
 
@@ -230,7 +257,7 @@ def lsoa_colours(values: pd.DataFrame, measure_id: str,
 
 LOCAL_TOOLTIP = (
     "<b>{name}</b> <span style='color:#666'>{code}</span><br/>{district}<br/>"
-    "{measure}: <b>{value_text}</b><br/>"
+    "{measure}: <b>{value_text}</b> {value_detail}<br/>"
     "{ruc_title}: {ruc_text}<br/>{imd_title}: {imd_text}<br/>"
     "Estimated users: {est_text} &middot; in treatment: {treat_text} &middot; "
     "unmet need: {unmet_text}<br/>Drug-related deaths, 5 years: {deaths_text}")
@@ -259,6 +286,7 @@ def local_deck(boundaries: dict, values: pd.DataFrame, measure_id: str,
         common = {
             "code": props["code"], "name": props["name"], "district": row["ltla_name"],
             "measure": measure_label, "value_text": row["value_text"],
+            "value_detail": row.get("value_detail", ""),
             "ruc_text": row["ruc_text"], "imd_text": row["imd_text"],
             "est_text": row["est_text"], "treat_text": row["treat_text"],
             "unmet_text": row["unmet_text"], "deaths_text": row["deaths_text"],
@@ -369,15 +397,17 @@ def national_deck(boundaries: dict, regions: dict, values: pd.DataFrame, indicat
         pdk.Layer("PathLayer", id="regions", data=region_paths, get_path="path",
                   get_color=REGION_LINE, width_units=PIXELS, get_width=1.2,
                   pickable=False),
-        # A white halo under each outline keeps it visible on the darkest fills.
-        pdk.Layer("PathLayer", id="outline-halo", data=comparator_paths + home_paths,
-                  get_path="path", get_color=[255, 255, 255, 255], width_units=PIXELS,
-                  get_width=6, pickable=False),
+        # Comparators: a thin purple line. The selected area: a thick dark blue line on a
+        # wide white halo, and its name, so it is found at once and never taken for a
+        # comparator (the legend draws both lines).
         pdk.Layer("PathLayer", id="comparators", data=comparator_paths, get_path="path",
-                  get_color=hex_rgb(COMPARATOR_COLOUR), width_units=PIXELS, get_width=2.5,
-                  pickable=False),
+                  get_color=hex_rgb(COMPARATOR_COLOUR), width_units=PIXELS,
+                  get_width=COMPARATOR_LINE_PX, pickable=False),
+        pdk.Layer("PathLayer", id="outline-halo", data=home_paths,
+                  get_path="path", get_color=[255, 255, 255, 255], width_units=PIXELS,
+                  get_width=HOME_LINE_PX + 4, pickable=False),
         pdk.Layer("PathLayer", id="home", data=home_paths, get_path="path",
-                  get_color=hex_rgb(HOME_COLOUR), width_units=PIXELS, get_width=3.5,
+                  get_color=hex_rgb(HOME_COLOUR), width_units=PIXELS, get_width=HOME_LINE_PX,
                   pickable=False),
         pdk.Layer("TextLayer", id="verdict-shapes", data=glyphs, get_position="position",
                   get_text="text", get_color="colour", get_size=9000,
@@ -393,17 +423,20 @@ def national_deck(boundaries: dict, regions: dict, values: pd.DataFrame, indicat
                   get_background_color=[255, 255, 255, 220],
                   background_padding=[3, 1, 3, 1], pickable=False),
     ]
-    deck = CompactDeck(layers=layers, initial_view_state=_view_state(boundaries["bbox"]),
+    deck = CompactDeck(layers=layers,
+                       initial_view_state=_view_state(boundaries["bbox"], ENGLAND_HEIGHT),
                        map_provider=None,
                        tooltip=_tooltip(NATIONAL_TOOLTIP.replace(
                            "{indicator_title}", html.escape(indicator.title))),
                        )
-    outline_labels = ["Selected area"] + (["Comparators"] if comparator_paths else [])
-    outline_colours = [HOME_COLOUR] + ([COMPARATOR_COLOUR] if comparator_paths else [])
+    home_name = home_label[0]["text"] if home_label else "Selected area"
+    outlines = [Outline(f"{home_name} (selected area): thick dark blue outline and its name",
+                        HOME_COLOUR, HOME_LINE_PX)]
+    if comparator_paths:
+        outlines.append(Outline("Comparators: thin purple outline", COMPARATOR_COLOUR,
+                                COMPARATOR_LINE_PX))
     legend = Legend(legend.title, legend.labels, legend.colours, glyphs=legend.glyphs,
-                    note="Outlined: " + ", ".join(
-                        f"{label} ({'dark blue' if c == HOME_COLOUR else 'purple'})"
-                        for label, c in zip(outline_labels, outline_colours)))
+                    outlines=tuple(outlines))
     return deck, legend
 
 

@@ -17,6 +17,7 @@ from metrics import stats
 from metrics.reference import catalogue, formatting
 from metrics.stats import disclosure
 from metrics.stats.methods import TREND_POINTS
+from metrics.views.pooled import comparator_average as _comparator_average
 # The funnel's numbers live in their own module; these names stay importable here.
 from metrics.views.funnel import (  # noqa: F401
     FUNNEL_CAPTION, FUNNEL_METHODS, funnel_limits_frame, funnel_model)
@@ -341,14 +342,7 @@ def trend_series(values: pd.DataFrame, ind: Indicator, lines: dict[str, str],
                     interval=np.where(is_approximate(own), APPROXIMATE, ""))
         frames.append(part)
     if comparators and ind.geography == "utla":
-        group = rows[rows["area_code"].isin(comparators)]
-        pooled = [{"period": p, "period_kind": g["period_kind"].iloc[0],
-                   "period_start": g["period_start"].iloc[0],
-                   "period_end": g["period_end"].iloc[0],
-                   "value": _group_value(g, ind), "lower95": None, "upper95": None,
-                   "line": "Comparator average", "is_area": False}
-                  for p, g in group.groupby("period")]
-        frames.append(pd.DataFrame(pooled))
+        frames.append(_comparator_average(rows[rows["area_code"].isin(comparators)], ind))
     frames = [f for f in frames if not f.empty]
     # A metric with no rows for any line (a source not loaded yet) gives an empty frame
     # with the columns charts expect; callers say "not loaded yet" instead of drawing it.

@@ -3,10 +3,13 @@ widths boards use (1024 and 1366 px laptops, a 1280 px projector).
 
 A text is cut off when its box pokes out of an ancestor that clips it (overflow other
 than visible, or an ellipsis): the browser's own layout is measured, so the test fails
-on "521.7 per 100,…" or "P…" whatever Streamlit's markup. Charts (drawn in SVG or canvas,
-checked by their own tests) and the data grid (a canvas with its own tooltips) are not
-measured here, nor are icons (a ligature such as "thumb_down" is one glyph, and its
-text is wider than its box until the icon font has loaded).
+on "521.7 per 100,…" or "P…" whatever Streamlit's markup. The value shown in an input
+(a selectbox's choice, "Nearest neighbours (c…") is measured with the input's own font
+against its box, and a data grid (drawn on a canvas) is cut off when its columns are wider
+than the grid ("Worst / lowest" half hidden at 1280). Charts (drawn in SVG or canvas,
+checked by their own tests) are not measured here, nor are icons (a ligature such as
+"thumb_down" is one glyph, and its text is wider than its box until the icon font has
+loaded).
 """
 
 from __future__ import annotations
@@ -55,8 +58,58 @@ CUT_OFF_JS = r"""() => {
       break;
     }
   }
+  // The value an input shows: its text in its own font against the box inside its padding.
+  const canvas = document.createElement("canvas").getContext("2d");
+  const widgets = document.querySelectorAll(
+    "[data-testid='stMain'] input, [data-testid='stSidebar'] input");
+  for (const input of widgets) {
+    if (!input.value || input.type === "hidden" || input.type === "checkbox" ||
+        input.type === "radio" || !input.getClientRects().length) continue;
+    const style = getComputedStyle(input);
+    canvas.font = style.font || `${style.fontSize} ${style.fontFamily}`;
+    const room = input.clientWidth - parseFloat(style.paddingLeft) -
+                 parseFloat(style.paddingRight);
+    const needed = canvas.measureText(input.value).width;
+    if (needed > room + 1.5) {
+      found.set(input, {text: input.value.slice(0, 90),
+                        where: [(input.closest('[data-testid]') || {}).dataset?.testid,
+                                "INPUT value"].join(' '),
+                        over: Math.round(needed - room)});
+    }
+  }
+  // A data grid whose columns are wider than the grid: the last ones are cut off.
+  for (const grid of root.querySelectorAll('[data-testid="stDataFrame"]')) {
+    const scroller = grid.querySelector('.dvn-scroller');
+    if (!scroller || !grid.getClientRects().length) continue;
+    if (scroller.scrollWidth > scroller.clientWidth + 1) {
+      const headers = [...grid.querySelectorAll('th, [role="columnheader"]')]
+        .map(h => h.textContent.trim()).filter(Boolean);
+      found.set(grid, {text: "data grid: " + headers.slice(-3).join(" | ").slice(0, 90),
+                       where: "stDataFrame columns",
+                       over: scroller.scrollWidth - scroller.clientWidth});
+    }
+  }
   return [...found.values()];
 }"""
+
+
+GRID = "(stDataFrame columns)"
+
+
+def _split(problems: list[str]) -> tuple[list[str], list[str]]:
+    """Text and input values cut off; data grids wider than the page."""
+    return [p for p in problems if GRID not in p], [p for p in problems if GRID in p]
+
+
+def _verdict(problems: list[str]) -> None:
+    """Fail on any text or input value cut off. Data grids wider than the page at 1024 px
+    (the outcome pages' "All metrics" table, continuity breakdowns, the Data page's grids)
+    scroll sideways and need a narrower design (wrapping tables): until then they are
+    reported as an expected failure that names each one, never passed over in silence."""
+    text, grids = _split(problems)
+    assert not text, "\n".join(text)
+    if grids:
+        pytest.xfail("data grids wider than the page:\n" + "\n".join(grids))
 
 
 def _cut_off(page, where: str) -> list[str]:
@@ -109,7 +162,7 @@ def test_no_text_is_cut_off_on_any_page_or_tab(narrow_pages, streamlit_server, w
             problems += _every_tab(page, f"{width} px / {app_page.name}")
     finally:
         page.close()
-    assert not problems, "\n".join(problems)
+    _verdict(problems)
 
 
 @pytest.mark.parametrize("width", WIDTHS)
@@ -128,4 +181,4 @@ def test_no_text_is_cut_off_on_any_slide(narrow_pages, streamlit_server, width):
     finally:
         page.close()
     assert count >= 8
-    assert not problems, "\n".join(problems)
+    _verdict(problems)

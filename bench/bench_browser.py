@@ -1,0 +1,328 @@
+"""Timing a person feels: page switch, area change, map view switch and first slide, in
+headless Chromium, on the demonstration set and on a national-size set (about 10.8M rows).
+
+Run on demand from the project root:
+
+    .venv/bin/python bench/bench_browser.py [--runs N] [--sets demo,national] [--work DIR]
+
+It prints medians (and min-max) and asserts nothing: machines here are shared and noisy.
+Goals (issue "board-ready screens"): page switch <= 0.5 s, any area change <= 1 s, map
+view switch <= 1 s, first presentation slide <= 1 s. Nothing touches the real data
+directory: both sets are built under --work (default /tmp/cdp-bench-browser), and kept
+there, so a second run starts at once (delete the folder to build them again).
+
+What each figure means
+----------------------
+Every figure is the time, on the page's own clock, from the click (or the Enter key) to
+the later of: the script state last becoming "notRunning", and the end of the last long
+task (over 50 ms, the browser's main thread busy: the page frozen), so drawing a map after
+the script has finished is counted too.
+
+Page switch     a sidebar link to another page (Overview, Harm, Continuity, Treatment,
+                Recovery, Crime, in turn).
+Area change     a new area typed into "Partnership area" and Enter, on the Overview, the
+                Harm page, Continuity of care and the Maps page; each area is one not
+                chosen before in that server, so every change misses the query cache.
+Map switch      the Maps page's "Show" control: Partnership -> England -> Urban and rural ->
+                Partnership ...
+First slide     the Presentation link from the Overview to slide 1 drawn.
+
+The national-size set is the demonstration set plus, for the six quarterly proportion
+metrics, every quarter from 1985/86 to 2018/19 for every area, region and England, with
+79 substance breakdowns each (10.5M more rows, written by DuckDB and published as the
+ingest does, sorted in small row groups). It takes about a minute or two to build.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(PROJECT_ROOT))
+
+from tests.browser.conftest import (  # noqa: E402
+    CHROMIUM_ARGS, chromium_path, start_server, stop_server, wait_for_app_idle)
+
+VIEWPORT = {"width": 1366, "height": 768}
+SETTLE_S = 0.6
+NATIONAL_TARGET = 10_800_000
+NATIONAL_QUARTERS = range(1985, 2019)     # financial years before the demonstration set's
+NATIONAL_CATEGORIES = 79                 # substance breakdowns per area and quarter
+GOALS = {"page switch": 0.5, "area change": 1.0, "map switch": 1.0, "first slide": 1.0}
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+# --------------------------------------------------------------------------- data sets
+
+
+def build_demo(data_dir: Path) -> None:
+    from metrics import demo, store
+    if store.current_version_id(data_dir) is None:
+        demo.build_demo(data_dir)
+
+
+def build_national(data_dir: Path, work: Path) -> int:
+    """The demonstration set plus ~10.5M generated rows; returns the rows published."""
+    import duckdb
+    import pandas as pd
+
+    from metrics import demo, store
+    from metrics.reference import catalogue, periods
+
+    if store.current_version_id(data_dir) is not None:
+        version = store.current_version(data_dir)
+        rows = version.manifest.get("rows", {}).get("values", 0)
+        if version.manifest.get("bench") == "national" and rows >= NATIONAL_TARGET * 0.95:
+            return rows
+        raise SystemExit(f"{data_dir} holds another data set: delete it first")
+    base = demo.build_demo(data_dir)
+    areas = pd.read_csv(store.REFERENCE_DIR / "areas.csv", dtype=str)
+    codes = areas.loc[areas["area_type"].isin(["utla", "region", "country"]), "area_code"]
+    wilson = [i.id for i in catalogue.INDICATORS
+              if i.ci_method == "wilson" and i.period_kind == "quarter"]
+    quarters = pd.DataFrame([(p.label, p.start, p.end) for fy in NATIONAL_QUARTERS
+                             for p in (periods.quarter(fy, q) for q in (1, 2, 3, 4))],
+                            columns=["period", "period_start", "period_end"])
+    spill = work / "spill"
+    spill.mkdir(parents=True, exist_ok=True)
+    part = work / "national_rows.parquet"
+    con = duckdb.connect()
+    try:
+        con.execute("SET memory_limit='512MB'; SET threads=2")
+        con.execute(f"SET temp_directory='{spill}'")
+        con.register("q", quarters)
+        con.register("a", pd.DataFrame({"area_code": codes}))
+        con.register("i", pd.DataFrame({"indicator_id": wilson}))
+        con.register("c", pd.DataFrame({"k": range(NATIONAL_CATEGORIES + 1)}))
+        # Counts from a hash of the key (deterministic, no Python loop); Wilson intervals
+        # at 95% (z = 1.959964) and 99.8% (z = 3.090232), as percentages.
+        wilson_sql = """
+            100 * (p + z*z/(2*n) {sign} z * sqrt(p*(1-p)/n + z*z/(4*n*n))) / (1 + z*z/n)"""
+
+        def limit(sign: str, z: float) -> str:
+            return wilson_sql.format(sign=sign).replace("z", str(z))
+
+        con.execute(f"""
+            COPY (
+              SELECT indicator_id, area_code, period, 'quarter' AS period_kind,
+                     CAST(period_start AS DATE) AS period_start,
+                     CAST(period_end AS DATE) AS period_end,
+                     CASE WHEN k = 0 THEN NULL ELSE 'substance' END AS breakdown,
+                     CASE WHEN k = 0 THEN NULL ELSE 'Other substance ' || k END AS category,
+                     x AS numerator, n AS denominator, 100 * p AS value,
+                     {limit('-', 1.959964)} AS lower95, {limit('+', 1.959964)} AS upper95,
+                     {limit('-', 3.090232)} AS lower998, {limit('+', 3.090232)} AS upper998,
+                     CAST(NULL AS VARCHAR) AS value_note, false AS ci_approximate
+              FROM (
+                SELECT *, x / n AS p FROM (
+                  SELECT *, CAST(floor(n * (0.2 + (h % 400) / 1000.0)) AS DOUBLE) AS x
+                  FROM (
+                    SELECT i.indicator_id, a.area_code, q.period, q.period_start,
+                           q.period_end, c.k,
+                           hash(i.indicator_id, a.area_code, q.period, c.k) AS h,
+                           CAST(50 + hash(a.area_code, q.period, c.k) % 4950 AS DOUBLE) AS n
+                    FROM i CROSS JOIN a CROSS JOIN q CROSS JOIN c)))
+            ) TO '{part}' (FORMAT PARQUET)""")
+    finally:
+        con.close()
+    manifest = {"demo": True, "bench": "national",
+                "source": "Demonstration data (metrics.demo) and national-size benchmark "
+                          "rows (bench/bench_browser.py)",
+                "loaded_by": "bench/bench_browser.py", "files": [], "seed": demo.SEED}
+    version = store.publish_merged(
+        data_dir, base, [part], {}, lambda version_id, rows: manifest, spill,
+        files={"lsoa_need": base.path / "lsoa_need.parquet"}, replaces=False)
+    part.unlink()
+    return version.manifest["rows"]["values"]
+
+
+# --------------------------------------------------------------------------- timing
+
+
+# Timed in the page, on the page's own clock: ARM_JS marks the start and watches the script
+# state (a MutationObserver on stApp) and long tasks (over 50 ms: the main thread busy, so
+# the page frozen). The action ends when the script state last became "notRunning" or, if
+# later, when the last long task ended: drawing a map after the script has finished counts.
+ARM_JS = """() => {
+  window.__bench = {t0: performance.now(), idleAt: null, busyEnd: 0, ran: false};
+  if (!window.__benchWatching) {
+    window.__benchWatching = true;
+    new PerformanceObserver(list => {
+      for (const e of list.getEntries()) {
+        const b = window.__bench;
+        if (b) b.busyEnd = Math.max(b.busyEnd, e.startTime + e.duration);
+      }
+    }).observe({entryTypes: ["longtask"]});
+    const app = document.querySelector("[data-testid='stApp']");
+    new MutationObserver(() => {
+      const b = window.__bench;
+      if (!b) return;
+      if (app.getAttribute("data-test-script-state") === "notRunning") {
+        b.idleAt = performance.now();
+      } else { b.idleAt = null; b.ran = true; }
+    }).observe(app, {attributes: true, attributeFilter: ["data-test-script-state"]});
+  }
+}"""
+READ_JS = """() => {
+  const b = window.__bench, now = performance.now();
+  const end = Math.max(b.idleAt === null ? now : b.idleAt, Math.min(b.busyEnd, now));
+  return {seconds: (end - b.t0) / 1000, ran: b.ran};
+}"""
+
+
+def timed(page, action) -> float:
+    """Seconds the page took to answer `action` (see ARM_JS), measured in the page."""
+    page.evaluate(ARM_JS)
+    action()
+    wait_for_app_idle(page, timeout=180, settle=SETTLE_S)
+    result = page.evaluate(READ_JS)
+    if not result["ran"]:
+        log(f"  (no rerun seen on {page.url})")
+    return result["seconds"]
+
+
+def nav(page, path: str) -> float:
+    """Follow the sidebar link to a page ("" is the Overview, the default page)."""
+    links = page.locator("[data-testid='stSidebarNav'] a")
+    link = links.filter(has_text="Overview").first if not path else \
+        page.locator(f"[data-testid='stSidebarNav'] a[href$='/{path}']").first
+    return timed(page, link.click)
+
+
+def choose_area(page, name: str) -> float:
+    box = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']").filter(
+        has_text="Partnership area").first
+    box.locator("input").click()
+    page.keyboard.type(name)
+    page.wait_for_timeout(300)
+    return timed(page, lambda: page.keyboard.press("Enter"))
+
+
+def map_view(page, label: str) -> float:
+    # Tabs (role "tab"); before them, a segmented control of buttons.
+    control = page.locator("[data-testid='stMain'] [role='tab'], "
+                           "[data-testid='stMain'] button").filter(has_text=label).first
+    return timed(page, control.click)
+
+
+def measure_set(playwright, name: str, data_dir: Path, log_dir: Path, runs: int) -> dict:
+    import pandas as pd
+
+    from metrics import store
+
+    names = pd.read_csv(store.REFERENCE_DIR / "areas.csv", dtype=str)
+    names = names.loc[names["area_type"] == "utla", "area_name"].tolist()
+    # Areas in a fixed order, far from the home area's, each used once.
+    fresh = iter(names[5::3] + names[6::3])
+    server = start_server(data_dir, log_dir)
+    browser = playwright.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+    figures: dict[str, list[float]] = {k: [] for k in GOALS}
+    detail: dict[str, list[float]] = {}
+    try:
+        context = browser.new_context(viewport=VIEWPORT, service_workers="block")
+        context.set_default_timeout(120_000)
+        page = context.new_page()
+        page.goto(server.url + "/", timeout=300_000)
+        wait_for_app_idle(page)
+        # Warm every page once (the first run of a page imports and caches).
+        # (Presentation mode hides the sidebar for the rest of the browser context, so it
+        # is timed last, each time in a new context.)
+        for path in ("harm", "continuity", "maps", "treatment", ""):
+            page.goto(f"{server.url}/{path}")
+            wait_for_app_idle(page)
+        log(f"{name}: page switches ...")
+        cycle = ["harm", "continuity", "treatment", "recovery", "crime", ""]
+        for i in range(runs):
+            figures["page switch"].append(nav(page, cycle[i % len(cycle)]))
+        log(f"{name}: area changes ...")
+        for path in ("", "harm", "continuity", "maps"):
+            page.goto(f"{server.url}/{path}")
+            wait_for_app_idle(page)
+            for _ in range(max(2, runs // 3)):
+                seconds = choose_area(page, next(fresh))
+                figures["area change"].append(seconds)
+                detail.setdefault(f"area change on {path or 'overview'}", []).append(seconds)
+        log(f"{name}: map switches ...")
+        page.goto(f"{server.url}/maps")
+        wait_for_app_idle(page)
+        views = ["England", "Urban and rural", "Partnership"]
+        for i in range(runs):
+            seconds = map_view(page, views[i % 3])
+            figures["map switch"].append(seconds)
+            detail.setdefault(f"map switch to {views[i % 3]}", []).append(seconds)
+        log(f"{name}: first slides ...")
+        errors = page.locator("[data-testid='stException']").count()
+        context.close()
+        for _ in range(max(3, runs // 2)):
+            context = browser.new_context(viewport=VIEWPORT, service_workers="block")
+            context.set_default_timeout(120_000)
+            page = context.new_page()
+            page.goto(f"{server.url}/")
+            wait_for_app_idle(page)
+            figures["first slide"].append(nav(page, "present"))
+            errors += page.locator("[data-testid='stException']").count()
+            context.close()
+    finally:
+        browser.close()
+        stop_server(server)
+    return {"figures": figures, "detail": detail, "exceptions": errors}
+
+
+def line(label: str, values: list[float], goal: float | None = None) -> str:
+    if not values:
+        return f"  {label:34s} not measured"
+    median = statistics.median(values)
+    verdict = "" if goal is None else ("  (goal <= %.1f s: %s)" % (
+        goal, "met" if median <= goal else "NOT met"))
+    return (f"  {label:34s} median {median:5.2f} s  min {min(values):5.2f}  "
+            f"max {max(values):5.2f}  n={len(values)}{verdict}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=9, help="timed actions of each kind")
+    parser.add_argument("--sets", default="demo,national",
+                        help="comma-separated: demo, national")
+    parser.add_argument("--work", type=Path,
+                        default=Path(tempfile.gettempdir()) / "cdp-bench-browser",
+                        help="where the data sets are built and kept")
+    args = parser.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    results = {}
+    with sync_playwright() as playwright:
+        for name in [s.strip() for s in args.sets.split(",") if s.strip()]:
+            data_dir = args.work / name / "data"
+            started = time.monotonic()
+            if name == "demo":
+                build_demo(data_dir)
+            elif name == "national":
+                log("building the national-size set (once) ...")
+                rows = build_national(data_dir, args.work / name)
+                log(f"national-size set: {rows:,} rows "
+                    f"({time.monotonic() - started:.0f} s, kept in {data_dir})")
+            else:
+                parser.error(f"unknown set {name!r}")
+            results[name] = measure_set(playwright, name, data_dir,
+                                        args.work / name / "logs", args.runs)
+    for name, result in results.items():
+        print(f"{name} ({VIEWPORT['width']}x{VIEWPORT['height']}, headless Chromium):")
+        for kind, goal in GOALS.items():
+            print(line(kind, result["figures"][kind], goal))
+        for label, values in result["detail"].items():
+            print(line("  " + label, values))
+        if result["exceptions"]:
+            print(f"  pages showing an exception at the end: {result['exceptions']}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
