@@ -116,3 +116,99 @@ def test_the_pack_says_what_changed_since_the_last_board_and_keeps_its_summary_t
     # Each test's name (its first words: the table wraps the rest onto another line).
     assert any(" ".join(name.split()[:2]) in text for name in headlines.TEST_NAMES.values())
     assert "Compared with" in text and "Headline metric" in text
+
+
+# --- Issue 14, item 4: a pack that reads as finished ------------------------------------------
+
+@pytest.fixture(scope="module")
+def home_pack(data_dir):
+    return boardpack.make_pack(data_dir, "E10000013", "2026/27 Q1", dt.date(2026, 11, 22))
+
+
+def test_pages_are_numbered_n_of_n_and_the_contents_list_every_section(home_pack):
+    text = _text(home_pack)
+    pages = len(re.findall(rb"/Type /Page\b", home_pack))
+    assert pages > 10
+    for page in range(1, pages + 1):
+        assert f"Page {page} of {pages}" in text, page
+    assert "Contents" in text
+    for section in ["The six outcomes at a glance", "Reduce drug supply",
+                    "Continuity of care: prison to community", "Definitions", "Methods",
+                    "Data sources"]:
+        assert text.count(section) >= 2, section      # in the contents and as a heading
+
+
+def test_the_header_names_the_area_the_pack_is_for(home_pack):
+    text = _text(home_pack)
+    assert "Gloucestershire: outcomes board pack, 2026/27 Q1" in text
+    assert "Gloucestershire Combating Drugs Partnership: outcomes board pack" not in text
+
+
+def test_every_chart_carries_its_title_source_period_version_and_the_licence(home_pack):
+    from metrics.render import exported
+    flat = _text(home_pack).replace(" ", "")
+    charts = flat.count("Source:")
+    assert charts >= 8
+    # Every chart's credit ends with the licence line (wrapped lines lose their spaces).
+    assert flat.count(exported.OGL.replace(" ", "")) >= charts
+    assert flat.count("Dataversionv") >= charts
+
+
+def test_pack_charts_share_one_width_height_and_type_scale(data_dir):
+    from metrics.render import exported
+    version = store.current_version(data_dir)
+    areas, settings = store.areas(version), load_settings()
+    raw = store.all_area_values(version, [i.id for i in catalogue.INDICATORS])
+    values = explorer.protect(raw, areas, catalogue.INDICATORS, settings.disclosure_threshold)
+    brief = briefing.build(values, areas, "E10000013", "2026/27 Q1", dt.date(2026, 6, 30),
+                           settings, (), True, None,
+                           briefing.pathway_inputs(version, "E10000013", raw))
+    drawn = boardpack.pack_charts(brief, version.manifest)
+    keys = [key for key, _, _ in drawn]
+    assert "supply" in keys and keys.count("continuity") == 2   # trend and pathway
+    sized = {figure.title: figure.height for s in brief.slides for figure in s.pack_charts}
+    for (key, spec, about), height in zip(drawn, sized.values()):
+        assert spec["width"] == exported.WIDTH, key
+        assert spec["autosize"]["type"] == "fit-x"
+        assert spec["height"] == (height or exported.HEIGHT) or \
+            isinstance(spec["height"], dict), key
+        config = spec["config"]
+        assert config["axis"]["labelFontSize"] == config["axis"]["titleFontSize"] == \
+            config["legend"]["labelFontSize"] == exported.TEXT
+        for unit in exported._walk(spec):
+            mark = unit.get("mark")
+            if isinstance(mark, dict) and mark.get("type") == "text":
+                assert mark["fontSize"] == exported.TEXT, key
+            if isinstance(mark, dict) and mark.get("type") == "line":
+                assert mark["strokeJoin"] == "round", key     # no mitre spikes
+            for channel in (unit.get("encoding") or {}).values():
+                axis = channel.get("axis") if isinstance(channel, dict) else None
+                assert not (isinstance(axis, dict) and "labelFontSize" in axis), key
+        assert about.source and about.version.startswith(version.id), key
+    # The supply trend and continuity trend: the same size as each other.
+    trends = [spec for key, spec, _ in drawn if key in ("supply", "continuity")][:2]
+    assert trends[0]["height"] == trends[1]["height"] == exported.HEIGHT
+
+
+def test_the_continuity_page_gives_the_gap_in_people_and_the_pathway(home_pack):
+    text = _text(home_pack)
+    assert "more people would" in text and "have had to engage" in text.replace("\n", " ")
+    assert "From prison to treatment: where people are lost" in text
+    assert "people released with a treatment need" in text
+
+
+def test_comparison_cells_of_every_table_are_filled_in_the_benchmark_colours():
+    from metrics import stats
+    from metrics.render import palette
+    pdf = boardpack._Pack("t", False)
+    pdf.add_page()
+    words = stats.comparison_words("worse_998")
+    boardpack._table(pdf, __import__("pandas").DataFrame(
+        {"Metric": ["Deaths"], boardpack.COMPARED: [words]}))
+    stream = zlib.decompress(re.findall(rb"stream\r?\n(.*?)\r?\nendstream",
+                                        bytes(pdf.output()), re.S)[0]).decode("latin-1")
+    fills = [tuple(float(c) for c in m) for m in
+             re.findall(r"([\d.]+) ([\d.]+) ([\d.]+) rg", stream)]
+    expected = tuple(c / 255 for c in palette.rgb(palette.WORSE_998))
+    assert any(all(abs(a - b) < 0.001 for a, b in zip(fill, expected)) for fill in fills)
+    assert "Worse than England" in stream

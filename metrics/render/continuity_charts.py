@@ -123,6 +123,7 @@ def pathway_chart(stages: pd.DataFrame, target_count: int | None, target: float,
         for c, p, s in zip(data["count"], data["percent"], data["suppressed"])]
     data["bar"] = data["count"].fillna(0)
     engaged = data[data["key"] == "engaged"]
+    widest = max(float(data["bar"].max() or 0), float(target_count or 0), 1.0)
     data = sent(data, ["stage", "bar", "colour_words", "label"], "count", ("bar",))
     domain = [w for _, w in PATHWAY_COLOURS.values()]
     colours = alt.Scale(domain=domain, range=[c for c, _ in PATHWAY_COLOURS.values()])
@@ -132,7 +133,9 @@ def pathway_chart(stages: pd.DataFrame, target_count: int | None, target: float,
     layers = [
         base.mark_bar(height=26).encode(
             x=alt.X("bar:Q", title="People (12 months)",
-                    axis=alt.Axis(tickCount=8, format=",.0f")), y=y,
+                    axis=alt.Axis(tickCount=8, format=",.0f"),
+                    # Room past the longest bar for its label ("515 (100%)").
+                    scale=alt.Scale(domain=[0, widest * 1.2])), y=y,
             color=alt.Color("colour_words:N", scale=colours, title=None,
                             legend=alt.Legend(orient="bottom", columns=2, labelLimit=400)),
             tooltip=tooltip),

@@ -23,7 +23,7 @@ from fpdf.fonts import FontFace
 
 from metrics import store
 from metrics.reference import catalogue
-from metrics.render import palette
+from metrics.render import exported, palette
 from metrics.reports import briefing
 from metrics import stats
 from metrics.stats import comparators
@@ -89,9 +89,24 @@ class _Pack(FPDF):
         self.set_font("Helvetica", "", 8)
         self.set_text_color(90, 90, 90)
         note = "Demonstration data: not real figures. " if self.demo else ""
+        # fpdf2 writes the page count in place of {nb} once the document is finished.
         self.cell(0, 5, plain(f"{note}Small counts suppressed (public version). "
-                              f"Page {self.page_no()}"), align="C")
+                              f"Page {self.page_no()} of {{nb}}"), align="C")
         self.set_text_color(0, 0, 0)
+
+
+def _contents(pdf: "_Pack", outline) -> None:
+    """The contents list: each section with the page it starts on, linked to it."""
+    pdf.set_x(pdf.l_margin)
+    _heading(pdf, "Contents", 14)
+    pdf.set_font("Helvetica", "", 11)
+    for section in outline:
+        if section.level:
+            continue
+        link = pdf.add_link(page=section.page_number)
+        pdf.cell(pdf.epw - 20, 7, plain(section.name), link=link)
+        pdf.cell(20, 7, str(section.page_number), align="R", link=link,
+                 new_x="LMARGIN", new_y="NEXT")
 
 
 def _heading(pdf: _Pack, text: str, size: int = 16) -> None:
@@ -110,13 +125,18 @@ def _paragraphs(pdf: _Pack, lines: list[str], size: int = 11) -> None:
 
 def _table(pdf: _Pack, frame: pd.DataFrame, widths: list[float] | None = None,
            size: int = 8) -> None:
+    """A table; a "Compared with England" column is filled in the benchmark colours,
+    with its words, as on screen."""
     frame = frame.fillna("-").astype(str)
     pdf.set_font("Helvetica", "", size)
     with pdf.table(col_widths=widths, text_align="LEFT", line_height=4.2,
                    first_row_as_headings=True) as table:
         table.row([plain(c) for c in frame.columns])
-        for _, row in frame.iterrows():
-            table.row([plain(v) for v in row])
+        for _, values in frame.iterrows():
+            row = table.row()
+            for column, value in values.items():
+                row.cell(plain(value), style=verdict_style(value) if column == COMPARED
+                         else None)
     pdf.ln(3)
 
 
@@ -136,94 +156,124 @@ def verdict_style(words) -> FontFace:
 
 def _summary_table(pdf: _Pack, frame: pd.DataFrame, size: int = 8) -> None:
     """The outcomes at a glance, the verdict cells filled in the benchmark colours."""
-    frame = frame.fillna("-").astype(str)
-    pdf.set_font("Helvetica", "", size)
-    with pdf.table(text_align="LEFT", line_height=4.2, first_row_as_headings=True) as table:
-        table.row([plain(c) for c in frame.columns])
-        for _, values in frame.iterrows():
-            row = table.row()
-            for column, value in values.items():
-                row.cell(plain(value), style=verdict_style(value) if column == COMPARED
-                         else None)
-    pdf.ln(3)
+    _table(pdf, frame, size=size)
 
 
-def _chart(pdf: _Pack, chart, width_mm: float = 178) -> None:
-    if chart is None:
+# Pixels of a pack chart to millimetres on the page: every chart is drawn at the same
+# scale, so its type prints at one size (metrics.render.exported.uniform).
+MM_PER_PX = 178 / exported.WIDTH
+PNG_SCALE = 2
+
+
+def pack_spec(chart, height: int = exported.HEIGHT) -> dict:
+    """The Vega-Lite spec of a chart as the pack draws it: one width and type scale."""
+    spec = chart if isinstance(chart, dict) else chart.to_dict(validate=False)
+    # The pack writes each chart's title and source under it as text (searchable, and
+    # wrapped: a long subtitle in the image runs off its edge).
+    spec = {k: v for k, v in spec.items() if k != "title"}
+    return exported.uniform(spec, height=height)
+
+
+def _caption(pdf: _Pack, text: str) -> None:
+    if text:
+        pdf.set_font("Helvetica", "I", 8)
+        pdf.multi_cell(0, 4, plain(text))
+        pdf.ln(2)
+
+
+def _chart(pdf: _Pack, spec: dict | None, about: exported.About | None = None) -> None:
+    """A chart at the pack's scale, with its title, source, period, data version and the
+    licence written under it (as text, so it can be read and searched)."""
+    if spec is None:
         return
-    spec = chart.to_dict(validate=False)
-    png = vlc.vegalite_to_png(spec, scale=2)
-    pdf.image(io.BytesIO(png), w=width_mm)
+    png = vlc.vegalite_to_png(spec, scale=PNG_SCALE)
+    width_px = int.from_bytes(png[16:20], "big") / PNG_SCALE   # the PNG's IHDR width
+    pdf.image(io.BytesIO(png), w=min(width_px * MM_PER_PX, pdf.epw))
+    if about is not None:
+        pdf.set_font("Helvetica", "I", 7.5)
+        pdf.set_text_color(60, 60, 60)
+        pdf.multi_cell(0, 3.6, plain(" ".join([f"{about.title}.", *about.lines()])),
+                       align="L")
+        pdf.set_text_color(0, 0, 0)
     pdf.ln(3)
 
 
-def chart_png(chart) -> bytes:
-    return vlc.vegalite_to_png(chart.to_dict(validate=False), scale=2)
+def version_words(manifest: dict) -> str:
+    """The published data version a pack is made from, as its charts quote it."""
+    published = (manifest.get("published_at") or "")[:10]
+    return f"{manifest.get('version', '?')}" + (f" (published {published})" if published
+                                                 else "")
 
 
-def chart_svg(chart) -> str:
-    return vlc.vegalite_to_svg(chart.to_dict(validate=False))
+def pack_charts(brief: briefing.Briefing, manifest: dict) -> list[tuple[str, dict,
+                                                                         exported.About]]:
+    """Every chart the pack draws, in order: (slide key, spec as drawn, what it says
+    about itself). The one place their size and type scale are set."""
+    out = []
+    for slide in brief.slides:
+        for figure in slide.pack_charts:
+            out.append((slide.key, pack_spec(figure.chart, figure.height or exported.HEIGHT),
+                        exported.About(figure.title, figure.source, figure.period,
+                                       version_words(manifest))))
+    return out
 
 
 def build_pdf(brief: briefing.Briefing, manifest: dict, generated: dt.date) -> bytes:
     # Titled with the area it is for; the partnership's name only on the home area's pack.
-    name = brief.partnership_name or brief.area_name
-    title = f"{name}: outcomes board pack, {brief.period}"
+    title = f"{brief.area_name}: outcomes board pack, {brief.period}"
     pdf = _Pack(title, brief.is_demo)
     pdf.set_title(plain(title))
-    pdf.set_author(plain(name))
+    pdf.set_author(plain(brief.partnership_name or brief.area_name))
+    charts_of = {}
+    for key, spec, about in pack_charts(brief, manifest):
+        charts_of.setdefault(key, []).append((spec, about))
 
-    # Title page
+    # Title page, with the contents list (filled in once the page numbers are known)
     pdf.add_page()
-    pdf.ln(30)
-    _heading(pdf, name, 22)
+    pdf.ln(20)
+    _heading(pdf, brief.area_name, 22)
+    if brief.partnership_name:
+        _heading(pdf, brief.partnership_name, 14)
     _heading(pdf, "From Harm to Hope: outcomes board pack", 16)
     pdf.set_font("Helvetica", "", 12)
-    for line in (f"Area: {brief.area_name}", f"Figures up to {brief.period}",
-                 f"Produced on {generated:%-d %B %Y}",
+    for line in (f"Figures up to {brief.period}", f"Produced on {generated:%-d %B %Y}",
+                 f"Data version {version_words(manifest)}",
                  "Public version: small counts are suppressed."):
         pdf.cell(0, 7, plain(line), new_x="LMARGIN", new_y="NEXT")
-    pdf.ln(6)
-    _heading(pdf, "Data sources", 12)
-    source = manifest.get("source") or "Published extracts"
-    published = (manifest.get("published_at") or "")[:10]
-    files = ", ".join(f.get("name", str(f)) if isinstance(f, dict) else str(f)
-                      for f in manifest.get("files", [])) or "none listed"
-    _paragraphs(pdf, [f"{source}, version {manifest.get('version', '?')}, published "
-                      f"{published}. Files: {files}."] +
-                sorted({f"{ind.source} ({ind.frequency.lower()})"
-                        for ind in catalogue.INDICATORS}), size=9)
+    pdf.ln(4)
     if brief.is_demo:
         pdf.set_text_color(170, 0, 0)
         _heading(pdf, "Demonstration data: every figure in this pack is generated and is "
                       "not real. Do not circulate it as real figures.", 12)
         pdf.set_text_color(0, 0, 0)
+    pdf.insert_toc_placeholder(_contents)
 
     for slide in brief.slides:
-        pdf.add_page()
+        if slide is not brief.slides[0]:
+            pdf.add_page()
+        pdf.start_section(plain(slide.title))
         _heading(pdf, slide.title, 16)
         _paragraphs(pdf, slide.sentences)
         if slide.key == "summary":
             _summary_table(pdf, slide.table, size=8)
             continue
-        if slide.key == "map":
-            _chart(pdf, slide.chart, width_mm=150)
-        elif slide.spine is not None:
-            _chart(pdf, slide.spine)
-        elif slide.chart is not None:
-            _chart(pdf, slide.chart)
+        for number, (spec, about) in enumerate(charts_of.get(slide.key, [])):
+            _chart(pdf, spec, about)
+            if number == 0:
+                _caption(pdf, slide.caption)     # it describes the first chart
         if slide.table is not None:
             _table(pdf, slide.table, size=8)
-        if slide.caption:
-            pdf.set_font("Helvetica", "I", 8)
-            pdf.multi_cell(0, 4, plain(slide.caption))
+        if not charts_of.get(slide.key):
+            _caption(pdf, slide.caption)
 
     pdf.add_page()
+    pdf.start_section("Definitions")
     _heading(pdf, "Definitions", 16)
     defs = pd.DataFrame([{"Metric": i.title, "Definition": i.definition, "Unit": i.unit,
                           "Better": {"high": "higher", "low": "lower", "none": "-"}[i.polarity],
                           "Source": i.source} for i in catalogue.INDICATORS])
     _table(pdf, defs, widths=[30, 80, 16, 12, 40], size=7)
+    pdf.start_section("Methods")
     _heading(pdf, "Methods", 16)
     for name, text in METHODS:
         pdf.set_font("Helvetica", "B", 10)
@@ -231,8 +281,16 @@ def build_pdf(brief: briefing.Briefing, manifest: dict, generated: dt.date) -> b
         pdf.set_font("Helvetica", "", 10)
         pdf.multi_cell(0, 5, plain(text), align="L")
         pdf.ln(1)
+    pdf.start_section("Data sources")
+    _heading(pdf, "Data sources", 16)
+    source = manifest.get("source") or "Published extracts"
+    files = ", ".join(f.get("name", str(f)) if isinstance(f, dict) else str(f)
+                      for f in manifest.get("files", [])) or "none listed"
+    _paragraphs(pdf, [f"{source}, version {version_words(manifest)}. Files: {files}."] +
+                sorted({f"{ind.source} ({ind.frequency.lower()})"
+                        for ind in catalogue.INDICATORS}), size=9)
     pdf.set_font("Helvetica", "I", 8)
-    pdf.multi_cell(0, 4, plain(ATTRIBUTION))
+    pdf.multi_cell(0, 4, plain(f"{exported.OGL} {ATTRIBUTION}"))
     return bytes(pdf.output())
 
 
@@ -248,8 +306,8 @@ def make_pack(data_dir, area_code: str | None = None, period: str | None = None,
                          "upper-tier area, such as E10000013 for Gloucestershire")
     # Always public: the area totals protected across areas, as every public view reads
     # them (metrics.views.explorer.protect).
-    values = explorer.protect(store.all_area_values(version, [i.id for i in catalogue.INDICATORS]),
-                              areas, catalogue.INDICATORS, settings.disclosure_threshold)
+    raw = store.all_area_values(version, [i.id for i in catalogue.INDICATORS])
+    values = explorer.protect(raw, areas, catalogue.INDICATORS, settings.disclosure_threshold)
     if period is None:
         # An empty version still makes a pack (every section saying what is not loaded
         # yet), for the quarter in progress.
@@ -265,7 +323,8 @@ def make_pack(data_dir, area_code: str | None = None, period: str | None = None,
                                          store.area_need_summary(version))
     brief = briefing.build(values, areas, area_code, chosen.label, chosen.end, settings,
                            group.codes, version.is_demo,
-                           briefing.need_map_inputs(version, data_dir, area_code))
+                           briefing.need_map_inputs(version, data_dir, area_code),
+                           briefing.pathway_inputs(version, area_code, raw))
     return build_pdf(brief, version.manifest, generated or dt.date.today())
 
 

@@ -15,6 +15,7 @@ import altair as alt
 import pandas as pd
 
 from metrics.reference import catalogue
+from metrics.reference.formatting import plural
 from metrics.render import charts
 from metrics.views import changes, explorer, headlines, overview
 
@@ -35,6 +36,16 @@ class Tile:
     note: str                 # where the figure is for, or why there is none
 
 
+@dataclass(frozen=True)
+class PackChart:
+    """A chart as the board pack prints it, with what it says about itself there."""
+    title: str
+    chart: alt.TopLevelMixin
+    source: str = ""
+    period: str = ""
+    height: int | None = None     # plotting height; None: the pack's one height
+
+
 @dataclass
 class Slide:
     key: str                  # "summary", "changes", an outcome id, "continuity", "map"
@@ -47,6 +58,7 @@ class Slide:
     tiles: list[Tile] | None = None             # the summary slide's outcome tiles
     lead: str = ""                              # the sentence above the tiles
     changes: changes.SinceLastBoard | None = None   # the "what changed" slide's figures
+    pack_charts: list[PackChart] = field(default_factory=list)   # the pack's, in order
 
 
 @dataclass
@@ -62,9 +74,12 @@ class Briefing:
 
 def build(values: pd.DataFrame, areas: pd.DataFrame, area_code: str, period: str,
           period_end: dt.date, settings, comparators: tuple[str, ...], is_demo: bool,
-          need_map: tuple[dict, pd.DataFrame] | None = None) -> Briefing:
+          need_map: tuple[dict, pd.DataFrame] | None = None,
+          pathway: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> Briefing:
     """`values`: area totals of every catalogue metric (metrics.store.all_area_values);
-    `need_map`: the area's boundaries and small-area need table (need_map_inputs)."""
+    `need_map`: the area's boundaries and small-area need table (need_map_inputs);
+    `pathway`: continuity of care's breakdown rows and unprotected totals for the area
+    (pathway_inputs), for the pack's pathway from prison to treatment."""
     names = areas.set_index("area_code")["area_name"]
     area_name = names.get(area_code, area_code)
     threshold = settings.disclosure_threshold
@@ -79,7 +94,7 @@ def build(values: pd.DataFrame, areas: pd.DataFrame, area_code: str, period: str
         brief.slides.append(_outcome_slide(values, areas, outcome, area_code, area_name,
                                            period_end, threshold, comparators))
     brief.slides.append(_continuity_slide(values, areas, area_code, area_name, period_end,
-                                          threshold, settings, comparators))
+                                          threshold, settings, comparators, pathway))
     if need_map is not None:
         slide = _need_map_slide(*need_map, area_name, threshold)
         if slide is not None:
@@ -102,6 +117,19 @@ def need_map_inputs(version, data_dir, area_code: str) -> tuple[dict, pd.DataFra
                            store.read_lookup(data_dir, "ruc", codes),
                            store.read_lookup(data_dir, "imd", codes))
     return boundaries, table
+
+
+def pathway_inputs(version, area_code: str,
+                   raw_values: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Continuity of care's breakdown rows for the area and England, and the area's
+    unprotected totals (the breakdowns add up to these: metrics.views.continuity.pathway
+    protects them against the true total)."""
+    from metrics import store
+    from metrics.views import continuity as cc
+    rows = store.breakdown_values(version, [cc.IND.id], [area_code, cc.ENGLAND])
+    raw = raw_values[(raw_values["indicator_id"] == cc.IND.id)
+                     & (raw_values["area_code"] == area_code)]
+    return rows, raw
 
 
 def _need_map_slide(boundaries: dict, table: pd.DataFrame, area_name: str,
@@ -135,7 +163,11 @@ def _need_map_slide(boundaries: dict, table: pd.DataFrame, area_name: str,
     if demo:
         caption += " Demonstration classes and estimates until official lookups are loaded."
     return Slide("map", "Where need is: unmet need by small area", sentences, chart=chart,
-                 caption=caption)
+                 caption=caption, pack_charts=[PackChart(
+                     f"{area_name}: {geo.MEASURES['unmet_need'].title}, by small area",
+                     chart, "Office for Health Improvement and Disparities estimates of "
+                     "opiate and crack use; NDTMS. Contains OS data (c) Crown copyright and "
+                     "database right", "latest estimates", height=440)])
 
 
 def _need_totals_words(table: pd.DataFrame, values: pd.DataFrame, area_code: str,
@@ -254,22 +286,60 @@ def _outcome_slide(values, areas, outcome, area_code, area_name, period_end, thr
         "england_text": "England", "significance_words": "Compared with England"})
     # Without a chart the caption would describe nothing; keep only the geography note.
     caption = (f"{ind.title}, {ind.unit}. {note}" if chart is not None else note).strip()
+    # The pack prints the spine (every metric of the outcome), or the trend without one.
+    if spine is not None:
+        sources = sorted({catalogue.get(i).source for i in plotted["indicator_id"]}) \
+            if "indicator_id" in plotted else sorted({ind.source})
+        printed = [PackChart(f"{catalogue.OUTCOMES[outcome]}: {area_name} compared with "
+                             "England", spine, "; ".join(sources),
+                             "the latest period of each metric (in the table)")]
+    elif chart is not None:
+        printed = [PackChart(f"{shown_title(ind, area_code, areas)}: trend", chart,
+                             ind.source, _span(trend))]
+    else:
+        printed = []
     return Slide(outcome, catalogue.OUTCOMES[outcome], sentences, chart=chart, spine=spine,
-                 table=table, caption=caption)
+                 table=table, caption=caption, pack_charts=printed)
+
+
+def shown_title(ind, area_code: str, areas: pd.DataFrame) -> str:
+    """The metric with the place its figures are for (a force's, England's)."""
+    return f"{ind.title}, {explorer.shown_name(ind, area_code, areas)}"
+
+
+def _span(trend: pd.DataFrame) -> str:
+    """'2019/20 Q1 to 2026/27 Q1': the periods a trend chart covers."""
+    drawn = trend.dropna(subset=["value"]).sort_values("period_end")
+    if drawn.empty:
+        return ""
+    first, last = drawn["period"].iloc[0], drawn["period"].iloc[-1]
+    return str(last) if first == last else f"{first} to {last}"
 
 
 def _continuity_slide(values, areas, area_code, area_name, period_end, threshold, settings,
-                      comparators) -> Slide:
+                      comparators, pathway=None) -> Slide:
+    from metrics.render import continuity_charts
+    from metrics.views import continuity as cc
     ind = catalogue.get("continuity_of_care")
     sentences = [_continuity_line(values, area_code, area_name, period_end, threshold,
                                   settings, areas)]
     if explorer.missing_words(values, ind, area_code, areas, period_end) is None:
         sentences += headlines.metric_sentences(values, ind, area_code, area_name, areas,
                                                 period_end, threshold)[1:]
+    target = settings.continuity_target * 100
+    # The gap in people as well as points, from the same protected figures as the page.
+    protected = cc.protect_series(values, area_code, period_end, threshold)
+    head = None
+    if len(protected):
+        head = cc.headline(values, protected, area_code, area_name, areas, comparators,
+                           settings.continuity_target, settings.continuity_target_date,
+                           period_end, threshold)
+        gap = _gap_words(head)
+        if gap:
+            sentences.append(gap)
     trend = explorer.trend_series(values, ind, {area_code: area_name,
                                                 explorer.ENGLAND: "England"},
                                   (), period_end, threshold)
-    target = settings.continuity_target * 100
     chart = charts.trend_chart(trend, "%", height=250, target=target,
                                target_label="Target") if _area_drawn(trend) else None
     frame, summary = explorer.spc_frame(values, ind, area_code, period_end, threshold, target)
@@ -280,11 +350,48 @@ def _continuity_slide(values, areas, area_code, area_name, period_end, threshold
     # numbers are too small" it would read as a judgement of the hidden figure.
     latest_shown = len(frame) > 0 and pd.notna(frame["value"].iloc[-1])
     if assurance and latest_shown:
-        sentences.append(f"On a statistical process control chart the area is "
+        sentences.append(f"On a statistical process control (SPC) chart the area is "
                          f"{assurance} the target.")
+    printed = []
+    if chart is not None:
+        printed.append(PackChart(f"{ind.title}, {area_name} and England", chart,
+                                 ind.source, _span(trend)))
+    rolling = protected[protected["period_kind"] == "rolling_12m"] if len(protected) \
+        else protected
+    if pathway is not None and len(rolling):
+        breakdowns, raw = pathway
+        latest = rolling.iloc[-1]
+        total = raw[raw["period"] == latest["period"]]
+        stages = cc.pathway(breakdowns, total.iloc[0] if len(total) else None, area_code,
+                            latest["period"], threshold, settings.continuity_target,
+                            bool(latest["suppressed"]), bool(latest["denominator_hidden"]))
+        if not stages.empty:
+            sentences.append(cc.pathway_words(stages, settings.continuity_target))
+            printed.append(PackChart(
+                f"From prison to treatment: where people are lost, {area_name}",
+                continuity_charts.pathway_chart(stages, stages.attrs["target_count"],
+                                                target),
+                ind.source, str(latest["period"]), height=180))
     return Slide("continuity", "Continuity of care: prison to community", sentences,
                  chart=chart, caption="Rolling 12 months; shaded band: 95% interval."
-                 if chart is not None else "")
+                 if chart is not None else "", pack_charts=printed)
+
+
+def _gap_words(head) -> str:
+    """The gap to the target in people: how many more engaged within 3 weeks would have
+    met it on the same releases (as the continuity page's card says)."""
+    if head.gap_points is None or head.met:
+        return ""
+    if head.people_short is None:
+        return (f"The gap to the {head.target:g}% target is {head.gap_points:.1f} "
+                "percentage points; the extract has no counts of prison leavers, so the "
+                "gap in people is not known.")
+    needed = head.people_short + int(head.rolling.engaged)
+    return (f"The gap to the {head.target:g}% target is {head.gap_points:.1f} percentage "
+            f"points: {plural(head.people_short, 'more person', 'more people')} would "
+            f"have had to engage within 3 weeks on the same releases ({head.target:g}% of "
+            f"{head.rolling.released:,.0f} released is {needed:,}; "
+            f"{head.rolling.engaged:,.0f} did).")
 
 
 def _area_drawn(trend: pd.DataFrame) -> bool:
