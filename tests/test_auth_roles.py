@@ -194,6 +194,9 @@ def test_a_public_user_cannot_switch_unsuppressed_viewing_on_by_state_or_url(dat
     assert not at.exception
     assert not [e for e in at.main.error if "Public mode is off" in e.value]
     assert "public" not in at.session_state
+    # Every page and the disclosure attack's views read this: the configured threshold.
+    context = at.session_state["_context"]
+    assert context.public and context.disclosure_threshold == 5
 
 
 GUARDED = {
