@@ -126,6 +126,8 @@ def test_data_page_shows_each_role_what_it_may_use(data_dir, who):
     assert ("Analysts upload extracts" in words) != analyst
     assert ("Analysts restore earlier versions" in words) != analyst
     assert "Sign-in is not configured" not in words
+    history = [f.value for f in at.dataframe if "version" in getattr(f.value, "columns", [])]
+    assert ("by" in history[0].columns) == analyst      # loaders' e-mails: analysts only
 
 
 def test_member_switching_unsuppressed_viewing_on_gets_the_banner(data_dir):
@@ -192,6 +194,9 @@ def test_a_public_user_cannot_switch_unsuppressed_viewing_on_by_state_or_url(dat
     assert not at.exception
     assert not [e for e in at.main.error if "Public mode is off" in e.value]
     assert "public" not in at.session_state
+    # Every page and the disclosure attack's views read this: the configured threshold.
+    context = at.session_state["_context"]
+    assert context.public and context.disclosure_threshold == 5
 
 
 GUARDED = {

@@ -47,8 +47,10 @@ class Access:
 
 def _auth_section() -> Mapping | None:
     try:
+        if not st.secrets.load_if_toml_exists():   # no secrets.toml: sign-in is off
+            return None
         section = st.secrets.get("auth")
-    except Exception:  # noqa: BLE001 - no secrets.toml at all: sign-in is simply off
+    except Exception:  # noqa: BLE001 - an unreadable secrets.toml: sign-in stays off
         return None
     return section if isinstance(section, Mapping) and section else None
 

@@ -299,6 +299,10 @@ def render() -> None:
         hist = data.history(ctx.data_dir, ctx.version.id)
         st.markdown("Every version ever published, newest first. A load or a rollback is a new "
                     "version; nothing published is deleted.")
+        if who.sign_in and not who.allows("rollback"):
+            # Who loaded each version is analysts' business, not every viewer's (the
+            # e-mail addresses of signed-in analysts; admins read them in the audit log).
+            hist = hist.drop(columns=["by"])
         show_table(hist, column_config={"demo": st.column_config.CheckboxColumn("demo")})
         others = [v for v in hist["version"] if v != ctx.version.id]
         if who.sign_in and not who.allows("rollback"):

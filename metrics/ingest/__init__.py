@@ -17,6 +17,8 @@ Modules, one concern each:
     versions   history, rollback, status, coverage, freshness
     drop       the drop folder
     template   the long-format template
+    actions    the Data, Settings and Audit pages' actions, each checking the user's role
+    audit      the audit log: loads and rollbacks from manifests, role and setting changes
 """
 
 from metrics.ingest.drop import load_drop_folder, pending

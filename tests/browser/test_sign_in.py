@@ -228,6 +228,9 @@ def test_a_signed_in_public_user_gets_no_switch_upload_or_rollback(new_page, ser
     go(page, server, "audit")
     assert page.get_by_text("Not shown: admins only").count() == 1
     assert page.locator("[data-testid='stDataFrame']").count() == 0
+    go(page, server, "settings")
+    assert page.get_by_text("Not shown: admins only").count() == 1
+    assert page.get_by_role("button", name="Save settings").count() == 0
 
 
 def test_a_member_may_switch_unsuppressed_viewing_on_with_the_banner(new_page, server,
@@ -299,7 +302,7 @@ def test_an_analyst_uploads_and_rolls_back_and_a_public_replay_reaches_nothing(
     assert public.get_by_text("Published v0004").count() == 0
 
 
-def test_an_admin_reads_the_audit_log(new_page, server, provider, shots):
+def test_an_admin_reads_the_audit_log_and_the_settings(new_page, server, provider, shots):
     page = new_page()
     sign_in(page, server, provider, "admin-1")
     go(page, server, "audit")
@@ -308,3 +311,7 @@ def test_an_admin_reads_the_audit_log(new_page, server, provider, shots):
     assert page.get_by_text("Not shown").count() == 0
     assert page.get_by_text("Who holds which role").count() == 1
     shoot(page, shots, "admin-audit")
+    go(page, server, "settings")
+    page.get_by_role("button", name="Save settings").wait_for(state="visible")
+    assert page.get_by_text("Not shown").count() == 0
+    shoot(page, shots, "admin-settings")
