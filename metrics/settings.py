@@ -29,6 +29,8 @@ class Setting:
     help: str
 
 
+# Every key of config.toml, as README.md's Settings table documents them (the [access]
+# keys are declared below, in ACCESS_SETTINGS, and added to this tuple there).
 SETTINGS: tuple[Setting, ...] = (
     Setting("partnership.home_area", "E10000013",
             "ONS code of the home partnership's upper-tier area (default Gloucestershire)."),
@@ -55,8 +57,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("data.dir", "data",
             "Directory of published data; relative to config.toml. CDP_DATA_DIR overrides it."),
     Setting("ingest.allow_upload", False,
-            "Let Data page users upload and publish extracts and roll back versions. Keep "
-            "false on a shared or public server until access control exists."),
+            "Without sign-in: let Data page users upload and publish extracts and roll back "
+            "versions. Keep false on a shared or public server; with sign-in configured, "
+            "analysts (access.analysts) load and roll back whatever this says."),
     Setting("ingest.drop_folder", "incoming",
             "Drop folder for extracts, loaded at app start and by the Data page's refresh "
             "button; relative to the data directory."),
@@ -67,8 +70,8 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
-# Who may do what (metrics/access.py decides a user's role from these). Declared apart from
-# SETTINGS until README.md's Settings table lists them; the same checks apply.
+# Who may do what once sign-in is configured (metrics/access.py decides a user's role from
+# these; _access_settings checks them).
 ACCESS_SETTINGS: tuple[Setting, ...] = (
     Setting("access.members", [],
             "E-mail addresses or @domains of partnership members: they may switch "
@@ -83,6 +86,7 @@ ACCESS_SETTINGS: tuple[Setting, ...] = (
             "Optional token claim (such as roles or groups) whose values name roles "
             "(member, analyst, admin); the higher of it and the lists above applies."),
 )
+SETTINGS += ACCESS_SETTINGS
 
 
 class SettingsError(ValueError):
