@@ -575,7 +575,7 @@ def test_partnership_view_fits_the_whole_area_in_the_narrowest_map(code):
     width = (east - west) / 360 * scale
     height = (merc_y(north) - merc_y(south)) / (2 * math.pi) * scale
     assert width <= map_charts.FIT_WIDTH and height <= map_charts.MAP_HEIGHT
-    assert map_charts.FIT_WIDTH <= 480           # the map column at 1024 px is ~470 px
+    assert map_charts.FIT_WIDTH <= 400           # the map column at 1024 px is ~415 px
 
 
 def test_england_legend_tells_home_from_comparators():

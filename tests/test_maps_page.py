@@ -143,3 +143,34 @@ def test_real_data_without_a_small_area_table(tmp_path, monkeypatch):
     assert [o for o in at.selectbox(key="map_measure").options] == ["Deprivation decile"]
     assert "Demonstration rural-urban" not in texts(at)       # no classes at all here
     assert "Official lookups: Index of Multiple Deprivation 2019" in texts(at)
+
+
+def test_deaths_by_district_as_a_table_with_intervals_and_period(demo_data_dir):
+    at = maps_page(map_measure="deaths_rate")
+    table = next(f.value for f in at.dataframe if "interval_text" in f.value.columns)
+    assert len(table) == 6                                  # Gloucestershire's districts
+    assert table["period"].str.match(r"5 years to \d{4}/\d{2}$").all()
+    assert table["interval_text"].str.match(r"[\d.]+ to [\d.]+$|\*$").all()
+    rows = next(layer for layer in deck_spec(at)["layers"] if layer["id"] == "lsoas")["data"]
+    assert all("95% CI" in row["value_detail"] and "5 years to" in row["value_detail"]
+               for row in rows if row["value_text"] not in ("*", "-"))
+    tooltip = json.loads(at.get("deck_gl_json_chart")[0].proto.tooltip)
+    assert "{value_detail}" in tooltip["html"]
+
+
+def test_a_view_drawn_once_is_kept_until_the_area_changes(demo_data_dir):
+    """Going back to a view shows the deck already drawn (same key, same spec) rather than
+    building it again; another area draws only the view open."""
+    at = maps_page()
+    first = at.get("deck_gl_json_chart")[0].proto.json
+    at.session_state["view"] = "England"
+    at.run()
+    decks = at.get("deck_gl_json_chart")
+    assert len(decks) == 2 and decks[0].proto.json == first
+    at.session_state["view"] = "Partnership"
+    at.run()
+    assert [d.proto.json for d in at.get("deck_gl_json_chart")] == [d.proto.json for d in decks]
+    at.session_state["area"] = "E06000023"
+    at.run()
+    assert not at.exception
+    assert len(at.get("deck_gl_json_chart")) == 1

@@ -239,32 +239,33 @@ def render() -> None:
         group = comparators.comparator_group(
             "configured", ctx.area_code, ctx.areas, ctx.settings.comparators,
             data.area_need_summary(ctx.data_dir, ctx.version.id))
-        map_column, detail_column = st.columns([3, 1])
-        with map_column:
-            deck, legend = map_charts.national_deck(national, regions, map_values, indicator, mode,
-                                                    ctx.area_code, group.codes)
-            st.pydeck_chart(deck, on_select=make_selected_area, selection_mode="single-object",
-                            key="england_map", height=map_charts.ENGLAND_HEIGHT,
-                            alt=f"Map of England's partnerships coloured by {indicator.title}")
-            st.markdown(map_charts.legend_html(legend), unsafe_allow_html=True)
-        with detail_column:
-            home = map_values.set_index("area_code").loc[ctx.area_code] \
-                if ctx.area_code in set(map_values["area_code"]) else None
-            with st.container(border=True):
-                st.markdown(f"**{ctx.area_name}**")
-                if home is not None:
-                    unit = "" if indicator.unit == "count" else f" ({indicator.unit})"
-                    st.metric(indicator.title + unit, home["number_text"],
-                              help=indicator.definition)
-                    st.caption(" · ".join(t for t in (home["period"], home["comparison_text"],
-                                                       home["note"]) if t))
-                else:
-                    st.caption("No figure for this area.")
+        # The card and notes above the map, so the map has the page's whole width (the
+        # home area is found on a map of England drawn large).
+        home = map_values.set_index("area_code").loc[ctx.area_code] \
+            if ctx.area_code in set(map_values["area_code"]) else None
+        card, notes = st.columns([1, 2])
+        with card, st.container(border=True):
+            st.markdown(f"**{ctx.area_name}**")
+            if home is not None:
+                unit = "" if indicator.unit == "count" else f" ({indicator.unit})"
+                st.metric(indicator.title + unit, home["number_text"],
+                          help=indicator.definition)
+                st.caption(" · ".join(t for t in (home["period"], home["comparison_text"],
+                                                   home["note"]) if t))
+            else:
+                st.caption("No figure for this area.")
+        with notes:
             st.caption(f"Click an area on the map to select it. Comparators (purple): "
                        f"{group.description}.")
             if indicator.geography == "pfa":
                 st.caption("Published by police force area: each partnership shows its force's "
                            "figure.")
+        deck, legend = map_charts.national_deck(national, regions, map_values, indicator, mode,
+                                                ctx.area_code, group.codes)
+        st.pydeck_chart(deck, on_select=make_selected_area, selection_mode="single-object",
+                        key="england_map", height=map_charts.ENGLAND_HEIGHT,
+                        alt=f"Map of England's partnerships coloured by {indicator.title}")
+        st.markdown(map_charts.legend_html(legend), unsafe_allow_html=True)
         print_version(lambda: map_charts.national_static_map(
             national, regions, geo.area_map_values(_map_rows(indicator.id, codes, export_threshold),
                                                    indicator, ctx.areas, export_threshold),

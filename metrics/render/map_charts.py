@@ -45,9 +45,11 @@ MAP_HEIGHT = 600
 ENGLAND_HEIGHT = 760
 # deck.gl cannot fit a view to its box in the browser, so the view is fitted here to the
 # narrowest box the map is drawn in: the map column (three quarters of the page) at 1024 px
-# wide with the sidebar open is about 470 px. At 900 px the west of Gloucestershire (the
-# Forest of Dean) was cut off at 1366 px.
-FIT_WIDTH = 460
+# wide with the sidebar open is about 415 px (measured on a screenshot). Fitted to 900 px,
+# the west of Gloucestershire (the Forest of Dean) was cut off at 1366 px.
+FIT_WIDTH = 390
+# The England map takes the page's whole width (about 560 px at 1024 px).
+ENGLAND_FIT_WIDTH = 540
 # pydeck turns every string argument into a JavaScript expression ("pixels" becomes
 # "@@=pixels", an undefined variable); literal strings must be wrapped.
 PIXELS = pdk.types.String("pixels")
@@ -417,14 +419,17 @@ def national_deck(boundaries: dict, regions: dict, values: pd.DataFrame, indicat
                   # pydeck would turn a list of strings into a JavaScript expression.
                   character_set=pdk.types.String("".join(sorted(
                       {c for v in palette.VERDICTS.values() for c in v.glyph})))),
+        # The name above the area, so it does not hide the area's own colour.
         pdk.Layer("TextLayer", id="home-name", data=home_label, get_position="position",
                   get_text="text", get_size=14, get_color=hex_rgb(HOME_COLOUR),
+                  get_pixel_offset=[0, -22],
                   font_weight=BOLD, font_family=LABEL_FONT, background=True,
                   get_background_color=[255, 255, 255, 220],
                   background_padding=[3, 1, 3, 1], pickable=False),
     ]
     deck = CompactDeck(layers=layers,
-                       initial_view_state=_view_state(boundaries["bbox"], ENGLAND_HEIGHT),
+                       initial_view_state=_view_state(boundaries["bbox"], ENGLAND_HEIGHT,
+                                                      ENGLAND_FIT_WIDTH),
                        map_provider=None,
                        tooltip=_tooltip(NATIONAL_TOOLTIP.replace(
                            "{indicator_title}", html.escape(indicator.title))),
