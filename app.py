@@ -32,7 +32,10 @@ pages = [
 ]
 # The audit log: listed for admins only, and refused on the server to anyone else.
 pages += auth.admin_pages(load_settings())
-navigation = st.navigation({"": [overview], "Outcomes": outcomes, "Partnership": pages})
+# expanded: every page listed. Folded ("View 4 more"), the Data page and the accessibility
+# statement were one click further away and out of a keyboard user's sight.
+navigation = st.navigation({"": [overview], "Outcomes": outcomes, "Partnership": pages},
+                           expanded=True)
 # Presentation mode is always public: small counts are suppressed whatever the toggle says.
 st.session_state["_context"] = frame.start(force_public=navigation.url_path == "present")
 navigation.run()
