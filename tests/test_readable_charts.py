@@ -74,6 +74,10 @@ def test_supply_ranking_is_sorted_with_the_home_force_highlighted(demo_data_dir)
     marked = table[table["Area"].str.endswith("(selected area)")]
     assert marked["Area"].tolist() == ["Gloucestershire police force area (selected area)"]
     assert any("highest figure to the lowest" in c.value for c in at.caption)
+    # Its rank is said above the table, where the row may be out of sight.
+    rank = int(table.loc[marked.index[0], "Rank"])
+    assert any(f"Gloucestershire police force area is {rank}" in m.value
+               for m in at.markdown), [m.value for m in at.markdown]
 
 
 def test_urban_rural_chart_rows_are_tall_enough_to_read(demo_data_dir):  # noqa: F811

@@ -380,6 +380,9 @@ def _areas_view(model, ind, name: str, public: bool, about=None) -> None:
                    f"the selected area's{' police force area' if ind.geography == 'pfa' else ''}"
                    " row is highlighted. Activity counts are not compared between areas of "
                    "different size.")
+        where = tables.home_rank_words(model["ranking"])
+        if where:
+            st.markdown(f"**{plain.md(where)}**")
         st.dataframe(tables.ranked(model["ranking"], ind.unit), hide_index=True,
                      width="stretch")
         return
@@ -389,7 +392,9 @@ def _areas_view(model, ind, name: str, public: bool, about=None) -> None:
         about, title=f"{ind.title}: {every.lower()} ranked, with 95% intervals"))
     st.caption(("Dark ring: the selected area's police force area. " if ind.geography == "pfa"
                 else "Dark ring: the selected area. Purple diamonds: its comparators. ")
-               + "Dashed line: England.")
+               + "Dashed line: England. Named on the chart: the selected area, "
+               + ("" if ind.geography == "pfa" else "its comparators, ")
+               + "England, and the five lowest and five highest.")
     if model["funnel"] is not None:
         st.markdown("**Funnel plot against England**")
         exports.chart(model["funnel"], f"funnel-{name}", public, about=about and replace(

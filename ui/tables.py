@@ -114,3 +114,17 @@ def ranked(ranking: pd.DataFrame, value_title: str):
     return frame.style.apply(
         lambda row: [f"background-color: {HOME_FILL}; font-weight: bold"
                      if home.iloc[row.name] else "" for _ in row], axis=1)
+
+
+def home_rank_words(ranking: pd.DataFrame) -> str:
+    """'Gloucestershire police force area is 25th of 43.', said above the table, whose
+    highlighted row can be below the fold; '' when the selected area is not ranked."""
+    ranks = ranking["value"].rank(method="min", ascending=False)
+    home = ranking["role"].eq("Home")
+    if not home.any() or pd.isna(ranks[home].iloc[0]):
+        return ""
+    rank = int(ranks[home].iloc[0])
+    suffix = "th" if 10 <= rank % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(rank % 10, "th")
+    joint = " (joint)" if (ranks == rank).sum() > 1 else ""
+    return (f"{ranking.loc[home, 'area_name'].iloc[0]} is {rank}{suffix}{joint} of "
+            f"{int(ranks.notna().sum())}, from the highest.")
