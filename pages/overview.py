@@ -3,7 +3,7 @@
 import pandas as pd
 import streamlit as st
 
-from metrics.reference import catalogue
+from metrics.reference import catalogue, glossary
 from metrics.views import overview
 from ui import cards, data, exports, frame
 
@@ -13,7 +13,7 @@ area = ctx.area(ctx.area_code)
 st.title(f"{ctx.area_name}: strategy outcomes")
 heading = st.container(horizontal=True, vertical_alignment="center")
 heading.caption(f"From Harm to Hope outcomes framework · figures up to {ctx.period} · "
-                "compared with England (Fingertips method, 95% and 99.8% confidence)")
+                f"Fingertips method. {glossary.CONFIDENCE} {glossary.POINTS}")
 with heading:
     exports.board_pack_button(ctx)
 

@@ -129,3 +129,24 @@ def test_counts_beside_a_suppressed_one_are_still_whole_numbers():
     assert [type(c) for c in table["Count"] if c != "*"] == [int]
     text = exports.csv_bytes(table).decode()
     assert "2301.0" not in text and '"*"' in text
+
+
+def test_downloaded_charts_carry_title_source_period_version_and_licence():
+    """Issue 14, item 4: a PNG or SVG that travels without the page still says what it
+    is, where it is from, when, from which data version, and under which licence."""
+    import vl_convert as vlc
+    from metrics.render import exported
+    spec = {"mark": "bar", "data": {"values": [{"a": 1}]},
+            "encoding": {"x": {"field": "a", "type": "quantitative"}}}
+    about = exported.About("Adults in treatment: Gloucestershire", "NDTMS",
+                           "2019/20 to 2025/26", "v0003 (published 2026-05-12)")
+    svg = vlc.vegalite_to_svg(exported.credited(spec, about))
+    for words in ("Adults in treatment: Gloucestershire", "Source: NDTMS",
+                  "Period: 2019/20 to 2025/26", "Data version v0003",
+                  "Open Government Licence v3.0"):
+        assert words in svg, words
+    assert "title" not in spec                      # the chart on screen is unchanged
+    # Public mode off: the mark leads, the chart's title and credits follow it.
+    marked = exports.marked_spec(exported.credited(spec, about))
+    assert marked["title"]["subtitle"][0] == about.title
+    assert exported.OGL in marked["title"]["subtitle"]

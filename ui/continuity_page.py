@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from metrics import stats
-from metrics.reference import catalogue
+from metrics.reference import catalogue, glossary
 from metrics.render import charts, continuity_charts
 from metrics.views import continuity as cc, explorer, headlines
 from ui import cards, data, exports, forecast_section, frame, plain, tables
@@ -45,7 +45,8 @@ def render() -> None:
             "engaged in community structured treatment **within 3 weeks of release**, as "
             f"a % of those released with a need (NDTMS). Target: **{target * 100:g}% by "
             f"{cc.long_date(target_date)}** (From Harm to Hope).")
-        st.caption(f"Figures up to {ctx.period}. Comparators: {group.description}.")
+        st.caption(f"Figures up to {ctx.period}. Comparators: {group.description}. "
+                   f"{glossary.CONFIDENCE}")
 
     model = _main_model(ctx.data_dir, ctx.version.id, ctx.area_code, ctx.area_name,
                         ctx.period_end, group.codes, threshold, target, target_date,
@@ -75,7 +76,10 @@ def render() -> None:
                 "quarters) would let anyone work out. The rolling figures are shown "
                 "instead.", icon=":material/lock:")
     spec = model["trend_quarters"] if quarterly else model["trend_rolling"]
-    exports.chart(spec, f"continuity-trend-{ctx.area_code}", ctx.public)
+    exports.chart(spec, f"continuity-trend-{ctx.area_code}", ctx.public,
+                  about=_about_chart(ctx, f"Continuity of care: {ctx.area_name}, "
+                                     + ("quarters" if quarterly else "rolling 12 months")
+                                     + " against the target"))
     notes = [f"Shaded band: 95% confidence interval for {ctx.area_name}.",
              f"Red dashed line: the {head.target:g}% target."]
     if not quarterly and not path.frame.empty:
@@ -361,6 +365,11 @@ def _md(text: str) -> str:
     return text.replace("*", "\\*")
 
 
+def _about_chart(ctx, title: str, period: str = ""):
+    """A downloaded chart's title, source, period, data version and licence."""
+    return exports.about(ctx, title, cc.IND.source, period)
+
+
 def _breakdowns(model, ctx) -> None:
     if model is None or not model["parts"]:
         st.info("No breakdowns are published for this area and period.")
@@ -374,7 +383,9 @@ def _breakdowns(model, ctx) -> None:
     for part in model["parts"]:
         st.markdown(f"##### {part['title']}")
         exports.chart(part["spec"], f"continuity-{part['breakdown']}-{ctx.area_code}",
-                      ctx.public)
+                      ctx.public,
+                      about=_about_chart(ctx, f"Continuity of care by {part['title'].lower()}"
+                                         f": {ctx.area_name}", model["period"]))
         st.dataframe(tables.for_display(part["table"]), hide_index=True, width="stretch")
         if part["lower"]:
             st.caption("Significantly lower than the area overall: " +
@@ -395,7 +406,9 @@ def _pathway(model, ctx) -> None:
         return
     st.markdown(f"**From prison to treatment, {model['period']}: where people are lost.**")
     st.markdown(model["words"])
-    exports.chart(model["spec"], f"continuity-pathway-{ctx.area_code}", ctx.public)
+    exports.chart(model["spec"], f"continuity-pathway-{ctx.area_code}", ctx.public,
+                  about=_about_chart(ctx, f"From prison to treatment: {ctx.area_name}",
+                                     model["period"]))
     st.dataframe(tables.for_display(model["table"]), hide_index=True, width="stretch")
     notes = ["Referred = engaged within 3 weeks + engaged later + referred but not engaged. "
              "The red tick marks how many would have had to engage within 3 weeks to meet "
@@ -412,7 +425,9 @@ def _spc(model, ctx) -> None:
         return
     summary = model["summary"]
     st.markdown(f"**Statistical process control: {model['basis']}, against the target.**")
-    exports.chart(model["spec"], f"continuity-spc-{ctx.area_code}", ctx.public)
+    exports.chart(model["spec"], f"continuity-spc-{ctx.area_code}", ctx.public,
+                  about=_about_chart(ctx, f"Continuity of care: {ctx.area_name}, statistical "
+                                     "process control chart"))
     # From the same rule columns as the chart's markers (metrics.views.explorer.spc_words).
     st.markdown("**" + plain.md(summary.get("words", "Variation not assessed.")) + "**")
     caveats = [f"Making Data Count XmR chart of {model['basis']}: a point outside the "
@@ -433,14 +448,18 @@ def _all_areas(model, head: cc.Headline, ctx) -> None:
         return
     st.markdown(f"**Every area, {model['period']}: {model['meeting']} of {model['total']} "
                 f"met the {head.target:g}% target.**")
-    exports.chart(model["ranked"], f"continuity-ranked-{ctx.area_code}", ctx.public)
+    exports.chart(model["ranked"], f"continuity-ranked-{ctx.area_code}", ctx.public,
+                  about=_about_chart(ctx, "Continuity of care: every area ranked",
+                                     model["period"]))
     st.caption("Each bar is an area's 95% interval, coloured by comparison with England. "
                "Dark ring: this area. Purple diamonds: its comparators. Black dashed line: "
                f"England. Red dashed line: the {head.target:g}% target. Areas with "
                "suppressed figures are not shown.")
     if model["funnel"] is not None:
         st.markdown("**Funnel plot against England**")
-        exports.chart(model["funnel"], f"continuity-funnel-{ctx.area_code}", ctx.public)
+        exports.chart(model["funnel"], f"continuity-funnel-{ctx.area_code}", ctx.public,
+                      about=_about_chart(ctx, "Continuity of care: funnel plot against "
+                                         "England", model["period"]))
         st.caption(explorer.FUNNEL_CAPTION)
         st.caption(model["funnel_words"])
     st.markdown("**All areas**")

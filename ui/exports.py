@@ -14,6 +14,7 @@ import pandas as pd
 import streamlit as st
 import vl_convert as vlc
 
+from metrics.render import exported
 from metrics.reports import boardpack
 
 # Written into every file downloaded while public mode is off (first column of a table,
@@ -21,11 +22,24 @@ from metrics.reports import boardpack
 NOT_FOR_PUBLICATION = "NOT FOR PUBLICATION: small counts shown"
 
 
-def chart(spec: dict, name: str, public: bool = True) -> None:
+def about(ctx, title: str, source: str = "", period: str = "") -> exported.About:
+    """What a downloaded chart says about itself: `title`, source, period and the
+    published data version it was drawn from (with the licence line, exported.OGL)."""
+    published = (ctx.version.manifest.get("published_at") or "")[:10]
+    return exported.About(title, source, period or f"up to {ctx.period}",
+                          ctx.version.id + (f" (published {published})" if published
+                                            else ""))
+
+
+def chart(spec: dict, name: str, public: bool = True,
+          about: exported.About | None = None) -> None:
     """Draw a Vega-Lite spec with PNG and SVG download buttons above it (below, a chart's
-    bottom legend can overhang them and swallow the clicks)."""
+    bottom legend can overhang them and swallow the clicks). The files carry `about` (its
+    title, source, period, data version and licence) as their title; the chart on screen,
+    under its own heading, does not."""
     note = "" if public else " (public mode off: marked not for publication)"
-    saved = spec if public else marked_spec(spec)
+    saved = spec if about is None else exported.credited(spec, about)
+    saved = saved if public else marked_spec(saved)
     # A row sized to its buttons: fixed columns cut "PNG" to "P…" at 1024 px.
     row = st.container(horizontal=True, horizontal_alignment="right")
     row.download_button("PNG", data=lambda: vlc.vegalite_to_png(saved, scale=2),
@@ -71,7 +85,10 @@ def marked_spec(spec: dict) -> dict:
     title = spec.get("title")
     own = title.get("text") if isinstance(title, dict) else title
     marked = {"text": NOT_FOR_PUBLICATION, "color": "#b00020", "anchor": "start"}
-    if own:
+    credits = title.get("subtitle") if isinstance(title, dict) else None
+    if own and credits:      # the credits (exported.credited) follow the chart's title
+        marked["subtitle"] = [own, *([credits] if isinstance(credits, str) else credits)]
+    elif own:
         marked["subtitle"] = own
     return {**spec, "title": marked}
 

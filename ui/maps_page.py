@@ -17,6 +17,9 @@ from metrics.stats import comparators
 from metrics.views import need_totals
 from ui import data, exports, frame
 
+# Pixels per rural-urban group on the urban and rural chart (two groups: 128 px).
+URBAN_RURAL_ROW = 64
+
 
 VIEWS = ["Partnership", "England", "Urban and rural"]
 
@@ -285,9 +288,11 @@ def render() -> None:
                                format_func=lambda m: geo.SUMMARY_MEASURES[m][0])
         title, unit = geo.SUMMARY_MEASURES[measure]
         st.subheader(f"{title} by {ruc_title.lower()}")
+        # Rows tall enough to read from across a room, with type to match the page's.
         exports.chart(map_charts.urban_rural_chart(
             summary[summary["group"] != "All"], measure, title, unit,
-            england[england["group"] != "All"]).to_dict(validate=False),
+            england[england["group"] != "All"], height_per_row=URBAN_RURAL_ROW)
+            .configure_axis(labelFontSize=13, titleFontSize=13).to_dict(validate=False),
             f"urban-rural-{measure}-{ctx.area_code}", ctx.public)
         st.dataframe(geo.summary_display(summary), hide_index=True, width="stretch")
         suppression = (f" Counts from 1 to {threshold - 1} are shown as *, with a second figure "

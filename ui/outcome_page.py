@@ -9,12 +9,13 @@ an Altair chart costs far more than drawing it), and only the chosen view is bui
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import streamlit as st
 
 from metrics import stats
 from metrics.ingest import definitions
-from metrics.reference import catalogue, formatting
+from metrics.reference import catalogue, formatting, glossary
 from metrics.render import charts
 from metrics.views import explorer, headlines
 from ui import cards, data, exports, frame, plain, tables
@@ -53,14 +54,20 @@ def render(outcome: str) -> None:
     with group_col:
         group = frame.comparator_select(ctx)
     names = ctx.areas.set_index("area_code")["area_name"]
+    # The abbreviations' plain words come first, before any badge or table uses them.
+    points = f" {glossary.POINTS}" if any(i.unit == "%" for i in indicators) else ""
     st.caption(f"Figures up to {ctx.period}. Comparators: {group.description}: "
-               + ", ".join(names.get(c, c) for c in group.codes) + ".")
+               + ", ".join(names.get(c, c) for c in group.codes)
+               + f". {glossary.CONFIDENCE}{points}")
 
     table, spec = _spine_model(ctx.data_dir, ctx.version.id, outcome, ctx.area_code,
                                ctx.period_end, group.codes, threshold)
     st.subheader("All metrics compared with England")
     if spec is not None:
-        exports.chart(spec, f"spine-{outcome}-{ctx.area_code}", ctx.public)
+        exports.chart(spec, f"spine-{outcome}-{ctx.area_code}", ctx.public,
+                      about=exports.about(ctx, f"{TITLES[outcome]}: {ctx.area_name} "
+                                          "compared with England",
+                                          "; ".join(sorted({i.source for i in indicators}))))
         st.caption("England is the centre line. The grey bar runs from the worst area (left) "
                    "to the best (right), or lowest to highest where neither is better; its "
                    "dark part is the middle half of areas. The marker is this area, its shape "
@@ -202,7 +209,8 @@ def _view_model(view, data_dir, version_id, metric_id, area_code, shown_name, pe
         ranking = explorer.area_ranking(values, ind, period, areas, shown, group_codes,
                                         threshold)
         england_value = explorer.england_value(values, ind, period)
-        out = dict(period=period, ranking=ranking[["area_name", "display"]], ranked=None,
+        out = dict(period=period, ranking=ranking[["area_name", "display", "value", "role"]],
+                   ranked=None,
                    funnel=None, funnel_words=None)
         if ind.benchmarkable and len(ranking):
             out["ranked"] = charts.ranked_chart(ranking, ind.unit, england_value) \
@@ -285,6 +293,7 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
             help="Automatic: widened for overdispersion (random effects) when the areas vary "
                  "more than chance alone allows, otherwise chance alone. The words under "
                  "the funnel say which is drawn.")
+    about = exports.about(ctx, f"{ind.title}: {shown_name}", ind.source)
     model = _view_model(view, ctx.data_dir, ctx.version.id, ind.id, ctx.area_code, shown_name,
                         ctx.period_end, group.codes, threshold, target, funnel_method)
     if view == "Trend":
@@ -293,7 +302,8 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
             st.info(_text(ind, f"No trend to draw for {shown_name}." if head["missing"] else
                           f"{ind.title}: no figures to draw up to {ctx.period}."))
             return
-        exports.chart(model["spec"], f"trend-{ind.id}-{ctx.area_code}", ctx.public)
+        exports.chart(model["spec"], f"trend-{ind.id}-{ctx.area_code}", ctx.public,
+                      about=replace(about, title=f"{ind.title}: {shown_name}, trend"))
         if not model.get("area_drawn", True):
             st.caption(f"{shown_name} has no figures for this metric yet: the chart shows "
                        "the other lines only.")
@@ -308,9 +318,12 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
         if england_only and model["spec"] is not None:
             st.caption(f"{explorer.ENGLAND_ONLY}: this is England's own series; there is "
                        "no area series to chart.")
-        _spc_view(model, ind, f"spc-{ind.id}-{ctx.area_code}", ctx.public, head["missing"])
+        _spc_view(model, ind, f"spc-{ind.id}-{ctx.area_code}", ctx.public, head["missing"],
+                  replace(about, title=f"{ind.title}: {shown_name}, statistical process "
+                          "control chart"))
     elif view == "All areas":
-        _areas_view(model, ind, f"{ind.id}-{ctx.area_code}", ctx.public)
+        _areas_view(model, ind, f"{ind.id}-{ctx.area_code}", ctx.public,
+                    replace(about, period=model.get("period") or about.period))
     elif view == "Figures":
         table = model["table"]
         if table.empty:
@@ -331,13 +344,14 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
         _about(ind, cards.timeliness(ctx, ind))
 
 
-def _spc_view(model, ind, name: str, public: bool, missing: str | None = None) -> None:
+def _spc_view(model, ind, name: str, public: bool, missing: str | None = None,
+              about=None) -> None:
     summary = model["summary"]
     if model["spec"] is None:
         st.info(_text(ind, missing) if missing else "Too few points for a statistical "
                 "process control chart: it needs at least two.")
         return
-    exports.chart(model["spec"], name, public)
+    exports.chart(model["spec"], name, public, about=about)
     # Built with the markers from the same rule columns (metrics.views.explorer.spc_words).
     st.markdown("**" + plain.md(summary.get("words", "Variation not assessed.")) + "**")
     caveats = ["Making Data Count rules: a point outside the process limits, 7 points in a "
@@ -351,32 +365,43 @@ def _spc_view(model, ind, name: str, public: bool, missing: str | None = None) -
     st.caption(" ".join(caveats))
 
 
-def _areas_view(model, ind, name: str, public: bool) -> None:
+def _areas_view(model, ind, name: str, public: bool, about=None) -> None:
     if model.get("england_only"):
         st.info(explorer.ENGLAND_ONLY_WHY, icon=":material/public:")
         if model["spec"] is not None:
             st.markdown("**England's own series**")
-            exports.chart(model["spec"], f"england-{name}", public)
+            exports.chart(model["spec"], f"england-{name}", public, about=about and
+                          replace(about, title=f"{ind.title}: England"))
         return
     if model["ranking"] is None or model["ranking"].empty:
         st.info(_text(ind, f"{ind.title}: no area figures are loaded for "
                       f"{model['period'] or 'this period'}, so there is nothing to rank."))
         return
     if model["ranked"] is None:
-        st.caption("Activity counts are not compared between areas of different size.")
-        st.dataframe(tables.for_display(model["ranking"].rename(
-                         columns={"area_name": "Area", "display": ind.unit})),
-                     hide_index=True, width="stretch")
+        every = "police force areas" if ind.geography == "pfa" else "areas"
+        st.caption(f"All {every}, {model['period']}, from the highest figure to the lowest; "
+                   f"the selected area's{' police force area' if ind.geography == 'pfa' else ''}"
+                   " row is highlighted. Activity counts are not compared between areas of "
+                   "different size.")
+        where = tables.home_rank_words(model["ranking"])
+        if where:
+            st.markdown(f"**{plain.md(where)}**")
+        st.dataframe(tables.ranked(model["ranking"], ind.unit), hide_index=True,
+                     width="stretch")
         return
     every = "Every police force area" if ind.geography == "pfa" else "Every area"
     st.markdown(f"**{every}, {model['period']}, ranked, with 95% intervals**")
-    exports.chart(model["ranked"], f"ranked-{name}", public)
+    exports.chart(model["ranked"], f"ranked-{name}", public, about=about and replace(
+        about, title=f"{ind.title}: {every.lower()} ranked, with 95% intervals"))
     st.caption(("Dark ring: the selected area's police force area. " if ind.geography == "pfa"
                 else "Dark ring: the selected area. Purple diamonds: its comparators. ")
-               + "Dashed line: England.")
+               + "Dashed line: England. Named on the chart: the selected area, "
+               + ("" if ind.geography == "pfa" else "its comparators, ")
+               + "England, and the five lowest and five highest.")
     if model["funnel"] is not None:
         st.markdown("**Funnel plot against England**")
-        exports.chart(model["funnel"], f"funnel-{name}", public)
+        exports.chart(model["funnel"], f"funnel-{name}", public, about=about and replace(
+            about, title=f"{ind.title}: funnel plot against England"))
         st.caption(explorer.FUNNEL_CAPTION)
         st.caption(model["funnel_words"])
 

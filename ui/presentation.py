@@ -157,6 +157,11 @@ def start_or_resume(ctx) -> Deck:
                       fixed["period_end"], group.codes, ctx.settings))
 
 
+# The plain words of the abbreviations the summary tiles use (metrics.reference.glossary).
+KEY = ("99.8%: the stricter test, met by chance only about 1 time in 500 · "
+       "pp: percentage points")
+
+
 def current_slide(count: int) -> int:
     """1-based slide number, kept in the URL (?slide=3) so a link opens that slide."""
     try:
@@ -181,6 +186,10 @@ def show_slide(deck: Deck, number: int) -> None:
     # tiles and the buttons fit a 720-pixel-high projector.
     lead = (f'<p class="slide-lead">{html.escape(slide["lead"])}</p>'
             if slide.get("tiles") and slide["lead"] else "")
+    if slide.get("tiles"):
+        # The tiles' badges and changes use both: their words come first.
+        lead += f'<p class="slide-note">{html.escape(KEY)}</p>'
+
     st.html(f'<p class="slide-head">{html.escape(header(deck))}</p>'
             f'<p class="slide-title">{html.escape(slide["title"])}</p>{lead}')
     if slide.get("tiles"):

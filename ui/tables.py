@@ -91,3 +91,40 @@ def missing_cells(frame: pd.DataFrame) -> list[tuple[str, object]]:
     """(column, value) of every cell that would show as None, nan or <NA> (for tests)."""
     return [(column, value) for column in frame.columns for value in frame[column]
             if _is_missing(value)]
+
+
+# The selected area's row in a ranked table: GOV.UK light blue, with its name marked in
+# words too (a highlight alone is lost on a washed-out projector).
+HOME_FILL = "#D2E2F1"
+HOME_MARK = " (selected area)"
+
+
+def ranked(ranking: pd.DataFrame, value_title: str):
+    """Areas ranked from the highest figure to the lowest, for a metric whose areas are
+    not compared with England (activity counts): Rank, Area and the figure as shown, the
+    selected area's row highlighted. `ranking`: area_name, display, value, role."""
+    rows = ranking.sort_values(["value", "area_name"], ascending=[False, True],
+                               na_position="last").reset_index(drop=True)
+    home = rows["role"].eq("Home")
+    frame = pd.DataFrame({
+        "Rank": rows["value"].rank(method="min", ascending=False).astype("Int64"),
+        "Area": rows["area_name"].astype(str) + np.where(home, HOME_MARK, ""),
+        value_title: rows["display"]})
+    frame = for_display(frame)
+    return frame.style.apply(
+        lambda row: [f"background-color: {HOME_FILL}; font-weight: bold"
+                     if home.iloc[row.name] else "" for _ in row], axis=1)
+
+
+def home_rank_words(ranking: pd.DataFrame) -> str:
+    """'Gloucestershire police force area is 25th of 43.', said above the table, whose
+    highlighted row can be below the fold; '' when the selected area is not ranked."""
+    ranks = ranking["value"].rank(method="min", ascending=False)
+    home = ranking["role"].eq("Home")
+    if not home.any() or pd.isna(ranks[home].iloc[0]):
+        return ""
+    rank = int(ranks[home].iloc[0])
+    suffix = "th" if 10 <= rank % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(rank % 10, "th")
+    joint = " (joint)" if (ranks == rank).sum() > 1 else ""
+    return (f"{ranking.loc[home, 'area_name'].iloc[0]} is {rank}{suffix}{joint} of "
+            f"{int(ranks.notna().sum())}, from the highest.")

@@ -248,7 +248,7 @@ def spc_chart(frame: pd.DataFrame, unit_title: str, height: int = 320,
 
 
 def ranked_chart(rows: pd.DataFrame, unit_title: str, benchmark: float | None,
-                 height: int = 300, target: float | None = None,
+                 height: int = 380, target: float | None = None,
                  target_text: str = "Target") -> alt.LayerChart:
     """Every area ranked by value with its 95% interval (a caterpillar plot).
 
@@ -259,7 +259,10 @@ def ranked_chart(rows: pd.DataFrame, unit_title: str, benchmark: float | None,
     data = sent(data, ["rank", "area_name", "display", "value", "lower95", "upper95",
                        "significance", "role"], unit_title, ("value", "lower95", "upper95"))
     colours, shapes = _significance_scale(data["significance"])
-    x = alt.X("rank:O", title=None, axis=None, sort=None)
+    # One explicit domain: the label layers hold only some ranks, and a union of
+    # domains could reorder the areas.
+    x = alt.X("rank:O", title=None, axis=None, sort=None,
+              scale=alt.Scale(domain=data["rank"].tolist()))
     base = alt.Chart(data)
     tooltip = [alt.Tooltip("area_name:N", title="Area"),
                alt.Tooltip("display:N", title=unit_title),
@@ -278,15 +281,21 @@ def ranked_chart(rows: pd.DataFrame, unit_title: str, benchmark: float | None,
             **_verdict_encoding("significance", "Compared with England", colours, shapes),
             tooltip=tooltip),
         *_highlight_layers(data, x, "value", tooltip),
-        base.transform_filter(alt.datum.role == "Home").mark_text(
-            dy=-18, fontSize=14, fontWeight="bold", color=HOME_COLOUR).encode(
-            x=x, y="upper95:Q", text="area_name:N"),
+        *_name_layers(data, x),
     ]
     if benchmark is not None:
         benchmark = round(float(benchmark), value_places(unit_title))
-        layers.append(alt.Chart(pd.DataFrame({"y": [benchmark], "label": ["England"]}))
+        england = pd.DataFrame({"y": [benchmark], "label": ["England"],
+                                "text": [f"England {benchmark:,g}"],
+                                # Left of centre, clear of the five lowest's labels.
+                                "rank": [ENDS + 3 if len(data) > 2 * ENDS + 3 else 1]})
+        layers.append(alt.Chart(england)
                       .mark_rule(color=ENGLAND_COLOUR, strokeDash=[6, 3])
                       .encode(y="y:Q", tooltip=[alt.Tooltip("label:N", title="Benchmark")]))
+        # Named on the chart, at the right-hand end where the line has the room.
+        layers.append(alt.Chart(england).mark_text(
+            align="left", dy=-8, fontSize=12, fontWeight="bold", color=ENGLAND_COLOUR)
+            .encode(x=x, y="y:Q", text="text:N"))
     if target is not None:   # optional target line (continuity of care)
         layers.append(alt.Chart(pd.DataFrame({"y": [target], "label": [target_text]}))
                       .mark_rule(color=TARGET_COLOUR, strokeDash=[4, 4], strokeWidth=2)
@@ -296,6 +305,88 @@ def ranked_chart(rows: pd.DataFrame, unit_title: str, benchmark: float | None,
     return alt.layer(*layers).resolve_legend(color="independent", shape="independent") \
         .properties(height=height).configure_axis(
         labelFontSize=13, titleFontSize=13).configure_legend(labelFontSize=13)
+
+
+# The areas a ranking names on the chart itself (not only in its tooltip): the selected
+# area, its comparators, and the five lowest and five highest.
+ENDS = 5
+
+
+def ranking_labels(data: pd.DataFrame) -> pd.DataFrame:
+    """Where each named area's label goes on a ranking (`data` sorted by value, with
+    rank, area_name, display, value, lower95, upper95, role).
+
+    The curve rises from bottom left to top right, leaving two empty corners: the five
+    lowest are listed down the top-left corner and the five highest up the bottom-right
+    one, each joined to its dot by a leader line, the lowest first, so no line crosses a
+    label. The selected area and comparators get an upright label above their interval
+    (left half) or below it (right half), away from the curve."""
+    columns = ["rank", "text", "y", "y0", "kind", "align"]
+    n = len(data)
+    if not n:
+        return pd.DataFrame(columns=columns)
+    low = float(pd.concat([data["lower95"], data["value"]]).min())
+    high = float(pd.concat([data["upper95"], data["value"]]).max())
+    span = (high - low) or 1.0
+    step = span * 0.06
+    rows, named = [], set()
+    ends = min(ENDS, n // 2)
+    for i in range(ends):
+        bottom, top = data.iloc[i], data.iloc[n - 1 - i]
+        rows.append({"rank": bottom["rank"], "text": _short(bottom),
+                     "y": high - i * step,
+                     "y0": bottom["upper95"] if pd.notna(bottom["upper95"]) else bottom["value"],
+                     "kind": "end", "align": "left"})
+        rows.append({"rank": top["rank"], "text": _short(top),
+                     "y": low + i * step,
+                     "y0": top["lower95"] if pd.notna(top["lower95"]) else top["value"],
+                     "kind": "end", "align": "right"})
+        named |= {bottom["rank"], top["rank"]}
+    for _, row in data[data["role"].isin(["Home", "Comparator"])].iterrows():
+        if row["rank"] in named:
+            continue
+        upper = row["value"] if pd.isna(row["upper95"]) else row["upper95"]
+        lower = row["value"] if pd.isna(row["lower95"]) else row["lower95"]
+        # Up or down, whichever has more room: to the chart's edge, or to the corner's
+        # list of names where the label would run into it (the lists take about the
+        # outer third of the width).
+        ceiling = high - (ends - 0.5) * step if ends and row["rank"] <= n * 0.35 else high
+        floor = low + (ends - 0.5) * step if ends and row["rank"] > n * 0.65 else min(low, 0)
+        above = ceiling - upper >= lower - floor
+        edge = upper if above else lower
+        rows.append({"rank": row["rank"], "text": row["area_name"],
+                     "y": edge + (span * 0.03 if above else -span * 0.03), "y0": None,
+                     "kind": row["role"], "align": "left" if above else "right"})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _short(row: pd.Series) -> str:
+    """'Essex 353.8': the name and figure, without the unit the axis already gives."""
+    return f"{row['area_name']} {str(row['display']).split(' per ')[0].removesuffix('%')}"
+
+
+def _name_layers(data: pd.DataFrame, x) -> list:
+    labels = ranking_labels(data)
+    if labels.empty:
+        return []
+    base = alt.Chart(labels)
+    layers = [base.transform_filter(alt.datum.kind == "end").mark_rule(
+        color="#8C8C8C", strokeWidth=0.8).encode(x=x, y="y:Q", y2="y0:Q")]
+    # Fixed colours per kind, not a colour encoding: Vega-Lite would merge that scale
+    # with the verdict colours and list the kinds in the verdict legend.
+    looks = {"end": ("#333333", "normal", 0), "Comparator": (COMPARATOR_COLOUR, "bold", 270),
+             "Home": (HOME_COLOUR, "bold", 270)}
+    for kind, (colour, weight, angle) in looks.items():
+        for align, dx in (("left", 5), ("right", -5)):
+            chosen = base.transform_filter((alt.datum.kind == kind)
+                                           & (alt.datum.align == align))
+            # A white outline under each label keeps it readable where it crosses a line.
+            for extra in (dict(stroke="white", strokeWidth=3, strokeJoin="round"), {}):
+                layers.append(chosen.mark_text(
+                    align=align, dx=0 if angle else dx, angle=angle, fontSize=11,
+                    fontWeight=weight, color=colour, **extra).encode(
+                    x=x, y="y:Q", text="text:N"))
+    return layers
 
 
 def funnel_chart(points: pd.DataFrame, limits: pd.DataFrame, unit_title: str,

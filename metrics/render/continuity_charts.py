@@ -159,7 +159,8 @@ def pathway_chart(stages: pd.DataFrame, target_count: int | None, target: float,
         layers += [
             alt.Chart(mark).mark_tick(color=TARGET_COLOUR, thickness=3, size=34).encode(
                 x="x:Q", y=y, tooltip=[alt.Tooltip("label:N", title="Target")]),
-            alt.Chart(mark).mark_text(align="center", dy=-22, fontSize=12,
+            # Beside the tick, on its own row: above it, it sat on the next bar's label.
+            alt.Chart(mark).mark_text(align="left", dx=7, fontSize=12,
                                       fontWeight="bold", color=TARGET_COLOUR).encode(
                 x="x:Q", y=y, text="label:N"),
         ]

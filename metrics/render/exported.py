@@ -36,11 +36,13 @@ class About:
     version: str = ""          # the published data version, e.g. "v0003 (12 May 2026)"
 
     def lines(self) -> list[str]:
-        """Source, period and data version on one line (those known), then the licence."""
-        facts = [f for f in (f"Source: {self.source}" if self.source else "",
-                             f"Period: {self.period}" if self.period else "",
-                             f"Data version {self.version}" if self.version else "") if f]
-        return ([". ".join(facts) + "."] if facts else []) + [OGL]
+        """The source, then period and data version, then the licence: one line each,
+        so no line runs far past a chart's width (a title does not wrap)."""
+        when = ". ".join(f for f in (f"Period: {self.period}" if self.period else "",
+                                     f"Data version {self.version}" if self.version else "")
+                         if f)
+        return [line for line in (f"Source: {self.source.rstrip('.')}." if self.source else "",
+                                  f"{when}." if when else "", OGL) if line]
 
 
 def _walk(spec: dict):

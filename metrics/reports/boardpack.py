@@ -181,14 +181,24 @@ def _caption(pdf: _Pack, text: str) -> None:
         pdf.ln(2)
 
 
-def _chart(pdf: _Pack, spec: dict | None, about: exported.About | None = None) -> None:
+def _chart(pdf: _Pack, spec: dict | None, about: exported.About | None = None,
+           section: str = "") -> None:
     """A chart at the pack's scale, with its title, source, period, data version and the
     licence written under it (as text, so it can be read and searched)."""
     if spec is None:
         return
     png = vlc.vegalite_to_png(spec, scale=PNG_SCALE)
-    width_px = int.from_bytes(png[16:20], "big") / PNG_SCALE   # the PNG's IHDR width
-    pdf.image(io.BytesIO(png), w=min(width_px * MM_PER_PX, pdf.epw))
+    # The PNG's header (IHDR) gives its size in pixels.
+    width_px, height_px = (int.from_bytes(png[at:at + 4], "big") / PNG_SCALE
+                           for at in (16, 20))
+    width = min(width_px * MM_PER_PX, pdf.epw)
+    # A chart and the lines under it stay on one page: a credit line carried over alone
+    # to the next page reads as a page of its own.
+    if pdf.will_page_break(height_px * width / width_px + 14):
+        pdf.add_page()
+        if section:
+            _heading(pdf, f"{section} (continued)", 12)
+    pdf.image(io.BytesIO(png), w=width)
     if about is not None:
         pdf.set_font("Helvetica", "I", 7.5)
         pdf.set_text_color(60, 60, 60)
@@ -258,7 +268,7 @@ def build_pdf(brief: briefing.Briefing, manifest: dict, generated: dt.date) -> b
             _summary_table(pdf, slide.table, size=8)
             continue
         for number, (spec, about) in enumerate(charts_of.get(slide.key, [])):
-            _chart(pdf, spec, about)
+            _chart(pdf, spec, about, slide.title)
             if number == 0:
                 _caption(pdf, slide.caption)     # it describes the first chart
         if slide.table is not None:

@@ -127,8 +127,9 @@ def _until(rows: pd.DataFrame, up_to: dt.date) -> pd.Series:
 # the approximation var = DSR^2 / count (metrics.ingest.standardised): often narrower than
 # Dobson's, so every view that shows the interval or a comparison built on it says so.
 APPROXIMATE = "approximate interval"
-APPROXIMATE_NOTE = ("Approximate interval: standardised rate loaded without its limits or "
-                    "age bands (variance DSR\u00b2 / count, often narrower than Dobson's)")
+APPROXIMATE_NOTE = ("Approximate interval: directly standardised rate (DSR) loaded without "
+                    "its limits or age bands (variance DSR\u00b2 / count, often narrower "
+                    "than Dobson's)")
 
 
 def is_approximate(rows: pd.DataFrame) -> np.ndarray:
