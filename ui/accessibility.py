@@ -50,8 +50,8 @@ NOT_AUTOMATED = (
     "and downloads beside it.",
     "Chart tooltips appear on mouse hover only. Every chart's figures are in a table on "
     "the same page and download as CSV and Excel.",
-    "The board pack (PDF) is not a tagged PDF. The same figures are on the pages and in "
-    "the CSV and Excel downloads.",
+    "The board pack (PDF) has not been checked with a screen reader. The same figures are "
+    "on the pages and in the CSV and Excel downloads.",
 )
 
 
@@ -90,7 +90,11 @@ def render(partnership_name: str) -> None:
 
     st.header("Known exceptions")
     st.markdown("These parts are not fully accessible:")
-    st.markdown("\n".join(f"- {item.what} {item.reason}" for item in KNOWN_EXCEPTIONS))
+    # Exceptions that share a cause are one item: what a visitor meets, then why.
+    reasons: dict[str, list[str]] = {}
+    for item in KNOWN_EXCEPTIONS:
+        reasons.setdefault(item.reason, []).append(item.what)
+    st.markdown("\n".join(f"- {' '.join(whats)} {reason}" for reason, whats in reasons.items()))
     st.markdown("\n".join(f"- {item}" for item in NOT_AUTOMATED))
 
     st.header("Getting the information in another format")
