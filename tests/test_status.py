@@ -115,3 +115,13 @@ def test_cards_and_about_tab_say_demonstration_and_when(demo_app):
     about = [m.value for m in demo_app.markdown if m.value.startswith("**Status:**")]
     assert about == ["**Status:** Demonstration figures (generated, not real) · "
                      f"**Publisher:** {status.DEMO_PUBLISHER} · " + as_of[0]]
+
+
+def test_a_metric_slide_says_when_its_figures_are_from(demo_app):
+    demo_app.query_params["slide"] = "4"      # the harm outcome's slide
+    demo_app.switch_page("pages/present.py").run()
+    assert not demo_app.exception, demo_app.exception
+    captions = [c.value for c in demo_app.caption]
+    assert any(c.startswith("Deaths related to drug misuse") and
+               c.endswith("· no update: demonstration figures.") and "Data as of " in c
+               for c in captions), captions

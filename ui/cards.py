@@ -76,7 +76,7 @@ def outcome_card(card: OutcomeCard, as_of: str = "") -> None:
         # Our own sparkline, an image with words (Streamlit's chart_data one has none).
         line = sparkline.svg(card.sparkline, list(card.sparkline_periods), ind)
         if line:
-            st.html(line)
+            st.markdown(line, unsafe_allow_html=True)
         comparison_badge(card.comparison, card.comparison_words)
         details = [card.period or "", card.england_text, card.geography_note]
         verdict = CHANGE_WORDS.get(direction)

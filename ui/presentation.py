@@ -180,7 +180,9 @@ def header(deck: Deck) -> str:
                                          f"figures up to {deck.period}") if part)
 
 
-def show_slide(deck: Deck, number: int) -> None:
+def show_slide(deck: Deck, number: int, ctx=None) -> None:
+    """Draw one slide. With `ctx`, a slide of one metric says when its figures are from
+    and when the next are expected, after its caption."""
     slide = deck.slides[number - 1]
     # The summary's lead sentence sits in the heading's element: one gap fewer, so the
     # tiles and the buttons fit a 720-pixel-high projector.
@@ -202,8 +204,9 @@ def show_slide(deck: Deck, number: int) -> None:
             _table(slide["table"], slide.get("changes") or [])
         if slide["spec"] is not None:
             st.vega_lite_chart(_described(slide), width="stretch")
-        if slide["caption"]:
-            st.caption(slide["caption"])
+        caption = " ".join(part for part in (slide["caption"], _as_of(slide, ctx)) if part)
+        if caption:
+            st.caption(caption)
 
 
 def _sentences(sentences: list[str]) -> None:
@@ -253,6 +256,17 @@ def _table(split: dict, changes: list[dict]) -> None:
         body.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     st.html(f'<table class="slide-table"><thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table>')
+
+
+def _as_of(slide: dict, ctx) -> str:
+    """'Data as of ... · next update ...' for the metric an outcome or continuity slide
+    charts (the outcome's headline metric), or ""."""
+    metric = ("continuity_of_care" if slide["key"] == "continuity"
+              else catalogue.OUTCOME_HEADLINE.get(slide["key"]))
+    if ctx is None or metric is None:
+        return ""
+    line = cards.timeliness(ctx, catalogue.get(metric)).line()
+    return f"{line}." if line else ""
 
 
 def _described(slide: dict) -> dict:

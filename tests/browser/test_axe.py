@@ -134,6 +134,12 @@ def test_axe_finds_no_serious_violation_on_any_page_or_tab(page, streamlit_serve
             continue                        # checked slide by slide below
         page.goto(f"{streamlit_server.url}/{app_page.url_path}")
         wait_for_app_idle(page)
+        if app_page.is_default:
+            # The Overview's sparklines are our own images with words: drawn, and named.
+            sparklines = page.locator("svg.cdp-sparkline[role='img']")
+            assert sparklines.count() >= 6, "the Overview's sparklines are not drawn"
+            assert all(len(sparklines.nth(i).get_attribute("aria-label") or "") > 20
+                       for i in range(sparklines.count()))
         checked = _every_tab(page, app_page.name)
         places += 1 + page.locator("[data-testid='stMain'] [role='tab']").count()
         found += checked
