@@ -298,3 +298,21 @@ def test_page_takes_the_last_board_and_benchmark_from_the_url(demo_data_dir):
     # The method names the quarter the changes were tested against.
     assert any("figures for\n   2025/26 Q2" in str(m.value) or "2025/26 Q2, by Newcombe" in
                " ".join(str(m.value).split()) for m in at.markdown)
+
+
+def test_presentation_has_a_what_needs_attention_slide(demo_data_dir):
+    at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=180)
+    at.run()
+    at.switch_page("pages/present.py").run()
+    for _ in range(4):
+        bodies = [str(h.proto.body) for h in at.get("html")]
+        if any('class="slide-title">What needs attention<' in b for b in bodies):
+            break
+        at.button(key="slide_next").click().run()
+        assert not at.exception, [e.message for e in at.exception]
+    else:
+        raise AssertionError("no 'What needs attention' slide in the first slides")
+    text = " ".join(bodies)
+    assert "of the 28 metrics with figures for Gloucestershire up to" in text
+    assert "Continuity of care: prison to community, target: Missed the 75% target" in text
+    assert "Improved significantly: " in text

@@ -183,10 +183,12 @@ def demo_data_dir(tmp_path_factory):
         yield data_dir
 
 
-def _continuity(area=None) -> AppTest:
+def _continuity(area=None, **query) -> AppTest:
     at = AppTest.from_file(str(PROJECT_ROOT / "app.py"), default_timeout=180)
     if area:
         at.query_params["area"] = area
+    for key, value in query.items():
+        at.query_params[key] = value
     at.run()
     at.switch_page("pages/continuity.py").run()
     assert not at.exception, [e.message for e in at.exception]
@@ -209,3 +211,18 @@ def test_no_forecast_for_a_small_area_and_the_page_says_why(demo_data_dir):
     assert any(n.startswith("No forecast for Isles of Scilly: ") for n in notes), notes
     specs = [c.proto.spec for c in at.get("vega_lite_chart")]
     assert not any("forecast's median" in s for s in specs)
+
+
+def test_a_scenario_comes_from_the_url_and_is_marked_as_one(demo_data_dir):
+    at = _continuity(more="35", referral="nonsense")
+    assert at.number_input(key="more").value == 35
+    assert at.number_input(key="referral").value == 0        # not a number: ignored
+    words = " ".join(str(m.value) for m in at.markdown)
+    assert "Scenario: with 35 more people a quarter engaging within 3 weeks, " \
+           "Gloucestershire would be at" in words
+    assert any(c.value.startswith("Scenario, not a forecast or a record") for c in at.caption)
+    table = [d.value for d in at.dataframe if "Scenario" in d.value.columns]
+    assert table and list(table[0].columns) == ["Period", "Forecast", "Scenario",
+                                                "Gap to 75%"]
+    at.number_input(key="referral").set_value(10).run()
+    assert at.query_params["referral"] == ["10"] or at.query_params["referral"] == "10"

@@ -17,7 +17,7 @@ import pandas as pd
 from metrics.reference import catalogue
 from metrics.reference.formatting import plural
 from metrics.render import charts
-from metrics.views import changes, explorer, headlines, overview
+from metrics.views import changes, exceptions, explorer, headlines, overview
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,8 @@ def build(values: pd.DataFrame, areas: pd.DataFrame, area_code: str, period: str
     brief.slides.append(_summary_slide(values, areas, area_code, area_name, period_end,
                                        threshold, settings))
     brief.slides.append(_changes_slide(values, areas, area_code, period_end, threshold))
+    brief.slides.append(_exceptions_slide(values, areas, area_code, area_name, period,
+                                          period_end, threshold, settings))
     for outcome in catalogue.OUTCOMES:
         brief.slides.append(_outcome_slide(values, areas, outcome, area_code, area_name,
                                            period_end, threshold, comparators))
@@ -262,6 +264,17 @@ def _changes_slide(values, areas, area_code, period_end, threshold) -> Slide:
     table = since.table()
     return Slide("changes", "What changed since the last board", since.sentences(),
                  table=table if len(table) else None, changes=since)
+
+
+def _exceptions_slide(values, areas, area_code, area_name, period, period_end, threshold,
+                      settings) -> Slide:
+    """What needs attention (metrics.views.exceptions), against England, since the
+    quarter before."""
+    result = exceptions.exceptions(
+        values, area_code, area_name, areas, period_end, period, threshold,
+        targets={"continuity_of_care": (settings.continuity_target,
+                                        settings.continuity_target_date)})
+    return Slide("exceptions", "What needs attention", result.slide_sentences())
 
 
 def _outcome_slide(values, areas, outcome, area_code, area_name, period_end, threshold,

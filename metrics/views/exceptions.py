@@ -104,6 +104,24 @@ class Exceptions:
         return out
 
 
+    def slide_sentences(self, most: int = 5) -> list[str]:
+        """For a slide or a board paper: the verdict, the concerns (at most `most`, the
+        rest counted), and the improvements named."""
+        out = [self.summary()]
+        concerns = self.of("concern")
+        for f in concerns[:most]:
+            where = "" if f.where in ("", self.area_name) else f" ({f.where})"
+            out.append(f"{f.indicator.title}{where}, {self.rule_words(f.rule).lower()}: "
+                       f"{f.detail}")
+        if len(concerns) > most:
+            out.append(f"And {len(concerns) - most} more: see the page 'What needs "
+                       "attention'.")
+        better = list(dict.fromkeys(f.indicator.title for f in self.of("improvement")))
+        if better:
+            out.append("Improved significantly: " + ", ".join(better) + ".")
+        return out
+
+
 # --- The rules ----------------------------------------------------------------------------
 
 def _trend_side(trend: dict, ind: Indicator) -> str | None:
