@@ -16,7 +16,7 @@ import streamlit as st
 from metrics import stats
 from metrics.reference import catalogue, glossary
 from metrics.render import charts, continuity_charts
-from metrics.views import continuity as cc, explorer, headlines
+from metrics.views import chart_words, continuity as cc, explorer, headlines
 from ui import cards, data, exports, forecast_section, frame, plain, tables
 
 VIEWS = ["Breakdowns", "Pathway", "Process control (SPC)", "All areas", "Figures",
@@ -79,7 +79,8 @@ def render() -> None:
     exports.chart(spec, f"continuity-trend-{ctx.area_code}", ctx.public,
                   about=_about_chart(ctx, f"Continuity of care: {ctx.area_name}, "
                                      + ("quarters" if quarterly else "rolling 12 months")
-                                     + " against the target"))
+                                     + " against the target"),
+                  description=model["quarter_words" if quarterly else "rolling_words"])
     notes = [f"Shaded band: 95% confidence interval for {ctx.area_name}.",
              f"Red dashed line: the {head.target:g}% target."]
     if not quarterly and not path.frame.empty:
@@ -89,6 +90,10 @@ def render() -> None:
     if quarterly:
         notes.append("Single quarters vary more; the target is judged on 12 months.")
     st.caption(" ".join(notes))
+    plotted = model["quarter_table" if quarterly else "rolling_table"]
+    if plotted is not None and len(plotted):
+        with st.expander("Table"):
+            st.dataframe(tables.for_display(plotted), hide_index=True, width="stretch")
     forecast_section.render(ctx)
 
     view = st.segmented_control("View", VIEWS, default=VIEWS[0], required=True, key="show",
@@ -153,13 +158,15 @@ def _main_model(data_dir, version_id, area_code, area_name, period_end, group_co
     trend_rolling = charts.trend_chart(rolling, "% engaged within 3 weeks", target=target * 100,
                                        target_text=label, trajectory=path.frame) \
         .to_dict(validate=False)
-    trend_quarters = None
+    trend_quarters = quarter_words = quarter_table = None
     if not protected["quarters_hidden"].iloc[0]:
         quarters = cc.trend_rows(shown, area_code, area_name, group_codes, period_end,
                                  threshold, quarterly=True)
         trend_quarters = charts.trend_chart(quarters, "% engaged within 3 weeks",
                                             target=target * 100, target_text=label) \
             .to_dict(validate=False)
+        quarter_words = chart_words.trend(quarters, cc.QUARTERLY, area_name)
+        quarter_table = _plotted(quarters)
     # Change on a year earlier (rolling figures overlap, so a year apart is the fair test).
     rolling_rows = protected[protected["period_kind"] == "rolling_12m"]
     change = None
@@ -170,7 +177,19 @@ def _main_model(data_dir, version_id, area_code, area_name, period_end, group_co
                   headlines.change_is_significant(catalogue.get("continuity_of_care"),
                                                   earlier, later))
     return dict(headline=head, trajectory=path, trend_rolling=trend_rolling,
-                trend_quarters=trend_quarters, change=change)
+                trend_quarters=trend_quarters, change=change,
+                rolling_words=chart_words.trend(rolling, cc.IND, area_name),
+                rolling_table=_plotted(rolling),
+                quarter_words=quarter_words, quarter_table=quarter_table)
+
+
+def _plotted(rows: pd.DataFrame) -> pd.DataFrame:
+    """Exactly the figures the trend chart draws (already suppressed), as a table."""
+    columns = {"line": "Line", "period": "Period", "value": "% engaged within 3 weeks",
+               "lower95": "Lower 95% limit", "upper95": "Upper 95% limit"}
+    shown = rows[[c for c in columns if c in rows]]
+    shown = shown.astype({c: float for c in ("value", "lower95", "upper95") if c in shown})
+    return shown.rename(columns=columns).dropna(subset=[columns["value"]])
 
 
 @st.cache_data(**CACHE)
