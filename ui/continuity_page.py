@@ -183,6 +183,15 @@ def _main_model(data_dir, version_id, area_code, area_name, period_end, group_co
                 quarter_words=quarter_words, quarter_table=quarter_table)
 
 
+def _spc_table(frame_: pd.DataFrame) -> pd.DataFrame:
+    """Exactly the points and limits the SPC chart draws (already suppressed)."""
+    columns = {"period": "Period", "value": "% engaged within 3 weeks", "mean": "Mean",
+               "lower_limit": "Lower process limit", "upper_limit": "Upper process limit"}
+    shown = frame_[[c for c in columns if c in frame_]]
+    shown = shown.astype({c: float for c in columns if c in shown and c != "period"})
+    return shown.rename(columns=columns).dropna(subset=[columns["value"]])
+
+
 def _plotted(rows: pd.DataFrame) -> pd.DataFrame:
     """Exactly the figures the trend chart draws (already suppressed), as a table."""
     columns = {"line": "Line", "period": "Period", "value": "% engaged within 3 weeks",
@@ -212,6 +221,8 @@ def _breakdown_model(data_dir, version_id, area_code, area_name, period_end, gro
                                                  title).to_dict(validate=False)
         out["parts"].append(dict(breakdown=breakdown, title=title, spec=spec,
                                  table=cc.breakdown_display(table, breakdown),
+                                 words=chart_words.breakdown(table, cc.IND, title, area_name,
+                                                             latest["period"]),
                                  suppressed=int(table["suppressed"].sum()),
                                  lower=table.loc[table["comparison"].str.startswith("worse"),
                                                  "category"].tolist()))
@@ -239,7 +250,8 @@ def _pathway_model(data_dir, version_id, area_code, area_name, period_end, group
             "*" if s else ("-" if pd.isna(p) else f"{p:.1f}%")
             for p, s in zip(stages["percent"], stages["suppressed"])]})
     return dict(period=latest["period"], spec=spec, table=table,
-                words=cc.pathway_words(stages, target), complete=stages.attrs["complete"])
+                words=cc.pathway_words(stages, target), complete=stages.attrs["complete"],
+                described=chart_words.pathway(table, area_name, latest["period"]))
 
 
 @st.cache_data(**CACHE)
@@ -259,7 +271,10 @@ def _spc_model(data_dir, version_id, area_code, area_name, period_end, group_cod
         return dict(spec=None, summary=summary, basis=basis)
     spec = charts.spc_chart(frame_, "% engaged within 3 weeks", target=target * 100) \
         .to_dict(validate=False)
-    return dict(spec=spec, summary=summary, basis=basis)
+    return dict(spec=spec, summary=summary, basis=basis,
+                words=chart_words.spc(frame_, summary, cc.QUARTERLY if basis ==
+                                      "single quarters" else cc.IND, area_name),
+                table=_spc_table(frame_))
 
 
 @st.cache_data(**CACHE)
@@ -276,7 +291,7 @@ def _areas_model(data_dir, version_id, area_code, area_name, period_end, group_c
                                  height=340, target=target * 100,
                                  target_text=f"{target * 100:g}% target") \
         .to_dict(validate=False)
-    funnel = funnel_words = None
+    funnel = funnel_words = funnel_text = None
     if england_value is not None and ranking["denominator"].notna().all() and len(ranking):
         # Dots placed against the limits drawn; overdispersion allowed for when the test
         # says so (metrics.views.funnel), and the words say which.
@@ -286,6 +301,7 @@ def _areas_model(data_dir, version_id, area_code, area_name, period_end, group_c
                                      "Prison leavers with a need (log scale)") \
             .to_dict(validate=False)
         funnel_words = model["words"]
+        funnel_text = chart_words.funnel(model["points"], cc.IND, period, england_value)
     table = ranking.sort_values("value", ascending=False).reset_index(drop=True)
     table = pd.DataFrame({
         "Rank": range(1, len(table) + 1),
@@ -303,7 +319,9 @@ def _areas_model(data_dir, version_id, area_code, area_name, period_end, group_c
                          & rows["area_code"].str[:3].isin(cc.UTLA_PREFIXES),
                          "area_code"].nunique())
     return dict(period=period, ranked=ranked, funnel=funnel, funnel_words=funnel_words,
-                table=table,
+                table=table, funnel_text=funnel_text,
+                ranked_words=chart_words.ranking(ranking, cc.IND, area_name, period,
+                                                 england_value),
                 regions=cc.regions(values, period, areas),
                 meeting=int(ranking["meets_target"].sum()), shown=len(ranking), total=total)
 
@@ -404,7 +422,8 @@ def _breakdowns(model, ctx) -> None:
         exports.chart(part["spec"], f"continuity-{part['breakdown']}-{ctx.area_code}",
                       ctx.public,
                       about=_about_chart(ctx, f"Continuity of care by {part['title'].lower()}"
-                                         f": {ctx.area_name}", model["period"]))
+                                         f": {ctx.area_name}", model["period"]),
+                      description=part["words"])
         st.dataframe(tables.for_display(part["table"]), hide_index=True, width="stretch")
         if part["lower"]:
             st.caption("Significantly lower than the area overall: " +
@@ -427,7 +446,7 @@ def _pathway(model, ctx) -> None:
     st.markdown(model["words"])
     exports.chart(model["spec"], f"continuity-pathway-{ctx.area_code}", ctx.public,
                   about=_about_chart(ctx, f"From prison to treatment: {ctx.area_name}",
-                                     model["period"]))
+                                     model["period"]), description=model["described"])
     st.dataframe(tables.for_display(model["table"]), hide_index=True, width="stretch")
     notes = ["Referred = engaged within 3 weeks + engaged later + referred but not engaged. "
              "The red tick marks how many would have had to engage within 3 weeks to meet "
@@ -446,7 +465,10 @@ def _spc(model, ctx) -> None:
     st.markdown(f"**Statistical process control: {model['basis']}, against the target.**")
     exports.chart(model["spec"], f"continuity-spc-{ctx.area_code}", ctx.public,
                   about=_about_chart(ctx, f"Continuity of care: {ctx.area_name}, statistical "
-                                     "process control chart"))
+                                     "process control chart"), description=model["words"])
+    if len(model["table"]):
+        with st.expander("Table"):
+            st.dataframe(tables.for_display(model["table"]), hide_index=True, width="stretch")
     # From the same rule columns as the chart's markers (metrics.views.explorer.spc_words).
     st.markdown("**" + plain.md(summary.get("words", "Variation not assessed.")) + "**")
     caveats = [f"Making Data Count XmR chart of {model['basis']}: a point outside the "
@@ -469,7 +491,7 @@ def _all_areas(model, head: cc.Headline, ctx) -> None:
                 f"met the {head.target:g}% target.**")
     exports.chart(model["ranked"], f"continuity-ranked-{ctx.area_code}", ctx.public,
                   about=_about_chart(ctx, "Continuity of care: every area ranked",
-                                     model["period"]))
+                                     model["period"]), description=model["ranked_words"])
     st.caption("Each bar is an area's 95% interval, coloured by comparison with England. "
                "Dark ring: this area. Purple diamonds: its comparators. Black dashed line: "
                f"England. Red dashed line: the {head.target:g}% target. Areas with "
@@ -478,7 +500,8 @@ def _all_areas(model, head: cc.Headline, ctx) -> None:
         st.markdown("**Funnel plot against England**")
         exports.chart(model["funnel"], f"continuity-funnel-{ctx.area_code}", ctx.public,
                       about=_about_chart(ctx, "Continuity of care: funnel plot against "
-                                         "England", model["period"]))
+                                         "England", model["period"]),
+                      description=model["funnel_text"])
         st.caption(explorer.FUNNEL_CAPTION)
         st.caption(model["funnel_words"])
     st.markdown("**All areas**")

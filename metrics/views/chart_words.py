@@ -133,3 +133,33 @@ def spine(rows: pd.DataFrame, area_name: str) -> str:
                                                   if said else ""))
     return (f"{len(rows)} metric{'s' if len(rows) > 1 else ''} for {area_name} placed "
             "against England. " + ". ".join(parts) + ".")
+
+
+def breakdown(table: pd.DataFrame, ind: Indicator, title: str, area_name: str,
+              period: str) -> str:
+    """One breakdown of the area's rate (metrics.views.continuity.breakdown_table): each
+    group's rate as drawn, and how many groups are suppressed (their rates never said)."""
+    shown = table[table["rate"].notna()] if table is not None and len(table) else None
+    hidden = 0 if table is None else len(table) - (0 if shown is None else len(shown))
+    if shown is None or shown.empty:
+        return f"{ind.title} by {title.lower()}, {area_name}, {period}: every group suppressed."
+    parts = [f"{row['category']} {formatting.with_unit(row['rate'], ind)}"
+             for _, row in shown.iterrows()]
+    words = f"{ind.title} by {title.lower()}, {area_name}, {period}: " + "; ".join(parts)
+    if hidden:
+        words += f". {hidden} group{'s' if hidden > 1 else ''} suppressed (small numbers)"
+    return words + "."
+
+
+def pathway(table: pd.DataFrame, area_name: str, period: str) -> str:
+    """The pathway from prison to treatment, from its display table (Stage, People, %),
+    where a suppressed count already reads '*' and is said as 'suppressed'."""
+    if table is None or table.empty:
+        return f"From prison to treatment, {area_name}, {period}: no figures."
+    parts = []
+    for _, row in table.iterrows():
+        people = "suppressed" if row["People"] == "*" else f"{row['People']} people"
+        share = row.iloc[2]
+        parts.append(f"{row['Stage']}: {people}" + (f" ({share})" if share not in ("*", "-")
+                                                    else ""))
+    return f"From prison to treatment, {area_name}, {period}. " + "; ".join(parts) + "."
