@@ -183,3 +183,20 @@ def test_a_suppressed_figure_is_never_said():
     words = chart_words.ranking(ranking, ind, "B", "2023 - 25", 5.0)
     assert "2 areas ranked from 9.0 per 100,000 (A) to 3.0 per 100,000 (C)" in words
     assert "B has no figure drawn" in words and "nan" not in words
+
+
+def test_england_map_has_every_area_as_a_table(demo_app):
+    """The England map's figures for those who cannot use a map: every partnership, by
+    name, with the figure as drawn (a suppressed one reads '*', never its value)."""
+    at = demo_app
+    at.switch_page("pages/maps.py")
+    at.session_state["view"] = "England"
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    title = catalogue.get("adults_in_treatment").title
+    tables = [d.value for d in at.dataframe if title in d.value.columns]
+    assert tables, "no table of the England map"
+    table = tables[0]
+    assert len(table) == 153 and table["Area"].is_unique
+    assert "Gloucestershire" in set(table["Area"])
+    assert not table[title].astype(str).str.contains("nan").any()
