@@ -188,7 +188,10 @@ def test_a_suppressed_figure_is_never_said():
 def test_england_map_has_every_area_as_a_table(demo_app):
     """The England map's figures for those who cannot use a map: every partnership, by
     name, with the figure as drawn (a suppressed one reads '*', never its value)."""
-    at = demo_app
+    # A fresh session: the outcome pages' view (also keyed "view", in the URL) would
+    # otherwise choose the maps page's tab.
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
     at.switch_page("pages/maps.py")
     at.session_state["view"] = "England"
     at.run()
