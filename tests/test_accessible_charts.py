@@ -69,3 +69,137 @@ def test_accessible_spec_names_the_chart_and_hides_unnamed_marks():
     assert described["config"]["view"] == {"stroke": None}
     assert "description" not in spec and "aria" not in spec["config"]   # a copy
     assert re.search(r"\S", described["description"])
+
+
+# --- Every chart on the outcome and continuity pages, through the app -------------------------
+
+import json  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pandas as pd  # noqa: E402
+import pytest  # noqa: E402
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from metrics.views import chart_words  # noqa: E402
+from tests.support import app_on_demo_data  # noqa: E402
+
+APP = Path(__file__).resolve().parents[1] / "app.py"
+
+
+@pytest.fixture(scope="module")
+def demo_app(tmp_path_factory):
+    with app_on_demo_data(tmp_path_factory.mktemp("cdp_data")):
+        at = AppTest.from_file(str(APP), default_timeout=120)
+        at.run()
+        yield at
+
+
+def _described_charts(at) -> list[str]:
+    assert not at.exception, [e.message for e in at.exception]
+    charts = at.get("vega_lite_chart")
+    assert charts, "no chart drawn"
+    words = [json.loads(c.proto.spec).get("description") or "" for c in charts]
+    assert all(w.strip() for w in words), f"a chart has no description: {words}"
+    return words
+
+
+def _latest_period(at) -> str:
+    """The latest period the page draws, from its own headline ('Area, period')."""
+    label = next(m.label for m in at.metric if ", " in m.label)
+    return label.split(", ", 1)[1]
+
+
+@pytest.mark.parametrize("page,views,funnel", [
+    ("pages/harm.py", ["Trend", "Process control (SPC)", "All areas"], False),
+    ("pages/treatment.py", ["All areas"], True),
+])
+def test_every_outcome_chart_is_described_with_the_area_and_latest_period(
+        demo_app, page, views, funnel):
+    at = demo_app
+    at.switch_page(page)
+    at.run()
+    area = at.title[0].value.split(": ", 1)[1]
+    period = _latest_period(at)
+    seen = []
+    for view in views:
+        at.segmented_control(key="view").set_value(view).run()
+        for words in _described_charts(at):
+            seen.append(words)
+            assert period in words, f"{view}: {period!r} not in {words!r}"
+            # Every chart names the area (the ranking and funnel name it among all areas
+            # or place it: the funnel alone speaks of every area, so is not held to it).
+            if not words.startswith("Funnel plot"):
+                assert area in words, f"{view}: {area!r} not in {words!r}"
+        # The plotted figures are a table beside the chart (the spine's is always shown).
+        assert any(e.label == "Table" for e in at.expander), f"{view}: no Table"
+        # Shown under each chart as text too (Markdown-escaped), not only to a screen reader.
+        captions = {c.value.replace("\\", "") for c in at.caption}
+        missing = [w for w in _described_charts(at) if w not in captions]
+        assert not missing, f"{view}: not shown as text: {missing}"
+    assert any(w.startswith("Funnel plot") for w in seen) == funnel
+
+
+def test_every_continuity_chart_is_described_with_the_area_and_latest_period(demo_app):
+    at = demo_app
+    at.switch_page("pages/continuity.py")
+    at.run()
+    area = at.title[0].value.split(": ", 1)[1]
+    for view in ["Breakdowns", "Pathway", "Process control (SPC)", "All areas"]:
+        at.segmented_control(key="show").set_value(view).run()
+        words = _described_charts(at)
+        trend = words[0]
+        latest = trend.split(" and ")[-1].split(";")[0]
+        assert area in trend and latest.startswith("12 months to "), trend
+        for w in words:
+            if not w.startswith("Funnel plot"):
+                assert area in w, f"{view}: {area!r} not in {w!r}"
+    assert any(e.label == "Table" for e in at.expander)
+
+
+def _indicator_by_id(metric_id):
+    return catalogue.BY_ID[metric_id]
+
+
+def test_trend_words_say_the_change_in_figures_and_england():
+    ind = _indicator_by_id("drug_misuse_deaths")
+    rows = pd.DataFrame({
+        "period": ["2017 - 19", "2020 - 22", "2023 - 25", "2023 - 25"],
+        "period_end": pd.to_datetime(["2019-12-31", "2022-12-31", "2025-12-31",
+                                      "2025-12-31"]),
+        "value": [5.2, None, 7.5, 5.9],
+        "line": ["Gloucestershire"] * 3 + ["England"],
+        "is_area": [True, True, True, False]})
+    words = chart_words.trend(rows, ind, "Gloucestershire")
+    assert words.startswith(f"{ind.title} in Gloucestershire rose from 5.2 to 7.5 per "
+                            "100,000 between 2017 - 19 and 2023 - 25; England 5.9 per 100,000")
+    assert "1 period not shown" in words
+    assert "significant" not in words
+
+
+def test_a_suppressed_figure_is_never_said():
+    ind = _indicator_by_id("drug_misuse_deaths")
+    ranking = pd.DataFrame({"area_name": ["A", "B", "C"], "value": [9.0, None, 3.0],
+                            "role": ["Other", "Home", "Other"]})
+    words = chart_words.ranking(ranking, ind, "B", "2023 - 25", 5.0)
+    assert "2 areas ranked from 9.0 per 100,000 (A) to 3.0 per 100,000 (C)" in words
+    assert "B has no figure drawn" in words and "nan" not in words
+
+
+def test_england_map_has_every_area_as_a_table(demo_app):
+    """The England map's figures for those who cannot use a map: every partnership, by
+    name, with the figure as drawn (a suppressed one reads '*', never its value)."""
+    # A fresh session: the outcome pages' view (also keyed "view", in the URL) would
+    # otherwise choose the maps page's tab.
+    at = AppTest.from_file(str(APP), default_timeout=120)
+    at.run()
+    at.switch_page("pages/maps.py")
+    at.session_state["view"] = "England"
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    title = catalogue.get("adults_in_treatment").title
+    tables = [d.value for d in at.dataframe if title in d.value.columns]
+    assert tables, "no table of the England map"
+    table = tables[0]
+    assert len(table) == 153 and table["Area"].is_unique
+    assert "Gloucestershire" in set(table["Area"])
+    assert not table[title].astype(str).str.contains("nan").any()

@@ -16,7 +16,7 @@ import streamlit as st
 from metrics import stats
 from metrics.reference import catalogue, glossary
 from metrics.render import charts, continuity_charts
-from metrics.views import continuity as cc, explorer, headlines
+from metrics.views import chart_words, continuity as cc, explorer, headlines
 from ui import cards, data, exports, forecast_section, frame, plain, tables
 
 VIEWS = ["Breakdowns", "Pathway", "Process control (SPC)", "All areas", "Figures",
@@ -79,7 +79,8 @@ def render() -> None:
     exports.chart(spec, f"continuity-trend-{ctx.area_code}", ctx.public,
                   about=_about_chart(ctx, f"Continuity of care: {ctx.area_name}, "
                                      + ("quarters" if quarterly else "rolling 12 months")
-                                     + " against the target"))
+                                     + " against the target"),
+                  description=model["quarter_words" if quarterly else "rolling_words"])
     notes = [f"Shaded band: 95% confidence interval for {ctx.area_name}.",
              f"Red dashed line: the {head.target:g}% target."]
     if not quarterly and not path.frame.empty:
@@ -89,6 +90,10 @@ def render() -> None:
     if quarterly:
         notes.append("Single quarters vary more; the target is judged on 12 months.")
     st.caption(" ".join(notes))
+    plotted = model["quarter_table" if quarterly else "rolling_table"]
+    if plotted is not None and len(plotted):
+        with st.expander("Table"):
+            st.dataframe(tables.for_display(plotted), hide_index=True, width="stretch")
     forecast_section.render(ctx)
 
     view = st.segmented_control("View", VIEWS, default=VIEWS[0], required=True, key="show",
@@ -153,13 +158,15 @@ def _main_model(data_dir, version_id, area_code, area_name, period_end, group_co
     trend_rolling = charts.trend_chart(rolling, "% engaged within 3 weeks", target=target * 100,
                                        target_text=label, trajectory=path.frame) \
         .to_dict(validate=False)
-    trend_quarters = None
+    trend_quarters = quarter_words = quarter_table = None
     if not protected["quarters_hidden"].iloc[0]:
         quarters = cc.trend_rows(shown, area_code, area_name, group_codes, period_end,
                                  threshold, quarterly=True)
         trend_quarters = charts.trend_chart(quarters, "% engaged within 3 weeks",
                                             target=target * 100, target_text=label) \
             .to_dict(validate=False)
+        quarter_words = chart_words.trend(quarters, cc.QUARTERLY, area_name)
+        quarter_table = _plotted(quarters)
     # Change on a year earlier (rolling figures overlap, so a year apart is the fair test).
     rolling_rows = protected[protected["period_kind"] == "rolling_12m"]
     change = None
@@ -170,7 +177,28 @@ def _main_model(data_dir, version_id, area_code, area_name, period_end, group_co
                   headlines.change_is_significant(catalogue.get("continuity_of_care"),
                                                   earlier, later))
     return dict(headline=head, trajectory=path, trend_rolling=trend_rolling,
-                trend_quarters=trend_quarters, change=change)
+                trend_quarters=trend_quarters, change=change,
+                rolling_words=chart_words.trend(rolling, cc.IND, area_name),
+                rolling_table=_plotted(rolling),
+                quarter_words=quarter_words, quarter_table=quarter_table)
+
+
+def _spc_table(frame_: pd.DataFrame) -> pd.DataFrame:
+    """Exactly the points and limits the SPC chart draws (already suppressed)."""
+    columns = {"period": "Period", "value": "% engaged within 3 weeks", "mean": "Mean",
+               "lower_limit": "Lower process limit", "upper_limit": "Upper process limit"}
+    shown = frame_[[c for c in columns if c in frame_]]
+    shown = shown.astype({c: float for c in columns if c in shown and c != "period"})
+    return shown.rename(columns=columns).dropna(subset=[columns["value"]])
+
+
+def _plotted(rows: pd.DataFrame) -> pd.DataFrame:
+    """Exactly the figures the trend chart draws (already suppressed), as a table."""
+    columns = {"line": "Line", "period": "Period", "value": "% engaged within 3 weeks",
+               "lower95": "Lower 95% limit", "upper95": "Upper 95% limit"}
+    shown = rows[[c for c in columns if c in rows]]
+    shown = shown.astype({c: float for c in ("value", "lower95", "upper95") if c in shown})
+    return shown.rename(columns=columns).dropna(subset=[columns["value"]])
 
 
 @st.cache_data(**CACHE)
@@ -193,6 +221,8 @@ def _breakdown_model(data_dir, version_id, area_code, area_name, period_end, gro
                                                  title).to_dict(validate=False)
         out["parts"].append(dict(breakdown=breakdown, title=title, spec=spec,
                                  table=cc.breakdown_display(table, breakdown),
+                                 words=chart_words.breakdown(table, cc.IND, title, area_name,
+                                                             latest["period"]),
                                  suppressed=int(table["suppressed"].sum()),
                                  lower=table.loc[table["comparison"].str.startswith("worse"),
                                                  "category"].tolist()))
@@ -220,7 +250,8 @@ def _pathway_model(data_dir, version_id, area_code, area_name, period_end, group
             "*" if s else ("-" if pd.isna(p) else f"{p:.1f}%")
             for p, s in zip(stages["percent"], stages["suppressed"])]})
     return dict(period=latest["period"], spec=spec, table=table,
-                words=cc.pathway_words(stages, target), complete=stages.attrs["complete"])
+                words=cc.pathway_words(stages, target), complete=stages.attrs["complete"],
+                described=chart_words.pathway(table, area_name, latest["period"]))
 
 
 @st.cache_data(**CACHE)
@@ -240,7 +271,10 @@ def _spc_model(data_dir, version_id, area_code, area_name, period_end, group_cod
         return dict(spec=None, summary=summary, basis=basis)
     spec = charts.spc_chart(frame_, "% engaged within 3 weeks", target=target * 100) \
         .to_dict(validate=False)
-    return dict(spec=spec, summary=summary, basis=basis)
+    return dict(spec=spec, summary=summary, basis=basis,
+                words=chart_words.spc(frame_, summary, cc.QUARTERLY if basis ==
+                                      "single quarters" else cc.IND, area_name),
+                table=_spc_table(frame_))
 
 
 @st.cache_data(**CACHE)
@@ -257,7 +291,7 @@ def _areas_model(data_dir, version_id, area_code, area_name, period_end, group_c
                                  height=340, target=target * 100,
                                  target_text=f"{target * 100:g}% target") \
         .to_dict(validate=False)
-    funnel = funnel_words = None
+    funnel = funnel_words = funnel_text = None
     if england_value is not None and ranking["denominator"].notna().all() and len(ranking):
         # Dots placed against the limits drawn; overdispersion allowed for when the test
         # says so (metrics.views.funnel), and the words say which.
@@ -267,6 +301,7 @@ def _areas_model(data_dir, version_id, area_code, area_name, period_end, group_c
                                      "Prison leavers with a need (log scale)") \
             .to_dict(validate=False)
         funnel_words = model["words"]
+        funnel_text = chart_words.funnel(model["points"], cc.IND, period, england_value)
     table = ranking.sort_values("value", ascending=False).reset_index(drop=True)
     table = pd.DataFrame({
         "Rank": range(1, len(table) + 1),
@@ -284,7 +319,9 @@ def _areas_model(data_dir, version_id, area_code, area_name, period_end, group_c
                          & rows["area_code"].str[:3].isin(cc.UTLA_PREFIXES),
                          "area_code"].nunique())
     return dict(period=period, ranked=ranked, funnel=funnel, funnel_words=funnel_words,
-                table=table,
+                table=table, funnel_text=funnel_text,
+                ranked_words=chart_words.ranking(ranking, cc.IND, area_name, period,
+                                                 england_value),
                 regions=cc.regions(values, period, areas),
                 meeting=int(ranking["meets_target"].sum()), shown=len(ranking), total=total)
 
@@ -385,7 +422,8 @@ def _breakdowns(model, ctx) -> None:
         exports.chart(part["spec"], f"continuity-{part['breakdown']}-{ctx.area_code}",
                       ctx.public,
                       about=_about_chart(ctx, f"Continuity of care by {part['title'].lower()}"
-                                         f": {ctx.area_name}", model["period"]))
+                                         f": {ctx.area_name}", model["period"]),
+                      description=part["words"])
         st.dataframe(tables.for_display(part["table"]), hide_index=True, width="stretch")
         if part["lower"]:
             st.caption("Significantly lower than the area overall: " +
@@ -408,7 +446,7 @@ def _pathway(model, ctx) -> None:
     st.markdown(model["words"])
     exports.chart(model["spec"], f"continuity-pathway-{ctx.area_code}", ctx.public,
                   about=_about_chart(ctx, f"From prison to treatment: {ctx.area_name}",
-                                     model["period"]))
+                                     model["period"]), description=model["described"])
     st.dataframe(tables.for_display(model["table"]), hide_index=True, width="stretch")
     notes = ["Referred = engaged within 3 weeks + engaged later + referred but not engaged. "
              "The red tick marks how many would have had to engage within 3 weeks to meet "
@@ -427,7 +465,10 @@ def _spc(model, ctx) -> None:
     st.markdown(f"**Statistical process control: {model['basis']}, against the target.**")
     exports.chart(model["spec"], f"continuity-spc-{ctx.area_code}", ctx.public,
                   about=_about_chart(ctx, f"Continuity of care: {ctx.area_name}, statistical "
-                                     "process control chart"))
+                                     "process control chart"), description=model["words"])
+    if len(model["table"]):
+        with st.expander("Table"):
+            st.dataframe(tables.for_display(model["table"]), hide_index=True, width="stretch")
     # From the same rule columns as the chart's markers (metrics.views.explorer.spc_words).
     st.markdown("**" + plain.md(summary.get("words", "Variation not assessed.")) + "**")
     caveats = [f"Making Data Count XmR chart of {model['basis']}: a point outside the "
@@ -450,7 +491,7 @@ def _all_areas(model, head: cc.Headline, ctx) -> None:
                 f"met the {head.target:g}% target.**")
     exports.chart(model["ranked"], f"continuity-ranked-{ctx.area_code}", ctx.public,
                   about=_about_chart(ctx, "Continuity of care: every area ranked",
-                                     model["period"]))
+                                     model["period"]), description=model["ranked_words"])
     st.caption("Each bar is an area's 95% interval, coloured by comparison with England. "
                "Dark ring: this area. Purple diamonds: its comparators. Black dashed line: "
                f"England. Red dashed line: the {head.target:g}% target. Areas with "
@@ -459,7 +500,8 @@ def _all_areas(model, head: cc.Headline, ctx) -> None:
         st.markdown("**Funnel plot against England**")
         exports.chart(model["funnel"], f"continuity-funnel-{ctx.area_code}", ctx.public,
                       about=_about_chart(ctx, "Continuity of care: funnel plot against "
-                                         "England", model["period"]))
+                                         "England", model["period"]),
+                      description=model["funnel_text"])
         st.caption(explorer.FUNNEL_CAPTION)
         st.caption(model["funnel_words"])
     st.markdown("**All areas**")

@@ -14,8 +14,9 @@ import pandas as pd
 import streamlit as st
 import vl_convert as vlc
 
-from metrics.render import exported
+from metrics.render import describe, exported
 from metrics.reports import boardpack
+from ui import plain
 
 # Written into every file downloaded while public mode is off (first column of a table,
 # sheet name, a chart's title), so the file says what it is wherever it travels.
@@ -32,11 +33,15 @@ def about(ctx, title: str, source: str = "", period: str = "") -> exported.About
 
 
 def chart(spec: dict, name: str, public: bool = True,
-          about: exported.About | None = None) -> None:
+          about: exported.About | None = None, description: str | None = None) -> None:
     """Draw a Vega-Lite spec with PNG and SVG download buttons above it (below, a chart's
     bottom legend can overhang them and swallow the clicks). The files carry `about` (its
     title, source, period, data version and licence) as their title; the chart on screen,
-    under its own heading, does not."""
+    under its own heading, does not. `description` (words written from the plotted
+    figures, metrics.views.chart_words) is the chart's accessible name and is shown under
+    it as a caption, so a reader who cannot see the chart gets the same figures."""
+    if description:
+        spec = describe.accessible(spec, description)
     note = "" if public else " (public mode off: marked not for publication)"
     saved = spec if about is None else exported.credited(spec, about)
     saved = saved if public else marked_spec(saved)
@@ -51,6 +56,9 @@ def chart(spec: dict, name: str, public: bool = True,
                         icon=":material/draw:", key=f"svg-{name}",
                         help=f"Download this chart as an SVG drawing{note}.")
     st.vega_lite_chart(spec, width="stretch")
+    if description:
+        # Area and metric names can come from loaded files: shown as characters only.
+        st.caption(plain.md(spec["description"]))
 
 
 def table(frame: pd.DataFrame, name: str, public: bool = True) -> None:

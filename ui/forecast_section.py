@@ -12,7 +12,7 @@ import math
 import pandas as pd
 import streamlit as st
 
-from metrics.render import forecast_charts
+from metrics.render import describe, forecast_charts
 from metrics.views import continuity as cc, scenarios, target_forecast as tf
 from ui import data, exports, tables
 
@@ -70,7 +70,9 @@ def render(ctx) -> None:
         st.info(words[0], icon=":material/query_stats:")
         return
     st.markdown(" ".join(words))
-    exports.chart(spec, f"continuity-forecast-{ctx.area_code}", ctx.public)
+    # The sentences just above are the chart's accessible name too (not repeated under it).
+    exports.chart(describe.accessible(spec, " ".join(words)),
+                  f"continuity-forecast-{ctx.area_code}", ctx.public)
     notes = [f"A forecast, not a promise: a binomial model with a trend in time, fitted to "
              f"the last {result.quarters_used} single quarters (each weighted by its "
              "releases), simulated forward 4,000 times at the recent releases a quarter; "

@@ -269,6 +269,18 @@ def render() -> None:
                         key="england_map", height=map_charts.ENGLAND_HEIGHT,
                         alt=f"Map of England's partnerships coloured by {indicator.title}")
         st.markdown(map_charts.legend_html(legend), unsafe_allow_html=True)
+        # Every area's figure as drawn (suppressed ones read "*"), for those who cannot use
+        # the map; the sidebar's area selector is the keyboard's way to choose one.
+        with st.expander("The map as a table"):
+            names = ctx.areas.set_index("area_code")["area_name"]
+            shown = map_values.assign(area=map_values["area_code"].map(names)) \
+                .sort_values("area", kind="stable")
+            st.dataframe(shown[["area", "value_text", "period", "comparison_text", "note"]]
+                         .rename(columns={"area": "Area", "value_text": indicator.title,
+                                          "period": "Period",
+                                          "comparison_text": "Compared with England",
+                                          "note": "Note"}),
+                         hide_index=True, width="stretch")
         print_version(lambda: map_charts.national_static_map(
             national, regions, geo.area_map_values(_map_rows(indicator.id, codes, export_threshold),
                                                    indicator, ctx.areas, export_threshold),

@@ -17,7 +17,7 @@ from metrics import stats
 from metrics.ingest import definitions
 from metrics.reference import catalogue, formatting, glossary
 from metrics.render import charts
-from metrics.views import explorer, headlines
+from metrics.views import chart_words, explorer, headlines
 from ui import cards, data, exports, frame, plain, tables
 
 VIEWS = ["Trend", "Process control (SPC)", "All areas", "Figures", "About this metric"]
@@ -60,14 +60,15 @@ def render(outcome: str) -> None:
                + ", ".join(names.get(c, c) for c in group.codes)
                + f". {glossary.CONFIDENCE}{points}")
 
-    table, spec = _spine_model(ctx.data_dir, ctx.version.id, outcome, ctx.area_code,
+    table, spec, words = _spine_model(ctx.data_dir, ctx.version.id, outcome, ctx.area_code,
                                ctx.period_end, group.codes, threshold)
     st.subheader("All metrics compared with England")
     if spec is not None:
         exports.chart(spec, f"spine-{outcome}-{ctx.area_code}", ctx.public,
                       about=exports.about(ctx, f"{TITLES[outcome]}: {ctx.area_name} "
                                           "compared with England",
-                                          "; ".join(sorted({i.source for i in indicators}))))
+                                          "; ".join(sorted({i.source for i in indicators}))),
+                      description=words)
         st.caption("England is the centre line. The grey bar runs from the worst area (left) "
                    "to the best (right), or lowest to highest where neither is better; its "
                    "dark part is the middle half of areas. The marker is this area, its shape "
@@ -101,6 +102,7 @@ def _spine_model(data_dir: str, version_id: str, outcome: str, area_code: str,
                                threshold, _indicators(data_dir, version_id, outcome))
     plotted = rows.dropna(subset=["pos_min"]) if "pos_min" in rows else rows.iloc[0:0]
     spec = charts.spine_chart(plotted).to_dict(validate=False) if len(plotted) else None
+    words = chart_words.spine(plotted, explorer.area_names(areas).get(area_code, area_code))
     table = rows.rename(columns={
         "title": "Metric", "period": "Period", "area_text": "This area",
         "england_text": "England", "comparators_text": "Comparator average",
@@ -108,7 +110,7 @@ def _spine_model(data_dir: str, version_id: str, outcome: str, area_code: str,
         "significance_words": "Compared with England", "geography_note": "Geography"})
     columns = ["Metric", "Period", "This area", "England", "Comparator average",
                "Worst / lowest", "Best / highest", "Compared with England", "Geography"]
-    return table.reindex(columns=columns), spec
+    return table.reindex(columns=columns), spec, words
 
 
 def _outcome_values(data_dir: str, version_id: str, outcome: str, threshold: int):
@@ -186,13 +188,17 @@ def _view_model(view, data_dir, version_id, metric_id, area_code, shown_name, pe
             return dict(spec=None)     # nothing to draw: the page says what is missing
         return dict(spec=charts.trend_chart(rows, ind.unit, target=target)
                     .to_dict(validate=False),
-                    area_drawn=bool((rows["is_area"] & rows["value"].notna()).any()))
+                    area_drawn=bool((rows["is_area"] & rows["value"].notna()).any()),
+                    words=chart_words.trend(rows, ind, shown_name),
+                    table=_plotted(rows, ind))
     if view == "Process control (SPC)":
         frame_, summary = explorer.spc_frame(values, ind, shown, period_end, threshold, target)
         if frame_.empty or frame_["value"].notna().sum() < 2:
             return dict(spec=None, summary=summary)
         return dict(spec=charts.spc_chart(frame_, ind.unit, target=target)
-                    .to_dict(validate=False), summary=summary)
+                    .to_dict(validate=False), summary=summary,
+                    words=chart_words.spc(frame_, summary, ind, shown_name),
+                    table=_plotted(frame_.assign(line=shown_name), ind))
     if view == "All areas":
         period = explorer.latest_period(values, ind, period_end)
         if period is None:
@@ -215,6 +221,9 @@ def _view_model(view, data_dir, version_id, metric_id, area_code, shown_name, pe
         if ind.benchmarkable and len(ranking):
             out["ranked"] = charts.ranked_chart(ranking, ind.unit, england_value) \
                 .to_dict(validate=False)
+            out["ranked_words"] = chart_words.ranking(ranking, ind, shown_name, period,
+                                                      england_value)
+            out["ranked_table"] = _ranked_table(ranking, ind)
             if ind.ci_method in ("wilson", "byars") and england_value is not None \
                     and ranking["denominator"].notna().all():
                 # Dots placed against the limits drawn (chance alone, or widened for
@@ -224,6 +233,8 @@ def _view_model(view, data_dir, version_id, metric_id, area_code, shown_name, pe
                     funnel["points"], funnel["limits"], ind.unit,
                     "Denominator (log scale)").to_dict(validate=False)
                 out["funnel_words"] = funnel["words"]
+                out["funnel_text"] = chart_words.funnel(funnel["points"], ind, period,
+                                                        england_value)
         return out
     if view == "Figures":
         codes = list(dict.fromkeys([shown, explorer.ENGLAND, *group_codes]))
@@ -303,7 +314,9 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
                           f"{ind.title}: no figures to draw up to {ctx.period}."))
             return
         exports.chart(model["spec"], f"trend-{ind.id}-{ctx.area_code}", ctx.public,
-                      about=replace(about, title=f"{ind.title}: {shown_name}, trend"))
+                      about=replace(about, title=f"{ind.title}: {shown_name}, trend"),
+                      description=model.get("words"))
+        _table_of(model)
         if not model.get("area_drawn", True):
             st.caption(f"{shown_name} has no figures for this metric yet: the chart shows "
                        "the other lines only.")
@@ -351,7 +364,8 @@ def _spc_view(model, ind, name: str, public: bool, missing: str | None = None,
         st.info(_text(ind, missing) if missing else "Too few points for a statistical "
                 "process control chart: it needs at least two.")
         return
-    exports.chart(model["spec"], name, public, about=about)
+    exports.chart(model["spec"], name, public, about=about, description=model.get("words"))
+    _table_of(model)
     # Built with the markers from the same rule columns (metrics.views.explorer.spc_words).
     st.markdown("**" + plain.md(summary.get("words", "Variation not assessed.")) + "**")
     caveats = ["Making Data Count rules: a point outside the process limits, 7 points in a "
@@ -392,7 +406,9 @@ def _areas_view(model, ind, name: str, public: bool, about=None) -> None:
     every = "Every police force area" if ind.geography == "pfa" else "Every area"
     st.markdown(f"**{every}, {model['period']}, ranked, with 95% intervals**")
     exports.chart(model["ranked"], f"ranked-{name}", public, about=about and replace(
-        about, title=f"{ind.title}: {every.lower()} ranked, with 95% intervals"))
+        about, title=f"{ind.title}: {every.lower()} ranked, with 95% intervals"),
+        description=model.get("ranked_words"))
+    _table_of(model, "ranked_table")
     st.caption(("Dark ring: the selected area's police force area. " if ind.geography == "pfa"
                 else "Dark ring: the selected area. Purple diamonds: its comparators. ")
                + "Dashed line: England. Named on the chart: the selected area, "
@@ -401,9 +417,41 @@ def _areas_view(model, ind, name: str, public: bool, about=None) -> None:
     if model["funnel"] is not None:
         st.markdown("**Funnel plot against England**")
         exports.chart(model["funnel"], f"funnel-{name}", public, about=about and replace(
-            about, title=f"{ind.title}: funnel plot against England"))
+            about, title=f"{ind.title}: funnel plot against England"),
+            description=model.get("funnel_text"))
         st.caption(explorer.FUNNEL_CAPTION)
         st.caption(model["funnel_words"])
+
+
+def _plotted(rows, ind):
+    """Exactly the figures a trend or SPC chart draws (already suppressed), as a table."""
+    columns = {"line": "Line", "period": "Period", "value": f"Value ({ind.unit})",
+               "lower95": "Lower 95% limit", "upper95": "Upper 95% limit",
+               "mean": "Mean", "lower_limit": "Lower process limit",
+               "upper_limit": "Upper process limit"}
+    shown = rows[[c for c in columns if c in rows]]
+    shown = shown.astype({c: float for c in columns if c in shown and c not in ("line", "period")})
+    return shown.rename(columns=columns).dropna(subset=[columns["value"]])
+
+
+def _ranked_table(ranking, ind):
+    """The ranked chart's figures, highest first (suppressed areas are not in `ranking`)."""
+    columns = {"area_name": "Area", "value": f"Value ({ind.unit})",
+               "lower95": "Lower 95% limit", "upper95": "Upper 95% limit",
+               "denominator": "Denominator", "comparison": "Compared with England",
+               "role": "Role"}
+    shown = ranking.sort_values("value", ascending=False)
+    shown = shown[[c for c in columns if c in shown]]
+    shown = shown.astype({c: float for c in ("value", "lower95", "upper95", "denominator")
+                          if c in shown})
+    return shown.rename(columns=columns)
+
+
+def _table_of(model, key: str = "table") -> None:
+    """The chart's own figures under it, folded away (the text alternative's table)."""
+    if model.get(key) is not None and len(model[key]):
+        with st.expander("Table"):
+            st.dataframe(tables.for_display(model[key]), hide_index=True, width="stretch")
 
 
 def _about(ind, when) -> None:

@@ -1,0 +1,165 @@
+"""One sentence or two describing a chart, written from the figures it draws (WCAG 1.1.1).
+
+The words are the chart's accessible description (metrics.render.describe.accessible) and
+are shown under it as text. They are built from the same rows the chart plots, which are
+already suppressed: a hidden figure is never drawn, so it is never said either; a period
+left out is counted, not valued. A rise or fall is only a change in the figures ("rose
+from X to Y"); whether it is significant is said elsewhere, by the tests that decide it.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from metrics.reference import formatting
+from metrics.reference.catalogue import Indicator
+
+
+def _shown(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows with a figure drawn, in time order."""
+    if rows is None or rows.empty or "value" not in rows:
+        return pd.DataFrame(columns=["period", "value"])
+    out = rows[rows["value"].notna()]
+    return out.sort_values("period_end", kind="stable") if "period_end" in out else out
+
+
+def _moved(first: float, last: float, ind: Indicator) -> str:
+    # Compared as shown (rounded), so the words never say "rose from 5.2 to 5.2".
+    a, b = formatting.number(first, ind), formatting.number(last, ind)
+    unit = "%" if ind.unit == "%" else "" if ind.unit == "count" else f" {ind.unit}"
+    if a == b:
+        return f"was {b}{unit} in both"
+    # "from 5.2 to 7.5 per 100,000": the unit once, after the second figure.
+    return f"{'rose' if last > first else 'fell'} from {a}{unit if unit == '%' else ''} " \
+           f"to {b}{unit}"
+
+
+def trend(rows: pd.DataFrame, ind: Indicator, area_name: str) -> str:
+    """A trend chart (metrics.views.explorer.trend_series rows): the area's first and
+    latest figures drawn, England's in the latest period, and periods not shown."""
+    if rows is None or rows.empty:
+        return f"{ind.title}, {area_name}: no figures to draw."
+    area = rows[rows["is_area"].astype(bool)] if "is_area" in rows else rows
+    drawn = _shown(area)
+    label = area["line"].iloc[0] if "line" in area and len(area) else area_name
+    if drawn.empty:
+        return f"{ind.title}: no figures for {label} are drawn; other lines only."
+    first, last = drawn.iloc[0], drawn.iloc[-1]
+    if len(drawn) == 1:
+        words = f"{ind.title} in {label} was {formatting.with_unit(last['value'], ind)} " \
+                f"in {last['period']}"
+    else:
+        words = f"{ind.title} in {label} {_moved(first['value'], last['value'], ind)} " \
+                f"between {first['period']} and {last['period']}"
+    others = rows[~rows.index.isin(area.index)] if "is_area" in rows else rows.iloc[0:0]
+    for line, own in others.groupby("line", sort=False) if len(others) else []:
+        at = own[(own["period"] == last["period"]) & own["value"].notna()]
+        if len(at):
+            words += f"; {line} {formatting.with_unit(at['value'].iloc[0], ind)}"
+    gaps = int(area["value"].isna().sum())
+    if gaps:
+        words += f". {gaps} period{'s' if gaps > 1 else ''} not shown (small numbers " \
+                 "suppressed or no figure)"
+    return words + "."
+
+
+def spc(frame: pd.DataFrame, summary: dict, ind: Indicator, area_name: str) -> str:
+    """A statistical process control chart (metrics.views.explorer.spc_frame)."""
+    drawn = _shown(frame)
+    if drawn.empty:
+        return f"{ind.title}, {area_name}: no figures to draw."
+    first, last = drawn.iloc[0], drawn.iloc[-1]
+    words = (f"Statistical process control chart of {ind.title} in {area_name}: "
+             f"{len(drawn)} points from {first['period']} to {last['period']}, latest "
+             f"{formatting.with_unit(last['value'], ind)}")
+    if pd.notna(last.get("mean")):
+        words += f"; mean {formatting.with_unit(last['mean'], ind)}"
+    if pd.notna(last.get("lower_limit")) and pd.notna(last.get("upper_limit")):
+        words += (f", process limits {formatting.with_unit(last['lower_limit'], ind)} to "
+                  f"{formatting.with_unit(last['upper_limit'], ind)}")
+    said = (summary or {}).get("words")
+    return words + "." + (f" {said.rstrip('.')}." if said else "")
+
+
+def ranking(rows: pd.DataFrame, ind: Indicator, area_name: str, period: str,
+            england_value: float | None) -> str:
+    """Every area ranked (metrics.views.explorer.area_ranking rows, suppressed ones
+    already dropped): the range, the selected area's place and England."""
+    drawn = rows[rows["value"].notna()] if rows is not None and len(rows) else None
+    if drawn is None or drawn.empty:
+        return f"{ind.title}, {period}: no area figures to rank."
+    ordered = drawn.sort_values("value", ascending=False, kind="stable").reset_index(drop=True)
+    high, low = ordered.iloc[0], ordered.iloc[-1]
+    words = (f"{ind.title}, {period}: {len(ordered)} areas ranked from "
+             f"{formatting.with_unit(high['value'], ind)} ({high['area_name']}) to "
+             f"{formatting.with_unit(low['value'], ind)} ({low['area_name']})")
+    home = ordered.index[ordered["role"] == "Home"] if "role" in ordered else []
+    if len(home):
+        at = int(home[0])
+        words += (f"; {ordered.loc[at, 'area_name']} "
+                  f"{formatting.with_unit(ordered.loc[at, 'value'], ind)}, "
+                  f"{at + 1} of {len(ordered)} from the highest")
+    elif area_name:
+        words += f"; {area_name} has no figure drawn"
+    if england_value is not None and pd.notna(england_value):
+        words += f"; England {formatting.with_unit(england_value, ind)}"
+    return words + "."
+
+
+def funnel(points: pd.DataFrame, ind: Indicator, period: str, england_value: float | None,
+           limits_words: str | None = None) -> str:
+    """A funnel plot: how many areas lie outside the limits drawn, from the points
+    (metrics.views.funnel.funnel_model) placed against those limits."""
+    drawn = points[points["value"].notna()] if points is not None and len(points) else None
+    if drawn is None or drawn.empty:
+        return f"Funnel plot of {ind.title}, {period}: no areas to draw."
+    words = (f"Funnel plot of {ind.title}, {period}: {len(drawn)} areas against England "
+             f"{formatting.with_unit(england_value, ind)}")
+    if limits_words:
+        words += f". {limits_words.rstrip('.')}"
+    return words + "."
+
+
+def spine(rows: pd.DataFrame, area_name: str) -> str:
+    """The spine chart (metrics.views.explorer.spine_rows, the rows placed on it): each
+    metric's figure for the area, its period and its comparison with England."""
+    if rows is None or rows.empty:
+        return f"{area_name}: no metrics to compare with England."
+    parts = []
+    for _, row in rows.iterrows():
+        said = str(row.get("significance_words") or "").strip()
+        parts.append(f"{row['title']}, {row['period']}: {row['area_text']}, England "
+                     f"{row['england_text']}" + (f", {said[0].lower() + said[1:]}"
+                                                  if said else ""))
+    return (f"{len(rows)} metric{'s' if len(rows) > 1 else ''} for {area_name} placed "
+            "against England. " + ". ".join(parts) + ".")
+
+
+def breakdown(table: pd.DataFrame, ind: Indicator, title: str, area_name: str,
+              period: str) -> str:
+    """One breakdown of the area's rate (metrics.views.continuity.breakdown_table): each
+    group's rate as drawn, and how many groups are suppressed (their rates never said)."""
+    shown = table[table["rate"].notna()] if table is not None and len(table) else None
+    hidden = 0 if table is None else len(table) - (0 if shown is None else len(shown))
+    if shown is None or shown.empty:
+        return f"{ind.title} by {title.lower()}, {area_name}, {period}: every group suppressed."
+    parts = [f"{row['category']} {formatting.with_unit(row['rate'], ind)}"
+             for _, row in shown.iterrows()]
+    words = f"{ind.title} by {title.lower()}, {area_name}, {period}: " + "; ".join(parts)
+    if hidden:
+        words += f". {hidden} group{'s' if hidden > 1 else ''} suppressed (small numbers)"
+    return words + "."
+
+
+def pathway(table: pd.DataFrame, area_name: str, period: str) -> str:
+    """The pathway from prison to treatment, from its display table (Stage, People, %),
+    where a suppressed count already reads '*' and is said as 'suppressed'."""
+    if table is None or table.empty:
+        return f"From prison to treatment, {area_name}, {period}: no figures."
+    parts = []
+    for _, row in table.iterrows():
+        people = "suppressed" if row["People"] == "*" else f"{row['People']} people"
+        share = row.iloc[2]
+        parts.append(f"{row['Stage']}: {people}" + (f" ({share})" if share not in ("*", "-")
+                                                    else ""))
+    return f"From prison to treatment, {area_name}, {period}. " + "; ".join(parts) + "."
