@@ -241,3 +241,79 @@ def test_pack_summary_cells_are_filled_with_the_screen_colours():
     assert style(stats.comparison_words("better_95"))[0] == palette.rgb("#FFFFFF")
     # A card without a comparison says why in words: drawn as not compared.
     assert style("No figure yet")[1] == palette.rgb(palette.NOT_COMPARED)
+
+
+# --- Chart marks against the white background ----------------------------------------------
+#
+# axe checks text, not what a chart draws. Lines, rules and symbols that carry figures must
+# stand out from the page at 4.5:1: a literal stroke or fill that dark, or (symbols filled
+# by the verdict or SPC scale, whose yellow, orange and light blue are 1.4-3:1) an outline
+# that dark. Filled rectangles and bands (the spine's range bars, interval bands) are
+# backgrounds behind the markers, and their figures are in the table beside each chart.
+
+def _vega_marks(spec: dict) -> list[tuple[str, dict]]:
+    found = []
+
+    def walk(marks):
+        for mark in marks or []:
+            encode = {}
+            for phase in ("enter", "update"):
+                encode.update((mark.get("encode") or {}).get(phase) or {})
+            found.append((mark.get("type"), encode))
+            walk(mark.get("marks"))
+    walk(vlc.vegalite_to_vega(spec).get("marks"))
+    return found
+
+
+def _literal(encode: dict, channel: str) -> str | None:
+    value = encode.get(channel)
+    if isinstance(value, dict) and isinstance(value.get("value"), str) \
+            and value["value"].startswith("#"):
+        return value["value"]
+    return None
+
+
+def _spc_frame() -> pd.DataFrame:
+    values = np.r_[np.full(12, 40.0) + np.sin(np.arange(12)), 60.0, 20.0]
+    frame = stats.spc(values, improvement_direction="increase")
+    quarters = pd.period_range("2021Q2", periods=len(values), freq="Q-MAR")
+    frame["period"] = [f"Q{i}" for i in range(len(values))]
+    frame["period_kind"] = "quarter"
+    frame["period_start"] = quarters.start_time
+    frame["period_end"] = quarters.end_time.normalize()
+    return frame
+
+
+def _chart_specs() -> dict[str, dict]:
+    positions = ["above_998", "above_95", "inside_95", "below_95", "below_998", "not_plotted"]
+    points = _ranking().assign(
+        funnel_position=positions,
+        funnel_comparison=[stats.funnel_comparison(p, "high") for p in positions],
+        funnel_words=[stats.funnel_position_words(p, "high") for p in positions])
+    limits = pd.DataFrame({"denominator": np.geomspace(100, 60_000, 20), "benchmark": 30.0,
+                           "lower95": 25.0, "upper95": 35.0, "lower998": 20.0,
+                           "upper998": 40.0})
+    return {
+        "ranking": charts.ranked_chart(_ranking(), "%", 30.0).to_dict(validate=False),
+        "funnel": charts.funnel_chart(points, limits, "%", "People").to_dict(validate=False),
+        "spc": charts.spc_chart(_spc_frame(), "%", target=75.0).to_dict(validate=False),
+    }
+
+
+@pytest.mark.parametrize("name", ["ranking", "funnel", "spc"])
+def test_lines_and_markers_stand_out_from_the_page(name):
+    spec = _chart_specs()[name]
+    weak = []
+    for kind, encode in _vega_marks(spec):
+        stroke, fill = _literal(encode, "stroke"), _literal(encode, "fill")
+        if kind in ("line", "rule") and stroke:
+            if palette.contrast_ratio(stroke, "#FFFFFF") < 4.5:
+                weak.append((kind, "stroke", stroke))
+        elif kind == "symbol":
+            outlined = stroke and palette.contrast_ratio(stroke, "#FFFFFF") >= 4.5 \
+                and (encode.get("strokeWidth") or {}).get("value", 1) > 0
+            dark = fill and palette.contrast_ratio(fill, "#FFFFFF") >= 4.5
+            if not (outlined or dark):
+                weak.append((kind, "fill", fill or encode.get("fill"), "stroke", stroke))
+    assert not weak, weak
+    assert any(kind == "symbol" for kind, _ in _vega_marks(spec)), "no markers drawn"

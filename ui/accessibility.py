@@ -52,6 +52,9 @@ NOT_AUTOMATED = (
     "the same page and download as CSV and Excel.",
     "The board pack (PDF) has not been checked with a screen reader. The same figures are "
     "on the pages and in the CSV and Excel downloads.",
+    "Interval bars and the spine's range bars take the comparison's colour or a light grey, "
+    "some below 3:1 against the page (the Fingertips yellow is 1.4:1). Every interval and "
+    "range is in the chart's table, and every comparison has words and a shape.",
 )
 
 
@@ -89,7 +92,10 @@ def render(partnership_name: str) -> None:
         f"({tags}); a check that finds a serious or critical problem fails the build. "
         "Every page, tab and slide is also checked at 320 CSS pixels wide and at 200% "
         "zoom for sideways scrolling and cut-off text. Captions and selected options are "
-        "drawn in colours that pass the 4.5:1 contrast ratio.")
+        "drawn in colours that pass the 4.5:1 contrast ratio, and so are the lines and "
+        "markers of the charts (a marker filled in a light colour has a dark outline). Every "
+        "chart has a description written from its figures, shown under it, and a table of "
+        "exactly what it plots.")
 
     st.header("Known exceptions")
     st.markdown("These parts are not fully accessible:")

@@ -222,13 +222,16 @@ def spc_chart(frame: pd.DataFrame, unit_title: str, height: int = 320,
     domain = [w for _, w in SPC_COLOURS.values()]
     colours = alt.Scale(domain=domain, range=[c for c, _ in SPC_COLOURS.values()])
     layers = [
-        base.mark_line(color="#7B7D7D", strokeWidth=1.5).encode(
+        base.mark_line(color=palette.GUIDE_LINE, strokeWidth=1.5).encode(
             x=x, y=alt.Y("value:Q", title=unit_title, scale=alt.Scale(zero=False),
                          axis=y_axis(unit_title))),
         base.mark_line(color="#231F20", strokeWidth=1.5).encode(x=x, y="mean:Q"),
-        base.mark_line(color="#7B7D7D", strokeDash=[6, 4]).encode(x=x, y="upper_limit:Q"),
-        base.mark_line(color="#7B7D7D", strokeDash=[6, 4]).encode(x=x, y="lower_limit:Q"),
-        base.mark_point(filled=True, size=70, opacity=1).encode(
+        base.mark_line(color=palette.GUIDE_LINE, strokeDash=[6, 4]).encode(x=x, y="upper_limit:Q"),
+        base.mark_line(color=palette.GUIDE_LINE, strokeDash=[6, 4]).encode(x=x, y="lower_limit:Q"),
+        # Making Data Count's own point colours (its orange and blue are 1.9:1 and 3.0:1
+        # on white), outlined in dark grey so every point stands out.
+        base.mark_point(filled=True, size=70, opacity=1, stroke=palette.MARKER_STROKE,
+                        strokeWidth=1).encode(
             x=x, y="value:Q",
             color=alt.Color("point_words:N", title=None, scale=colours,
                             legend=alt.Legend(orient="bottom")),
@@ -371,7 +374,7 @@ def _name_layers(data: pd.DataFrame, x) -> list:
         return []
     base = alt.Chart(labels)
     layers = [base.transform_filter(alt.datum.kind == "end").mark_rule(
-        color="#8C8C8C", strokeWidth=0.8).encode(x=x, y="y:Q", y2="y0:Q")]
+        color=palette.GUIDE_LINE, strokeWidth=0.8).encode(x=x, y="y:Q", y2="y0:Q")]
     # Fixed colours per kind, not a colour encoding: Vega-Lite would merge that scale
     # with the verdict colours and list the kinds in the verdict legend.
     looks = {"end": ("#333333", "normal", 0), "Comparator": (COMPARATOR_COLOUR, "bold", 270),
@@ -424,10 +427,10 @@ def funnel_chart(points: pd.DataFrame, limits: pd.DataFrame, unit_title: str,
                alt.Tooltip("funnel_words:N", title="Against the funnel limits")]
     layers = [
         lim.mark_line(color=ENGLAND_COLOUR).encode(x=x, y="benchmark:Q"),
-        lim.mark_line(color="#7B7D7D", strokeDash=[6, 3]).encode(x=x, y="lower95:Q"),
-        lim.mark_line(color="#7B7D7D", strokeDash=[6, 3]).encode(x=x, y="upper95:Q"),
-        lim.mark_line(color="#7B7D7D", strokeDash=[2, 2]).encode(x=x, y="lower998:Q"),
-        lim.mark_line(color="#7B7D7D", strokeDash=[2, 2]).encode(x=x, y="upper998:Q"),
+        lim.mark_line(color=palette.GUIDE_LINE, strokeDash=[6, 3]).encode(x=x, y="lower95:Q"),
+        lim.mark_line(color=palette.GUIDE_LINE, strokeDash=[6, 3]).encode(x=x, y="upper95:Q"),
+        lim.mark_line(color=palette.GUIDE_LINE, strokeDash=[2, 2]).encode(x=x, y="lower998:Q"),
+        lim.mark_line(color=palette.GUIDE_LINE, strokeDash=[2, 2]).encode(x=x, y="upper998:Q"),
         alt.Chart(data).mark_point(filled=True, size=60, opacity=0.9,
                                    stroke=palette.MARKER_STROKE, strokeWidth=0.6).encode(
             x=x, y=alt.Y("value:Q", title=unit_title, scale=alt.Scale(zero=False),

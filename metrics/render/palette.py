@@ -28,6 +28,10 @@ DARK_TEXT = "#0B0C0C"
 LIGHT_TEXT = "#FFFFFF"
 # Markers are outlined: a yellow or grey dot on a white chart vanishes on a projector.
 MARKER_STROKE = DARK_TEXT
+# Lines that carry figures (SPC data and process limits, funnel limits, leader lines to
+# labels): GOV.UK dark grey, 7.0:1 on white (WCAG asks 4.5:1 of essential marks here; the
+# Making Data Count grey #7B7D7D is 4.1:1).
+GUIDE_LINE = "#505A5F"
 
 # Vega-Lite draws a custom SVG path in a -1..1 box: two stacked triangles say "99.8%".
 _UP = "triangle-up"
