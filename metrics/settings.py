@@ -38,6 +38,14 @@ SETTINGS: tuple[Setting, ...] = (
             "The partnership's name as shown in titles and the board pack."),
     Setting("partnership.comparators", [],
             "ONS codes of comparator areas; empty means computed from the data."),
+    Setting("partnership.contact", "",
+            "E-mail or web address where people ask for the information in another format "
+            "or report an accessibility problem (named on the Accessibility statement). "
+            "Empty: the statement names the partnership only."),
+    Setting("board.last_meeting", "",
+            "Date of the last board meeting (YYYY-MM-DD). The 'What needs attention' page "
+            "then tests changes since the latest quarter that ended before it. Empty: the "
+            "quarter before the one shown."),
     Setting("targets.continuity_of_care", 0.75,
             "Continuity of care target, as a proportion (0.75 = 75%)."),
     Setting("targets.continuity_of_care_date", dt.date(2025, 3, 31),
@@ -112,6 +120,8 @@ class Settings:
     access_analysts: tuple[str, ...] = ()
     access_admins: tuple[str, ...] = ()
     access_role_claim: str = ""
+    contact: str = ""                           # partnership.contact
+    board_last_meeting: dt.date | None = None   # board.last_meeting
 
 
 def _lookup(doc: dict, dotted: str, default: Any) -> Any:
@@ -178,9 +188,27 @@ def load_settings(path: Path | None = None, environ: dict | None = None) -> Sett
         lookup_path = Path(area_lookup)
         lookup_path = lookup_path if lookup_path.is_absolute() else path.parent / lookup_path
 
+    contact = values["partnership.contact"]
+    if not isinstance(contact, str):
+        raise SettingsError(f"{path.name}: partnership.contact must be an e-mail or web "
+                            f"address in quotes, not {contact!r}")
+    # A TOML date (last_meeting = 2026-09-17) or the same in quotes; "" for none.
+    last_meeting = values["board.last_meeting"]
+    problem = SettingsError(f"{path.name}: board.last_meeting must be a date written "
+                            f"YYYY-MM-DD, or \"\" for none, not {last_meeting!r}")
+    if isinstance(last_meeting, str):
+        try:
+            last_meeting = (dt.date.fromisoformat(last_meeting.strip())
+                            if last_meeting.strip() else None)
+        except ValueError:
+            raise problem from None
+    elif type(last_meeting) is not dt.date:     # a date-time, a number, a list...
+        raise problem
     return Settings(
         home_area=str(values["partnership.home_area"]),
         partnership_name=str(values["partnership.name"]),
+        contact=contact.strip(),
+        board_last_meeting=last_meeting,
         comparators=tuple(comparators),
         continuity_target=float(target),
         continuity_target_date=target_date,

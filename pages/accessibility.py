@@ -4,4 +4,4 @@ for the information in another format."""
 from ui import accessibility, frame
 
 ctx = frame.context()
-accessibility.render(ctx.settings.partnership_name)
+accessibility.render(ctx.settings.partnership_name, ctx.settings.contact)

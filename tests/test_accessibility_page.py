@@ -57,3 +57,20 @@ def test_the_statement_lists_the_exceptions_the_checks_skip(app):
 def test_presentation_mode_has_no_footer(app):
     app.switch_page("pages/present.py").run()
     assert not any(link == accessibility.STATEMENT_PATH for link in _footer_links(app))
+
+
+def test_the_statement_names_the_contact_from_the_settings(tmp_path, monkeypatch):
+    config = tmp_path / "config.toml"
+    config.write_text("[partnership]\nname = 'Testshire Combating Drugs Partnership'\n"
+                      "contact = 'access@testshire.gov.uk'\n")
+    monkeypatch.setenv("CDP_CONFIG", str(config))
+    data_dir = tmp_path / "data"
+    monkeypatch.setenv("CDP_DATA_DIR", str(data_dir))
+    monkeypatch.chdir(PROJECT_ROOT)
+    publish_fake_demo(data_dir)
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("pages/accessibility.py").run()
+    assert not at.exception, at.exception
+    text = _text(at)
+    assert "ask the Testshire Combating Drugs Partnership at `access@testshire.gov.uk`" in text

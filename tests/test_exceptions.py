@@ -316,3 +316,14 @@ def test_presentation_has_a_what_needs_attention_slide(demo_data_dir):
     assert "of the 28 metrics with figures for Gloucestershire up to" in text
     assert "Continuity of care: prison to community, target: Missed the 75% target" in text
     assert "Improved significantly: " in text
+
+
+def test_the_last_board_meeting_date_picks_the_quarter_it_saw():
+    """board.last_meeting: the latest quarter that had ended before the board met."""
+    from ui.exceptions_page import _last_board_default
+    quarters = ["2026/27 Q1", "2025/26 Q4", "2025/26 Q3", "2025/26 Q2"]   # latest first
+    assert _last_board_default(quarters, dt.date(2026, 2, 10)) == "2025/26 Q3"
+    assert _last_board_default(quarters, dt.date(2026, 4, 1)) == "2025/26 Q4"
+    assert _last_board_default(quarters, None) == "2026/27 Q1"
+    # A meeting before every quarter offered: the earliest is not forced; the latest stays.
+    assert _last_board_default(quarters, dt.date(2020, 1, 1)) == "2026/27 Q1"

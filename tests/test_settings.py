@@ -40,9 +40,24 @@ def test_target_and_date_are_settings(tmp_path: Path):
     ("[disclosure]\nthreshold = 0\n", "whole number"),
     ("[partnership]\ncomparators = 'E10000034'\n", "list of"),
     ("[partnership\n", "config.toml"),
+    ("[partnership]\ncontact = 5\n", "e-mail or web address"),
+    ("[board]\nlast_meeting = 'after the summer'\n", "YYYY-MM-DD"),
+    ("[board]\nlast_meeting = 2026-09-17T10:00:00\n", "YYYY-MM-DD"),
 ])
 def test_bad_values_are_refused_with_a_clear_message(tmp_path, body, words):
     config = tmp_path / "config.toml"
     config.write_text(body)
     with pytest.raises(SettingsError, match=words):
         load_settings(config, environ={})
+
+
+@pytest.mark.parametrize("written", ["2026-09-17", "'2026-09-17'"])
+def test_contact_and_last_board_meeting_are_settings(tmp_path, written):
+    config = tmp_path / "config.toml"
+    config.write_text("[partnership]\ncontact = ' drugs.partnership@glos.gov.uk '\n"
+                      f"[board]\nlast_meeting = {written}\n")
+    s = load_settings(config, environ={})
+    assert s.contact == "drugs.partnership@glos.gov.uk"
+    assert s.board_last_meeting == dt.date(2026, 9, 17)
+    default = load_settings(environ={})
+    assert (default.contact, default.board_last_meeting) == ("", None)

@@ -67,7 +67,14 @@ def footer() -> None:
                  icon=":material/accessibility_new:")
 
 
-def render(partnership_name: str) -> None:
+def _at(contact: str) -> str:
+    """' at name@example.gov.uk' (in a code span: Markdown would make a bare address a
+    mail link that some screen readers announce twice), or nothing without a contact."""
+    contact = contact.strip().replace("`", "'")
+    return f" at `{contact}`" if contact else ""
+
+
+def render(partnership_name: str, contact: str = "") -> None:
     st.title("Accessibility statement")
     st.markdown(
         f"This dashboard is run by the **{partnership_name}**. We want as many people as "
@@ -111,12 +118,14 @@ def render(partnership_name: str) -> None:
         "Every table on the outcome pages, continuity of care and the maps downloads as "
         "CSV and Excel, and every chart as PNG and SVG; the Overview's board pack is a PDF. "
         f"If you need the information in another format, such as large print, easy read "
-        f"or audio, ask the {partnership_name}: tell us the page and the format you need.")
+        f"or audio, ask the {partnership_name}{_at(contact)}: tell us the page and the "
+        "format you need.")
 
     st.header("Reporting accessibility problems")
     st.markdown(
         "If you find a problem not listed here, or think we are not meeting the "
-        f"accessibility requirements, tell the {partnership_name}. If you are not happy "
+        f"accessibility requirements, tell the {partnership_name}{_at(contact)}. If you "
+        "are not happy "
         "with how we respond, contact the Equality Advisory and Support Service (EASS).")
 
     st.header("Preparation of this statement")

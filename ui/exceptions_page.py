@@ -49,6 +49,16 @@ def _board_quarters(ctx) -> list[str]:
     return list(reversed(earlier))
 
 
+def _last_board_default(quarters: list[str], last_meeting: dt.date | None) -> str:
+    """The latest quarter that had ended before the last board met (board.last_meeting),
+    or the quarter before the one shown when no meeting date is set."""
+    if last_meeting is not None:
+        for label in quarters:          # latest first
+            if periods.parse_period(label).end < last_meeting:
+                return label
+    return quarters[0]
+
+
 def render() -> None:
     ctx = frame.context()
     settings = ctx.settings
@@ -72,7 +82,9 @@ def render() -> None:
     if quarters:
         with controls[2]:
             chosen = frame.url_selectbox(
-                "Last board saw figures up to", quarters, default=quarters[0], key="board",
+                "Last board saw figures up to", quarters,
+                default=_last_board_default(quarters, settings.board_last_meeting),
+                key="board",
                 help="The quarter the last board's figures went up to; changes since then "
                      "are tested.")
         board = periods.parse_period(chosen)
