@@ -203,3 +203,19 @@ def test_england_map_has_every_area_as_a_table(demo_app):
     assert len(table) == 153 and table["Area"].is_unique
     assert "Gloucestershire" in set(table["Area"])
     assert not table[title].astype(str).str.contains("nan").any()
+
+
+def test_urban_rural_words_count_a_hidden_class_and_never_value_it():
+    from metrics.views import chart_words
+    rows = pd.DataFrame({"group_label": ["Urban", "Rural town", "Rural village"],
+                         "order": [1, 2, 3], "treated_share": [48.04, None, 51.0],
+                         "treated_share_lower95": [44.0, None, 37.7],
+                         "treated_share_upper95": [52.1, None, 64.1]})
+    england = pd.DataFrame({"group_label": ["Urban", "Rural town", "Rural village"],
+                            "treated_share": [49.6, 47.0, 49.2]})
+    words = chart_words.urban_rural(rows, "treated_share", "In treatment per estimated user",
+                                    "%", "Testshire", england)
+    assert words == ("In treatment per estimated user (%) by rural-urban class in Testshire: "
+                     "Urban 48.0 (95% interval 44.0 to 52.1), England 49.6; Rural village "
+                     "51.0 (95% interval 37.7 to 64.1), England 49.2. 1 class not shown "
+                     "(small numbers suppressed or no figure).")

@@ -110,6 +110,15 @@ def test_urban_and_rural_view(demo_data_dir):
     table = at.dataframe[0].value
     assert table["Rural-urban class"].iloc[-1] == "All small areas"
     assert "Rural village and dispersed" in set(table["Rural-urban class"])
+    # Described from the figures it draws, as its accessible name and as text under it.
+    words = json.loads(at.get("vega_lite_chart")[0].proto.spec)["description"]
+    assert words.startswith(f"{at.subheader[-1].value.split(' by ')[0]}")
+    assert "by rural-urban class in Gloucestershire" in words
+    for row in rows:    # the area's dots carry an interval; England's ticks do not
+        said = f"{row['group_label']} {row['treated_share']:,.1f}" if "lower" in row else \
+            f"England {row['treated_share']:,.1f}"
+        assert said in words, row
+    assert words in {c.value.replace("\\", "") for c in at.caption}
 
 
 def test_print_version_and_another_area(demo_data_dir):

@@ -14,7 +14,7 @@ from metrics import geo, store
 from metrics.reference import catalogue
 from metrics.render import map_charts
 from metrics.stats import comparators
-from metrics.views import need_totals
+from metrics.views import chart_words, need_totals
 from ui import data, exports, frame
 
 # Pixels per rural-urban group on the urban and rural chart (two groups: 128 px).
@@ -301,11 +301,14 @@ def render() -> None:
         title, unit = geo.SUMMARY_MEASURES[measure]
         st.subheader(f"{title} by {ruc_title.lower()}")
         # Rows tall enough to read from across a room, with type to match the page's.
+        classes, england_classes = summary[summary["group"] != "All"], \
+            england[england["group"] != "All"]
         exports.chart(map_charts.urban_rural_chart(
-            summary[summary["group"] != "All"], measure, title, unit,
-            england[england["group"] != "All"], height_per_row=URBAN_RURAL_ROW)
+            classes, measure, title, unit, england_classes, height_per_row=URBAN_RURAL_ROW)
             .configure_axis(labelFontSize=13, titleFontSize=13).to_dict(validate=False),
-            f"urban-rural-{measure}-{ctx.area_code}", ctx.public)
+            f"urban-rural-{measure}-{ctx.area_code}", ctx.public,
+            description=chart_words.urban_rural(classes, measure, title, unit,
+                                                ctx.area_name, england_classes))
         st.dataframe(geo.summary_display(summary), hide_index=True, width="stretch")
         suppression = (f" Counts from 1 to {threshold - 1} are shown as *, with a second figure "
                        "hidden where the first could be worked out by subtraction."

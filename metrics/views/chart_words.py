@@ -163,3 +163,38 @@ def pathway(table: pd.DataFrame, area_name: str, period: str) -> str:
         parts.append(f"{row['Stage']}: {people}" + (f" ({share})" if share not in ("*", "-")
                                                     else ""))
     return f"From prison to treatment, {area_name}, {period}. " + "; ".join(parts) + "."
+
+
+def urban_rural(rows: pd.DataFrame, measure: str, title: str, unit: str, area_name: str,
+                england: pd.DataFrame | None = None) -> str:
+    """The urban/rural chart (metrics.geo.urban_rural_summary rows, without "All"): each
+    class's figure as drawn with its 95% interval, and England's for the same class.
+    A class whose figure is hidden is not drawn, so it is counted, not valued."""
+    def fig(value) -> str:
+        return f"{value:,.1f}"
+
+    per = f" ({unit})" if unit else ""
+    if rows is None or rows.empty or measure not in rows:
+        return f"{title} by rural-urban class in {area_name}: no figures to draw."
+    drawn = rows[rows[measure].notna()].sort_values("order", kind="stable") \
+        if "order" in rows else rows[rows[measure].notna()]
+    eng = {} if england is None or england.empty or measure not in england else \
+        dict(zip(england["group_label"], england[measure]))
+    parts = []
+    for row in drawn.itertuples(index=False):
+        row = row._asdict()
+        text = f"{row['group_label']} {fig(row[measure])}"
+        lower, upper = row.get(f"{measure}_lower95"), row.get(f"{measure}_upper95")
+        if lower is not None and upper is not None and pd.notna(lower) and pd.notna(upper):
+            text += f" (95% interval {fig(lower)} to {fig(upper)})"
+        if pd.notna(eng.get(row["group_label"])):
+            text += f", England {fig(eng[row['group_label']])}"
+        parts.append(text)
+    if not parts:
+        return f"{title} by rural-urban class in {area_name}: every figure is hidden."
+    words = f"{title}{per} by rural-urban class in {area_name}: " + "; ".join(parts)
+    hidden = len(rows) - len(drawn)
+    if hidden:
+        words += f". {hidden} class{'es' if hidden > 1 else ''} not shown (small numbers " \
+                 "suppressed or no figure)"
+    return words + "."
