@@ -2,6 +2,7 @@ import datetime as dt
 import re
 import zlib
 
+import pandas as pd
 import pytest
 
 from metrics import demo, store
@@ -212,3 +213,29 @@ def test_comparison_cells_of_every_table_are_filled_in_the_benchmark_colours():
     expected = tuple(c / 255 for c in palette.rgb(palette.WORSE_998))
     assert any(all(abs(a - b) < 0.001 for a, b in zip(fill, expected)) for fill in fills)
     assert "Worse than England" in stream
+
+
+def test_the_pack_gives_each_sources_statistics_status_and_timeliness(home_pack):
+    text = _text(home_pack)
+    assert "Statistics status and timeliness" in text
+    # The demonstration set says so, as the cards and slides do (a cell wraps its words
+    # over lines, each drawn on its own).
+    section = text[text.index("Statistics status and timeliness"):]
+    assert "Demonstration figures" in section and "Data as of" in section
+    assert "demonstration figures" in section
+
+
+def test_a_real_source_is_dated_and_an_overdue_one_flagged():
+    from metrics.reference import status
+    ind = catalogue.get("drug_misuse_deaths")
+    values = pd.DataFrame({"indicator_id": [ind.id], "period_end": [dt.date(2024, 12, 31)]})
+    manifest = {"published_at": "2026-01-15T09:00:00+00:00"}
+    table = boardpack.status_table(values, manifest, demo=False, today=dt.date(2026, 12, 1))
+    row = table.set_index("Source").loc[ind.source]
+    assert row["Publisher"] == status.source_of(ind).publisher
+    assert row["Timeliness"] == ("Data as of 15 January 2026 · next update expected "
+                                 "December 2026")
+    late = boardpack.status_table(values, manifest, demo=False, today=dt.date(2027, 1, 5))
+    assert "overdue" in late.set_index("Source").loc[ind.source, "Timeliness"]
+    # Sources with nothing loaded say so instead of a date.
+    assert (table["Timeliness"] == "Not loaded yet").sum() == len(table) - 1

@@ -23,6 +23,7 @@ from fpdf.fonts import FontFace
 
 from metrics import store
 from metrics.reference import catalogue
+from metrics.reference import status as statistics_status
 from metrics.render import exported, palette
 from metrics.reports import briefing
 from metrics import stats
@@ -228,7 +229,33 @@ def pack_charts(brief: briefing.Briefing, manifest: dict) -> list[tuple[str, dic
     return out
 
 
-def build_pdf(brief: briefing.Briefing, manifest: dict, generated: dt.date) -> bytes:
+def status_table(values: pd.DataFrame, manifest: dict, demo: bool,
+                 today: dt.date) -> pd.DataFrame:
+    """Each source's statistics status and timeliness, as the cards and slides give them:
+    publisher, status, and 'Data as of ... · next update expected ...' from the latest
+    period loaded (metrics.reference.status)."""
+    ends = pd.to_datetime(values.groupby("indicator_id")["period_end"].max()).dt.date \
+        if len(values) else pd.Series(dtype=object)
+    rows = []
+    by_source: dict[str, list] = {}
+    for ind in catalogue.INDICATORS:
+        by_source.setdefault(ind.source, []).append(ind)
+    for source, inds in sorted(by_source.items()):
+        loaded = [ind for ind in inds if ind.id in ends.index]
+        last_end = max((ends[ind.id] for ind in loaded), default=None)
+        released = max((d for d in (statistics_status.released_on(manifest, ind.id)
+                                     for ind in loaded) if d is not None), default=None)
+        when = statistics_status.timeliness(
+            statistics_status.source_of(inds[0]), inds[0].period_kind, last_end, released,
+            demo, today)
+        rows.append({"Source": source, "Publisher": when.publisher,
+                     "Status": when.status_words,
+                     "Timeliness": when.line() if loaded else "Not loaded yet"})
+    return pd.DataFrame(rows)
+
+
+def build_pdf(brief: briefing.Briefing, manifest: dict, generated: dt.date,
+              statuses: pd.DataFrame | None = None) -> bytes:
     # Titled with the area it is for; the partnership's name only on the home area's pack.
     title = f"{brief.area_name}: outcomes board pack, {brief.period}"
     pdf = _Pack(title, brief.is_demo)
@@ -299,6 +326,9 @@ def build_pdf(brief: briefing.Briefing, manifest: dict, generated: dt.date) -> b
     _paragraphs(pdf, [f"{source}, version {version_words(manifest)}. Files: {files}."] +
                 sorted({f"{ind.source} ({ind.frequency.lower()})"
                         for ind in catalogue.INDICATORS}), size=9)
+    if statuses is not None and len(statuses):
+        _heading(pdf, "Statistics status and timeliness", 12)
+        _table(pdf, statuses, widths=[58, 40, 36, 56], size=7)
     pdf.set_font("Helvetica", "I", 8)
     pdf.multi_cell(0, 4, plain(f"{exported.OGL} {ATTRIBUTION}"))
     return bytes(pdf.output())
@@ -335,7 +365,9 @@ def make_pack(data_dir, area_code: str | None = None, period: str | None = None,
                            group.codes, version.is_demo,
                            briefing.need_map_inputs(version, data_dir, area_code),
                            briefing.pathway_inputs(version, area_code, raw))
-    return build_pdf(brief, version.manifest, generated or dt.date.today())
+    today = generated or dt.date.today()
+    return build_pdf(brief, version.manifest, today,
+                     status_table(raw, version.manifest, version.is_demo, today))
 
 
 def main(argv: list[str] | None = None) -> int:
