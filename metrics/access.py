@@ -26,6 +26,7 @@ ACTIONS: dict[str, str] = {
     "refresh_drop_folder": ANALYST,  # load the drop folder now
     "validation_report": ANALYST,    # read the validation report of files checked
     "rollback": ANALYST,             # restore an earlier version
+    "annotate": ANALYST,             # add a dated note to an area's charts
     "settings": ADMIN,               # see and change the settings
     "audit": ADMIN,                  # read the audit log
 }
@@ -34,7 +35,7 @@ ACTIONS: dict[str, str] = {
 ROLE_WORDS = {
     PUBLIC: "suppressed figures only",
     MEMBER: "may switch unsuppressed viewing on",
-    ANALYST: "also loads extracts, reads validation reports and rolls back",
+    ANALYST: "also loads extracts, reads validation reports, rolls back and adds chart notes",
     ADMIN: "also sees the settings and the audit log",
 }
 
@@ -60,6 +61,7 @@ ACTION_WORDS = {
     "refresh_drop_folder": "load the drop folder",
     "validation_report": "read validation reports",
     "rollback": "roll back to an earlier version",
+    "annotate": "add notes to the charts",
     "settings": "see or change the settings",
     "audit": "read the audit log",
 }
