@@ -153,12 +153,13 @@ def may(role: str, action: str) -> bool:
 def embedded_allows(settings: Settings, action: str) -> bool:
     """With no sign-in configured the dashboard runs as it did before roles existed, for
     one machine: unsuppressed viewing only where `disclosure.allow_unsuppressed` allows it
-    (loopback servers only, settings.check_unsuppressed_allowed), uploads, their reports
-    and rollback only with `ingest.allow_upload`, the drop folder for anyone who reaches
+    (loopback servers only, settings.check_unsuppressed_allowed), uploads, their reports,
+    rollback and chart notes only with `ingest.allow_upload`, the drop folder for anyone who reaches
     the Data page, and no settings or audit views."""
     return {"view_unsuppressed": settings.allow_unsuppressed,
             "upload": settings.allow_upload, "validation_report": settings.allow_upload,
-            "rollback": settings.allow_upload, "refresh_drop_folder": True}.get(action, False)
+            "rollback": settings.allow_upload, "annotate": settings.allow_upload,
+            "refresh_drop_folder": True}.get(action, False)
 
 
 def allowed(identity: Identity, settings: Settings, action: str, sign_in: bool) -> bool:

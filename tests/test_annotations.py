@@ -5,6 +5,7 @@ trend and SPC charts with their date and words only."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import shutil
 from pathlib import Path
@@ -144,7 +145,92 @@ def test_anyone_but_an_analyst_is_refused_on_the_server_and_audited(data_dir, cl
     assert refused["email"].iloc[0] == claims.get("email", "")
 
 
-def test_without_sign_in_nobody_adds_a_note_from_the_page(data_dir):
+def test_without_sign_in_notes_follow_the_upload_setting(data_dir):
+    """As uploads and rollback do: refused unless ingest.allow_upload is on."""
+    settings = load_settings()
+    assert not settings.allow_upload
     with pytest.raises(access.AccessDenied, match="sign-in is not configured"):
-        actions.add_annotation(ANALYST, load_settings(), False, data_dir, "E10000013",
+        actions.add_annotation(ANALYST, settings, False, data_dir, "E10000013",
                                ["continuity_of_care"], "2024-04-01", "x")
+    on = dataclasses.replace(settings, allow_upload=True)
+    version, _ = actions.add_annotation(access.ANONYMOUS, on, False, data_dir, "E10000013",
+                                        ["continuity_of_care"], "2024-04-01", "x")
+    assert version.manifest["loaded_by"].endswith("(outcome page)")
+
+
+# --- drawn on the charts --------------------------------------------------------------
+
+def _series(n=6):
+    ends = pd.date_range("2023-06-30", periods=n, freq="QE")
+    return pd.DataFrame({"period": [f"Q{i}" for i in range(n)], "period_kind": "quarter",
+                         "period_start": ends - pd.offsets.QuarterBegin(startingMonth=1),
+                         "period_end": ends, "value": [40.0, 42, 41, 45, 47, 46],
+                         "lower95": 35.0, "upper95": 50.0, "line": "Gloucestershire",
+                         "is_area": True, "numerator": 310, "denominator": 640})
+
+
+def _note_data(spec: dict) -> list[list[dict]]:
+    """The datasets of a spec that hold notes (a "text" field)."""
+    return [rows for rows in spec["datasets"].values() if rows and "text" in rows[0]]
+
+
+def _note_layers(spec: dict) -> list[dict]:
+    return [layer for layer in spec["layer"] if any(
+        t.get("field") == "text" for t in layer.get("encoding", {}).get("tooltip", []))]
+
+
+NOTES = pd.DataFrame({"date": pd.to_datetime(["2024-04-01", "2019-01-01"]),
+                      "text": ["New provider from April 2024: a longer note than a label",
+                               "Before the series: not drawn"],
+                      "author": "analyst@glos.gov.uk", "numerator": 5})
+
+
+@pytest.mark.parametrize("chart", ["trend", "spc"])
+def test_notes_are_drawn_as_rules_with_a_label_and_carry_only_date_and_text(chart):
+    from metrics import stats
+    from metrics.render import charts
+    series = _series()
+    if chart == "trend":
+        spec = charts.trend_chart(series, "%", notes=NOTES).to_dict(validate=False)
+    else:
+        spc = stats.spc(series["value"].to_numpy())
+        frame = pd.concat([series.reset_index(drop=True), spc.drop(columns="value",
+                                                                   errors="ignore")], axis=1)
+        spec = charts.spc_chart(frame, "%", notes=NOTES).to_dict(validate=False)
+    [rows] = _note_data(spec)
+    # Only the note inside the plotted span, and only its date and words.
+    assert [set(r) for r in rows] == [{"x_date", "text"}]
+    assert rows[0]["text"].startswith("New provider") and rows[0]["x_date"].startswith("2024-04-01")
+    layers = _note_layers(spec)
+    assert sorted(layer["mark"]["type"] for layer in layers) == ["rule", "text"]
+    rule = next(layer for layer in layers if layer["mark"]["type"] == "rule")
+    assert rule["encoding"]["x"]["field"] == "x_date" and "y" not in rule["encoding"]
+    label = next(layer for layer in layers if layer["mark"]["type"] == "text")
+    assert label["transform"] == [{"calculate": "truncate(datum.text, 22)", "as": "label"}]
+    # Nothing a note's author or any count reaches the browser through the chart.
+    text = str(spec)
+    assert "analyst@glos.gov.uk" not in text and "Before the series" not in text
+
+
+def test_a_chart_without_notes_is_as_before():
+    from metrics.render import charts
+    plain = charts.trend_chart(_series(), "%").to_dict(validate=False)
+    empty = charts.trend_chart(_series(), "%", notes=NOTES.iloc[0:0]).to_dict(validate=False)
+    assert plain == empty and not _note_data(plain)
+
+
+def test_the_outcome_page_draws_the_areas_notes_on_its_trend_and_spc(data_dir):
+    from ui import outcome_page
+    notes.add("E10000013", ["continuity_of_care"], "2023-09-01", "Prison in-reach started",
+              data_dir, author="analyst@glos.gov.uk")
+    notes.add("E06000023", ["continuity_of_care"], "2023-09-01", "Another area's note",
+              data_dir, author="a")
+    version = store.current_version(data_dir)
+    for view in ("Trend", "Process control (SPC)"):
+        model = outcome_page._view_model(view, str(data_dir), version.id,
+                                         "continuity_of_care", "E10000013", "Glos",
+                                         dt.date(2025, 3, 31), (), 1, None)
+        assert model["spec"] is not None, view
+        [rows] = _note_data(model["spec"])
+        assert [r["text"] for r in rows] == ["Prison in-reach started"], view
+        assert model["notes"]["text"].tolist() == ["Prison in-reach started"]

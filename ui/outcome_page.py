@@ -178,6 +178,9 @@ def _view_model(view, data_dir, version_id, metric_id, area_code, shown_name, pe
     values = _outcome_values(data_dir, version_id, ind.outcome, threshold)
     areas = data.areas(data_dir, version_id)
     shown, _ = explorer.shown_area(ind, area_code, areas)
+    # Analysts' notes on the area's own series (not on a force's or England's in its place).
+    notes = data.annotations(data_dir, version_id, area_code, metric_id) \
+        if shown == area_code else None
     if view == "Trend":
         lines = {shown: shown_name}
         # England's activity counts dwarf an area's: on one axis the area's line is flat.
@@ -186,8 +189,8 @@ def _view_model(view, data_dir, version_id, metric_id, area_code, shown_name, pe
         rows = explorer.trend_series(values, ind, lines, group_codes, period_end, threshold)
         if rows.empty or rows["value"].notna().sum() == 0:
             return dict(spec=None)     # nothing to draw: the page says what is missing
-        return dict(spec=charts.trend_chart(rows, ind.unit, target=target)
-                    .to_dict(validate=False),
+        return dict(spec=charts.trend_chart(rows, ind.unit, target=target, notes=notes)
+                    .to_dict(validate=False), notes=notes,
                     area_drawn=bool((rows["is_area"] & rows["value"].notna()).any()),
                     words=chart_words.trend(rows, ind, shown_name),
                     table=_plotted(rows, ind))
@@ -195,8 +198,8 @@ def _view_model(view, data_dir, version_id, metric_id, area_code, shown_name, pe
         frame_, summary = explorer.spc_frame(values, ind, shown, period_end, threshold, target)
         if frame_.empty or frame_["value"].notna().sum() < 2:
             return dict(spec=None, summary=summary)
-        return dict(spec=charts.spc_chart(frame_, ind.unit, target=target)
-                    .to_dict(validate=False), summary=summary,
+        return dict(spec=charts.spc_chart(frame_, ind.unit, target=target, notes=notes)
+                    .to_dict(validate=False), summary=summary, notes=notes,
                     words=chart_words.spc(frame_, summary, ind, shown_name),
                     table=_plotted(frame_.assign(line=shown_name), ind))
     if view == "All areas":
