@@ -234,3 +234,47 @@ def test_the_outcome_page_draws_the_areas_notes_on_its_trend_and_spc(data_dir):
         [rows] = _note_data(model["spec"])
         assert [r["text"] for r in rows] == ["Prison in-reach started"], view
         assert model["notes"]["text"].tolist() == ["Prison in-reach started"]
+
+
+# --- the outcome page's form and list ---------------------------------------------------
+
+AUTH = {"auth": {"redirect_uri": "http://localhost:8501/oauth2callback",
+                 "cookie_secret": "a-long-random-string-for-the-cookie-0123456789",
+                 "client_id": "dashboard", "client_secret": "secret",
+                 "server_metadata_url": "http://localhost:9400/.well-known/openid-configuration"}}
+
+
+def _outcome_page(user: dict):
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.secrets.update(AUTH)
+    at.user = dict(user)
+    at.query_params["area"] = "E10000013"
+    at.query_params["metric"] = "continuity_of_care"
+    at.run()
+    at.switch_page("pages/treatment.py").run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def test_an_analyst_adds_a_note_from_the_outcome_page_and_it_is_listed(data_dir,
+                                                                      monkeypatch):
+    monkeypatch.chdir(ROOT)
+    at = _outcome_page({"is_logged_in": True, "email": "analyst@glos.gov.uk", "sub": "a-1"})
+    at.date_input[0].set_value(dt.date(2023, 9, 1))
+    at.text_input[0].set_value("Prison in-reach started")
+    at.button[0].click().run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("Note added" in s.value for s in at.success), [s.value for s in at.error]
+    assert current_notes(data_dir)["author"].tolist() == ["analyst@glos.gov.uk"]
+    # Listed under the chart, the text made safe for Markdown ("in\\-reach").
+    assert any(m.value.startswith("- 1 September 2023: Prison in") for m in at.markdown)
+
+
+def test_a_member_sees_the_notes_but_no_form(data_dir, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    notes.add("E10000013", ["continuity_of_care"], "2023-09-01", "Prison in-reach started",
+              data_dir, author="a")
+    at = _outcome_page({"is_logged_in": True, "email": "member@glos.gov.uk", "sub": "m-1"})
+    assert any(m.value.startswith("- 1 September 2023: Prison in") for m in at.markdown)
+    assert not at.text_input and not at.date_input
