@@ -278,3 +278,24 @@ def test_a_member_sees_the_notes_but_no_form(data_dir, monkeypatch):
     at = _outcome_page({"is_logged_in": True, "email": "member@glos.gov.uk", "sub": "m-1"})
     assert any(m.value.startswith("- 1 September 2023: Prison in") for m in at.markdown)
     assert not at.text_input and not at.date_input
+
+
+# --- listed with the exceptions ----------------------------------------------------------
+
+def test_exceptions_rows_carry_the_notes_of_their_metric():
+    from metrics.reference import catalogue
+    from metrics.views import exceptions as ex
+    ind = catalogue.BY_ID["continuity_of_care"]
+    other = catalogue.BY_ID["treatment_progress"]
+    result = ex.Exceptions("Gloucestershire", "2024/25 Q4", "England", "2024/25 Q3", flags=[
+        ex.Flag(ind, "spc", "concern", "", "2024/25 Q4", "7 points below the mean"),
+        ex.Flag(other, "spc", "concern", "", "2024/25 Q4", "a point outside the limits")])
+    area_notes = pd.DataFrame({
+        "date": pd.to_datetime(["2024-10-01", "2024-04-01"]),
+        "text": ["Prison in-reach started", "New provider"],
+        "metric_ids": ["continuity_of_care", "continuity_of_care,deaths_in_treatment"]})
+    table = result.table("concern", area_notes)
+    assert table["Notes"].tolist() == [
+        "1 April 2024: New provider; 1 October 2024: Prison in-reach started", ""]
+    # Without notes the table is as before.
+    assert "Notes" not in result.table("concern").columns

@@ -178,3 +178,10 @@ def annotations(data_dir: str, version_id: str, area_code: str,
     log, not on public pages)."""
     notes = store.annotations(_version(data_dir, version_id), area_code, metric_id)
     return notes[["date", "text"]].reset_index(drop=True)
+
+
+@st.cache_data(**CACHE)
+def area_annotations(data_dir: str, version_id: str, area_code: str) -> pd.DataFrame:
+    """Every analysts' note on one area: date, text and the metrics it is about."""
+    notes = store.annotations(_version(data_dir, version_id), area_code)
+    return notes[["date", "text", "metric_ids"]].reset_index(drop=True)
