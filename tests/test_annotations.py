@@ -202,10 +202,12 @@ def test_notes_are_drawn_as_rules_with_a_label_and_carry_only_date_and_text(char
     assert [set(r) for r in rows] == [{"x_date", "text"}]
     assert rows[0]["text"].startswith("New provider") and rows[0]["x_date"].startswith("2024-04-01")
     layers = _note_layers(spec)
-    assert sorted(layer["mark"]["type"] for layer in layers) == ["rule", "text"]
+    # The rule, and the label over a white outline of itself.
+    assert sorted(layer["mark"]["type"] for layer in layers) == ["rule", "text", "text"]
     rule = next(layer for layer in layers if layer["mark"]["type"] == "rule")
     assert rule["encoding"]["x"]["field"] == "x_date" and "y" not in rule["encoding"]
-    label = next(layer for layer in layers if layer["mark"]["type"] == "text")
+    label = [layer for layer in layers if layer["mark"]["type"] == "text"][-1]
+    assert label["mark"]["color"] == charts.NOTE_COLOUR and "stroke" not in label["mark"]
     assert label["transform"] == [{"calculate": "truncate(datum.text, 22)", "as": "label"}]
     # Nothing a note's author or any count reaches the browser through the chart.
     text = str(spec)

@@ -170,10 +170,13 @@ def note_layers(notes: pd.DataFrame | None, x, first, last) -> list:
     tooltip = [alt.Tooltip("x_date:T", title="Date", format="%-d %B %Y"),
                alt.Tooltip("text:N", title="Note")]
     label = base.transform_calculate(label=f"truncate(datum.text, {NOTE_LABEL_CHARS})")
+    # A white outline under each label keeps it readable where it crosses a limit line.
     return [base.mark_rule(color=NOTE_COLOUR, strokeDash=[2, 2], strokeWidth=2)
             .encode(x=x, tooltip=tooltip),
-            label.mark_text(align="left", baseline="top", dx=3, y=2, fontSize=12,
-                            color=NOTE_COLOUR).encode(x=x, text="label:N", tooltip=tooltip)]
+            *[label.mark_text(align="left", baseline="top", dx=3, y=2, fontSize=12,
+                              color=NOTE_COLOUR, **extra).encode(x=x, text="label:N",
+                                                                 tooltip=tooltip)
+              for extra in (dict(stroke="white", strokeWidth=3, strokeJoin="round"), {})]]
 
 
 def _span(series: pd.DataFrame) -> tuple:
