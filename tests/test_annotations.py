@@ -98,6 +98,15 @@ def test_a_note_that_is_wrong_is_refused_in_words_and_nothing_is_published(
     assert [v.id for v in store.list_versions(data_dir)] == [v.id for v in before]
 
 
+def test_unprintable_characters_are_dropped_from_a_note(data_dir):
+    notes.add("E10000013", "continuity_of_care", "2024-04-01",
+              "New\x00 provider\u202e from\x1b April", data_dir, author="cli")
+    assert current_notes(data_dir)["text"].tolist() == ["New provider from April"]
+    with pytest.raises(IngestError, match="no text"):
+        notes.add("E10000013", "continuity_of_care", "2024-04-01", "\x00\u202e", data_dir,
+                  author="cli")
+
+
 def test_a_note_of_exactly_200_characters_is_kept_whole(data_dir):
     _, note = notes.add("E10000013", "continuity_of_care", dt.date(2024, 4, 1), "y" * 200,
                         data_dir, author="cli")

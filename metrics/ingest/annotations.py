@@ -81,6 +81,9 @@ def check(area_code, metric_ids: Iterable[str] | str, date, text,
     day = parse_date(date)
     # One line: a note is a label on a chart and a cell in a table, never a document.
     words = " ".join(str(text if text is not None else "").split())
+    # Control and other unprintable characters (a pasted NUL, a bidirectional override)
+    # would hide or reorder what a chart label and the audit log show: dropped.
+    words = "".join(c for c in words if c.isprintable()).strip()
     if not words:
         raise IngestError("the note has no text")
     if len(words) > MAX_TEXT:
