@@ -26,6 +26,7 @@ ACTIONS: dict[str, str] = {
     "refresh_drop_folder": ANALYST,  # load the drop folder now
     "validation_report": ANALYST,    # read the validation report of files checked
     "rollback": ANALYST,             # restore an earlier version
+    "annotate": ANALYST,             # add a dated note to an area's charts
     "settings": ADMIN,               # see and change the settings
     "audit": ADMIN,                  # read the audit log
 }
@@ -34,7 +35,7 @@ ACTIONS: dict[str, str] = {
 ROLE_WORDS = {
     PUBLIC: "suppressed figures only",
     MEMBER: "may switch unsuppressed viewing on",
-    ANALYST: "also loads extracts, reads validation reports and rolls back",
+    ANALYST: "also loads extracts, reads validation reports, rolls back and adds chart notes",
     ADMIN: "also sees the settings and the audit log",
 }
 
@@ -60,6 +61,7 @@ ACTION_WORDS = {
     "refresh_drop_folder": "load the drop folder",
     "validation_report": "read validation reports",
     "rollback": "roll back to an earlier version",
+    "annotate": "add notes to the charts",
     "settings": "see or change the settings",
     "audit": "read the audit log",
 }
@@ -151,12 +153,13 @@ def may(role: str, action: str) -> bool:
 def embedded_allows(settings: Settings, action: str) -> bool:
     """With no sign-in configured the dashboard runs as it did before roles existed, for
     one machine: unsuppressed viewing only where `disclosure.allow_unsuppressed` allows it
-    (loopback servers only, settings.check_unsuppressed_allowed), uploads, their reports
-    and rollback only with `ingest.allow_upload`, the drop folder for anyone who reaches
+    (loopback servers only, settings.check_unsuppressed_allowed), uploads, their reports,
+    rollback and chart notes only with `ingest.allow_upload`, the drop folder for anyone who reaches
     the Data page, and no settings or audit views."""
     return {"view_unsuppressed": settings.allow_unsuppressed,
             "upload": settings.allow_upload, "validation_report": settings.allow_upload,
-            "rollback": settings.allow_upload, "refresh_drop_folder": True}.get(action, False)
+            "rollback": settings.allow_upload, "annotate": settings.allow_upload,
+            "refresh_drop_folder": True}.get(action, False)
 
 
 def allowed(identity: Identity, settings: Settings, action: str, sign_in: bool) -> bool:

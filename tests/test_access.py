@@ -103,7 +103,7 @@ def test_roles_nest_and_each_action_has_a_lowest_role():
         PUBLIC: set(),
         MEMBER: {"view_unsuppressed"},
         ANALYST: {"view_unsuppressed", "upload", "refresh_drop_folder", "validation_report",
-                  "rollback"},
+                  "rollback", "annotate"},
         ADMIN: set(access.ACTIONS),
     }
     for role, actions in expected.items():

@@ -207,6 +207,8 @@ GUARDED = {
     "refresh_drop_folder": lambda i, s, d: actions.refresh_drop_folder(i, s, True, d),
     "rollback": lambda i, s, d: actions.rollback(i, s, True, "v0001", d),
     "audit": lambda i, s, d: actions.audit_entries(i, s, True, d),
+    "annotate": lambda i, s, d: actions.add_annotation(
+        i, s, True, d, "E10000013", ["continuity_of_care"], "2024-04-01", "New provider"),
 }
 
 

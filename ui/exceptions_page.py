@@ -99,8 +99,9 @@ def render() -> None:
     else:
         st.success(summary, icon=":material/check_circle:")
 
+    notes = data.area_annotations(ctx.data_dir, ctx.version.id, ctx.area_code)
     for side, title, icon, empty in SECTIONS:
-        table = result.table(side)
+        table = result.table(side, notes if len(notes) else None)
         if table.empty and empty is None:
             continue
         st.subheader(title)
@@ -114,6 +115,8 @@ def render() -> None:
                 st.markdown(f"**{plain.md(row.Metric)}** · {plain.md(row.Rule)} · "
                             f"{plain.md(row.Period)}")
                 st.markdown(plain.md(row.Figures))
+                if getattr(row, "Notes", ""):
+                    st.caption("Notes: " + plain.md(row.Notes))
         download = table.copy()
         download.insert(0, "Area", ctx.area_name)
         if ctx.is_demo:

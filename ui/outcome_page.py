@@ -14,11 +14,12 @@ from dataclasses import replace
 import streamlit as st
 
 from metrics import stats
-from metrics.ingest import definitions
+from metrics.ingest import IngestError, actions, definitions
+from metrics.access import AccessDenied
 from metrics.reference import catalogue, formatting, glossary
 from metrics.render import charts
 from metrics.views import chart_words, explorer, headlines
-from ui import cards, data, exports, frame, plain, tables
+from ui import auth, cards, data, exports, frame, plain, tables
 
 VIEWS = ["Trend", "Process control (SPC)", "All areas", "Figures", "About this metric"]
 CI_WORDS = {
@@ -178,6 +179,9 @@ def _view_model(view, data_dir, version_id, metric_id, area_code, shown_name, pe
     values = _outcome_values(data_dir, version_id, ind.outcome, threshold)
     areas = data.areas(data_dir, version_id)
     shown, _ = explorer.shown_area(ind, area_code, areas)
+    # Analysts' notes on the area's own series (not on a force's or England's in its place).
+    notes = data.annotations(data_dir, version_id, area_code, metric_id) \
+        if shown == area_code else None
     if view == "Trend":
         lines = {shown: shown_name}
         # England's activity counts dwarf an area's: on one axis the area's line is flat.
@@ -186,8 +190,8 @@ def _view_model(view, data_dir, version_id, metric_id, area_code, shown_name, pe
         rows = explorer.trend_series(values, ind, lines, group_codes, period_end, threshold)
         if rows.empty or rows["value"].notna().sum() == 0:
             return dict(spec=None)     # nothing to draw: the page says what is missing
-        return dict(spec=charts.trend_chart(rows, ind.unit, target=target)
-                    .to_dict(validate=False),
+        return dict(spec=charts.trend_chart(rows, ind.unit, target=target, notes=notes)
+                    .to_dict(validate=False), notes=notes,
                     area_drawn=bool((rows["is_area"] & rows["value"].notna()).any()),
                     words=chart_words.trend(rows, ind, shown_name),
                     table=_plotted(rows, ind))
@@ -195,8 +199,8 @@ def _view_model(view, data_dir, version_id, metric_id, area_code, shown_name, pe
         frame_, summary = explorer.spc_frame(values, ind, shown, period_end, threshold, target)
         if frame_.empty or frame_["value"].notna().sum() < 2:
             return dict(spec=None, summary=summary)
-        return dict(spec=charts.spc_chart(frame_, ind.unit, target=target)
-                    .to_dict(validate=False), summary=summary,
+        return dict(spec=charts.spc_chart(frame_, ind.unit, target=target, notes=notes)
+                    .to_dict(validate=False), summary=summary, notes=notes,
                     words=chart_words.spc(frame_, summary, ind, shown_name),
                     table=_plotted(frame_.assign(line=shown_name), ind))
     if view == "All areas":
@@ -327,6 +331,7 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
             st.caption(f"Shaded band: 95% confidence interval for {shown_name}.")
         else:
             st.caption("Activity count for the area shown; not compared with England.")
+        _notes_view(model, ind, ctx)
     elif view == "Process control (SPC)":
         if england_only and model["spec"] is not None:
             st.caption(f"{explorer.ENGLAND_ONLY}: this is England's own series; there is "
@@ -334,6 +339,8 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
         _spc_view(model, ind, f"spc-{ind.id}-{ctx.area_code}", ctx.public, head["missing"],
                   replace(about, title=f"{ind.title}: {shown_name}, statistical process "
                           "control chart"))
+        if model["spec"] is not None:
+            _notes_view(model, ind, ctx)
     elif view == "All areas":
         _areas_view(model, ind, f"{ind.id}-{ctx.area_code}", ctx.public,
                     replace(about, period=model.get("period") or about.period))
@@ -355,6 +362,44 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
         st.dataframe(tables.for_display(shown), hide_index=True, width="stretch")
     else:
         _about(ind, cards.timeliness(ctx, ind))
+
+
+def _notes_view(model, ind, ctx) -> None:
+    """The notes drawn on the chart, in words, and (for those whose role allows it) a
+    form to add one. The role is checked again where the note is published
+    (metrics.ingest.actions.add_annotation), so a replayed form adds nothing."""
+    notes = model.get("notes")
+    if notes is None:      # a force's or England's series in the area's place: no notes
+        return
+    kind, message = st.session_state.pop("note_flash", (None, None))
+    if message:
+        getattr(st, kind)(message)
+    if len(notes):
+        st.markdown("**Notes on this chart** (dotted lines)")
+        st.markdown("\n".join(f"- {d:%-d %B %Y}: {plain.md(t)}"
+                              for d, t in zip(notes["date"], notes["text"])))
+    who = ctx.access or auth.current(ctx.settings)
+    if not who.allows("annotate"):
+        return
+    with st.expander("Add a note to this chart"):
+        with st.form(f"note-{ind.id}", clear_on_submit=True, border=False):
+            day = st.date_input("Date", value=None, format="DD/MM/YYYY",
+                                min_value=dt.date(2000, 1, 1), max_value=dt.date(2100, 12, 31))
+            text = st.text_input("Note", max_chars=200,
+                                 placeholder="New provider from April 2024")
+            st.caption(f"Drawn on this metric's charts for {ctx.area_name}; saved as a new "
+                       "version of the data, kept when new extracts are loaded.")
+            if st.form_submit_button("Add note", icon=":material/edit_note:"):
+                try:
+                    version, _ = actions.add_annotation(
+                        who.identity, ctx.settings, who.sign_in, ctx.data_dir,
+                        ctx.area_code, [ind.id], day, text)
+                    st.session_state["note_flash"] = (
+                        "success", f"Note added (version {version.id}).")
+                except (IngestError, AccessDenied) as exc:
+                    st.session_state["note_flash"] = ("error",
+                                                      f"Not added: {plain.md(exc)}")
+                st.rerun()
 
 
 def _spc_view(model, ind, name: str, public: bool, missing: str | None = None,

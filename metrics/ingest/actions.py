@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from metrics import access
 from metrics.access import Identity
-from metrics.ingest import audit, drop, loading, versions
+from metrics.ingest import annotations, audit, drop, loading, versions
 from metrics.settings import Settings
 
 
@@ -64,6 +64,16 @@ def rollback(identity: Identity, settings: Settings, sign_in: bool, target: str,
     _guard(identity, settings, "rollback", sign_in, data_dir)
     user, who = _who(identity, sign_in, f"{loading.default_user()} (Data page)")
     return versions.rollback(target, data_dir, user=user, identity=who)
+
+
+def add_annotation(identity: Identity, settings: Settings, sign_in: bool, data_dir,
+                   area_code, metric_ids, date, text):
+    """Add a dated note to an area's metrics, published as a new version (it appears in
+    the audit log as that version, with its author)."""
+    _guard(identity, settings, "annotate", sign_in, data_dir)
+    user, who = _who(identity, sign_in, f"{loading.default_user()} (outcome page)")
+    return annotations.add(area_code, metric_ids, date, text, data_dir, author=user,
+                           identity=who)
 
 
 def audit_entries(identity: Identity, settings: Settings, sign_in: bool, data_dir):

@@ -76,6 +76,8 @@ def _published(data_dir: Path) -> list[dict]:
         who = m.get("identity") or {}
         if action == "rollback":
             detail = f"restores {m.get('rollback_of')}"
+        elif action == "annotation":
+            detail = f"note: {str(m.get('note', ''))[:300]}"
         else:
             detail = ", ".join(str(f.get("name", "")) for f in m.get("files", [])
                                if isinstance(f, dict))

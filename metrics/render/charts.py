@@ -149,18 +149,58 @@ def _with_significance_words(frame: pd.DataFrame, column: str = "comparison") ->
     return out
 
 
+# Analysts' notes (metrics.store.annotations): a dotted rule at the note's date, labelled
+# with its first words at the top of the chart and the whole text in the tooltip.
+NOTE_COLOUR = "#4C2C92"
+NOTE_LABEL_CHARS = 22
+
+
+def note_layers(notes: pd.DataFrame | None, x, first, last) -> list:
+    """Layers drawing `notes` (date, text) between the dates `first` and `last` (notes
+    outside the plotted span would stretch the axis). Only the date and the text reach
+    the chart: the label is cut from the text in the browser."""
+    if notes is None or notes.empty:
+        return []
+    data = pd.DataFrame({"x_date": pd.to_datetime(notes["date"]),
+                         "text": notes["text"].astype(str)})
+    data = data[(data["x_date"] >= first) & (data["x_date"] <= last)]
+    if data.empty:
+        return []
+    base = alt.Chart(data.sort_values("x_date").reset_index(drop=True))
+    tooltip = [alt.Tooltip("x_date:T", title="Date", format="%-d %B %Y"),
+               alt.Tooltip("text:N", title="Note")]
+    label = base.transform_calculate(label=f"truncate(datum.text, {NOTE_LABEL_CHARS})")
+    # A white outline under each label keeps it readable where it crosses a limit line.
+    return [base.mark_rule(color=NOTE_COLOUR, strokeDash=[2, 2], strokeWidth=2)
+            .encode(x=x, tooltip=tooltip),
+            *[label.mark_text(align="left", baseline="top", dx=3, y=2, fontSize=12,
+                              color=NOTE_COLOUR, **extra).encode(x=x, text="label:N",
+                                                                 tooltip=tooltip)
+              for extra in (dict(stroke="white", strokeWidth=3, strokeJoin="round"), {})]]
+
+
+def _span(series: pd.DataFrame) -> tuple:
+    """The first and last dates a chart over time covers (its first period's start)."""
+    ends = pd.to_datetime(series["x_date"])
+    starts = pd.to_datetime(series["period_start"]) if "period_start" in series else ends
+    return min(starts.min(), ends.min()), ends.max()
+
+
 def trend_chart(series: pd.DataFrame, unit_title: str, height: int = 320,
                 target: float | None = None, target_label: str = "Target",
                 trajectory: pd.DataFrame | None = None,
-                target_text: str | None = None) -> alt.LayerChart:
+                target_text: str | None = None,
+                notes: pd.DataFrame | None = None) -> alt.LayerChart:
     """Value over time with its 95% interval band, plus benchmark lines.
 
     `series`: columns period, period_end, value, lower95, upper95, line (e.g. the area's
     name, "England", "Comparator average"), is_area (bool: band drawn for it only).
-    `trajectory`: optional period_end, value for a dashed path to a target."""
+    `trajectory`: optional period_end, value for a dashed path to a target. `notes`:
+    optional date, text of analysts' notes (note_layers)."""
     order = list(dict.fromkeys(series["line"]))
     palette = [HOME_COLOUR, ENGLAND_COLOUR, COMPARATOR_COLOUR, "#999999"][:len(order)]
     series, x = time_axis(series)
+    span = _span(series)
     series = sent(series, ["x_date", "period", "line", "is_area", "value", "lower95",
                            "upper95", "interval"], unit_title, ("value", "lower95", "upper95"))
     colour = alt.Color("line:N", title=None, scale=alt.Scale(domain=order, range=palette),
@@ -204,17 +244,21 @@ def trend_chart(series: pd.DataFrame, unit_title: str, height: int = 320,
             x=x, y="value:Q",
             tooltip=[alt.Tooltip("label:N", title="Trajectory"),
                      alt.Tooltip("value:Q", title=unit_title, format=",.1f")]))
+    layers += note_layers(notes, x, *span)
     return alt.layer(*layers).properties(height=height).configure_axis(
         labelFontSize=13, titleFontSize=13).configure_legend(labelFontSize=13)
 
 
 def spc_chart(frame: pd.DataFrame, unit_title: str, height: int = 320,
-              target: float | None = None) -> alt.LayerChart:
-    """XmR chart: `frame` is metrics.stats.spc output joined with period and period_end."""
+              target: float | None = None,
+              notes: pd.DataFrame | None = None) -> alt.LayerChart:
+    """XmR chart: `frame` is metrics.stats.spc output joined with period and period_end.
+    `notes`: optional date, text of analysts' notes (note_layers)."""
     data = frame.copy()
     data["point_words"] = data["point_type"].map(
         lambda t: SPC_COLOURS.get(t, ("#7B7D7D", "No data"))[1])
     data, x = time_axis(data)
+    span = _span(data)
     data = sent(data, ["x_date", "period", "value", "mean", "upper_limit", "lower_limit",
                        "point_words"], unit_title,
                 ("value", "mean", "upper_limit", "lower_limit"))
@@ -246,6 +290,7 @@ def spc_chart(frame: pd.DataFrame, unit_title: str, height: int = 320,
     if target is not None:
         layers.append(alt.Chart(pd.DataFrame({"y": [target]})).mark_rule(
             color=TARGET_COLOUR, strokeDash=[4, 4], strokeWidth=2).encode(y="y:Q"))
+    layers += note_layers(notes, x, *span)
     return alt.layer(*layers).properties(height=height).configure_axis(
         labelFontSize=13, titleFontSize=13).configure_legend(labelFontSize=13)
 

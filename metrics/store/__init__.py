@@ -12,6 +12,8 @@ visible and any earlier version can be restored:
                                         lsoa_need.parquet  small-area need (maps)
                                         indicators.parquet additional metrics (loaded extracts)
                                         superseded.parquet published rows this load replaced
+                                        annotations.parquet analysts' dated notes (carried
+                                                           forward by every load)
                                         manifest.json      who, when, what, row counts, and
                                                            each file's SHA-256 ("checksums")
     <data_dir>/published/versions/v10000/...               ids grow past v9999 (sorted by number)
@@ -41,3 +43,4 @@ restart.
 from metrics.store.versions import *  # noqa: F401,F403
 from metrics.store.writing import *  # noqa: F401,F403
 from metrics.store.reading import *  # noqa: F401,F403
+from metrics.store.annotations import *  # noqa: F401,F403

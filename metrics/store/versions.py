@@ -38,7 +38,7 @@ __all__ = [
 
 
 REFERENCE_DIR = PROJECT_ROOT / "data" / "reference"
-TABLES = ("values", "lsoa_need", "indicators", "superseded")
+TABLES = ("values", "lsoa_need", "indicators", "superseded", "annotations")
 
 # The long format every source is converted to (documented in README.md).
 VALUES_COLUMNS = {

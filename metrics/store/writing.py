@@ -400,6 +400,11 @@ def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame 
         for name, path in files.items():
             shutil.copyfile(path, staging / f"{name}.parquet")
             row_counts[name] = pq.ParquetFile(path).metadata.num_rows
+        # Analysts' notes are not the extract's: a load keeps the base version's as they are.
+        notes = base.path / "annotations.parquet" if base is not None else None
+        if "annotations" not in row_counts and notes is not None and notes.exists():
+            shutil.copyfile(notes, staging / "annotations.parquet")
+            row_counts["annotations"] = pq.ParquetFile(notes).metadata.num_rows
         return row_counts
 
     return _publish(data_dir, write, lambda version_id: manifest(version_id,

@@ -70,14 +70,22 @@ class Exceptions:
     def rule_words(self, rule: str) -> str:
         return RULES[rule].format(benchmark=self.benchmark)
 
-    def table(self, side: str) -> pd.DataFrame:
-        """One row per metric and rule, the rule and its figures in words."""
+    def table(self, side: str, notes: pd.DataFrame | None = None) -> pd.DataFrame:
+        """One row per metric and rule, the rule and its figures in words; with `notes`
+        (the area's annotations: date, text, metric_ids), a Notes column saying the
+        analysts' notes on each metric (note_words)."""
         columns = ["Metric", "Rule", "Period", "Figures"]
-        return pd.DataFrame([{
+        table = pd.DataFrame([{
             "Metric": f.indicator.title if f.where in ("", self.area_name)
             else f"{f.indicator.title} ({f.where})",
             "Rule": self.rule_words(f.rule), "Period": f.period, "Figures": f.detail}
             for f in self.of(side)], columns=columns)
+        if notes is not None:
+            # Notes are the area's own: a figure shown for its force or England has none.
+            table["Notes"] = [note_words(notes, f.indicator.id)
+                              if f.where in ("", self.area_name) else ""
+                              for f in self.of(side)]
+        return table
 
     def summary(self) -> str:
         """The state of things in one or two sentences, 'all clear' said in words."""
@@ -120,6 +128,18 @@ class Exceptions:
         if better:
             out.append("Improved significantly: " + ", ".join(better) + ".")
         return out
+
+
+def note_words(notes: pd.DataFrame, indicator_id: str) -> str:
+    """The analysts' notes on one metric, oldest first, in one line ("1 April 2024: New
+    provider; 1 October 2024: Prison in-reach started"), or "" when it has none.
+    `notes`: date, text, metric_ids (metrics.store.annotations)."""
+    if notes is None or notes.empty:
+        return ""
+    ids = notes["metric_ids"].fillna("").astype(str).str.split(",")
+    own = notes[ids.map(lambda i: indicator_id in i)].sort_values("date", kind="stable")
+    return "; ".join(f"{pd.Timestamp(d):%-d %B %Y}: {t}"
+                     for d, t in zip(own["date"], own["text"]))
 
 
 # --- The rules ----------------------------------------------------------------------------
