@@ -227,8 +227,9 @@ def render() -> None:
         default = [i.id for i in choices].index("adults_in_treatment")
         indicator = catalogue.get(st.selectbox(
             "Colour partnerships by", [i.id for i in choices], index=default, key="england_metric",
-            format_func=lambda i: f"{catalogue.OUTCOME_SHORT[catalogue.get(i).outcome]}: "
-                                  f"{catalogue.get(i).title}"))
+            # The metric's name alone: with its outcome in front it was cut off on a phone.
+            format_func=lambda i: catalogue.get(i).title,
+            help="Any metric published for partnerships or police force areas."))
         mode = "value"
         if indicator.benchmarkable:
             mode = st.segmented_control(

@@ -49,6 +49,9 @@ section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
 .slide-table { font-size: 1.1rem; line-height: 1.3; border-collapse: collapse; width: 100%; }
 .slide-table th { text-align: left; border-bottom: 2px solid #222; padding: 0.3rem 0.6rem; }
 .slide-table td { border-bottom: 1px solid #bbb; padding: 0.35rem 0.6rem; vertical-align: top; }
+/* On a phone (320 px) a long word may break, so the table fits instead of pushing the
+   page sideways (WCAG 1.4.10); a projector has room and breaks nothing. */
+.slide-table th, .slide-table td { overflow-wrap: anywhere; }
 /* Paging keys beyond the visible buttons' own (PageDown, Space, PageUp): the buttons
    stay mounted, so their shortcuts work, but take no room on the slide. */
 .st-key-slide_next_pagedown, .st-key-slide_next_space, .st-key-slide_previous_pageup {

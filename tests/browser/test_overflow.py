@@ -65,6 +65,9 @@ CUT_OFF_JS = r"""() => {
   for (const input of widgets) {
     if (!input.value || input.type === "hidden" || input.type === "checkbox" ||
         input.type === "radio" || !input.getClientRects().length) continue;
+    // A collapsed sidebar (narrow screens) keeps its inputs laid out, off screen.
+    const place = input.getBoundingClientRect();
+    if (place.right <= 0 || place.left >= window.innerWidth) continue;
     const style = getComputedStyle(input);
     canvas.font = style.font || `${style.fontSize} ${style.fontFamily}`;
     const room = input.clientWidth - parseFloat(style.paddingLeft) -

@@ -15,7 +15,7 @@ import re
 import pytest
 
 from tests.browser.conftest import SCREENSHOT_DIR, app_pages, wait_for_app_idle
-from tests.browser.test_overflow import CUT_OFF_JS
+from tests.browser.test_overflow import CUT_OFF_JS, GRID
 
 SIZES = {"320px": ({"width": 320, "height": 640}, 1),
          "200pct-zoom": ({"width": 640, "height": 360}, 2)}
@@ -37,9 +37,12 @@ def _problems(page, where: str) -> list[str]:
     if not page.evaluate(SIDEWAYS_JS) and not page.evaluate(CUT_OFF_JS):
         return []
     page.wait_for_timeout(1000)         # fonts and charts can still be arriving
+    # Data grids scroll inside their own box: WCAG 1.4.10 excepts content that needs two
+    # dimensions, such as data tables (test_overflow.py reports them at laptop widths).
     return ([f"{where}: sideways scroll: {item}" for item in page.evaluate(SIDEWAYS_JS)] +
-            [f"{where}: {item['text']!r} cut off by {item['over']} px ({item['where']})"
-             for item in page.evaluate(CUT_OFF_JS)])
+            [problem for problem in
+             (f"{where}: {item['text']!r} cut off by {item['over']} px ({item['where']})"
+              for item in page.evaluate(CUT_OFF_JS)) if GRID not in problem])
 
 
 @pytest.fixture(scope="module")
