@@ -202,7 +202,7 @@ def test_continuity_page_shows_the_forecast(demo_data_dir):
     assert "the chance that Gloucestershire reaches 75% in the 12 months to" in words
     assert "(80% interval" in words and "people released with a need each quarter" in words
     specs = [c.proto.spec for c in at.get("vega_lite_chart")]
-    assert any("forecast's median with its 80% interval" in s for s in specs)
+    assert any('"Forecast (median)"' in s for s in specs)   # its legend
 
 
 def test_no_forecast_for_a_small_area_and_the_page_says_why(demo_data_dir):
@@ -210,7 +210,7 @@ def test_no_forecast_for_a_small_area_and_the_page_says_why(demo_data_dir):
     notes = [str(i.value) for i in at.info]
     assert any(n.startswith("No forecast for Isles of Scilly: ") for n in notes), notes
     specs = [c.proto.spec for c in at.get("vega_lite_chart")]
-    assert not any("forecast's median" in s for s in specs)
+    assert not any('"Forecast (median)"' in s for s in specs)
 
 
 def test_a_scenario_comes_from_the_url_and_is_marked_as_one(demo_data_dir):

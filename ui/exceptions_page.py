@@ -14,7 +14,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from metrics.reference import catalogue, periods
+from metrics.reference import catalogue, glossary, periods
 from metrics.views import exceptions as ex
 from ui import data, exports, frame, plain
 
@@ -63,8 +63,12 @@ def render() -> None:
     ctx = frame.context()
     settings = ctx.settings
     st.title(f"What needs attention: {ctx.area_name}")
+    # The abbreviations the cards and the method use, in plain words before their first
+    # use (metrics/reference/glossary.py).
     st.caption(f"Every metric up to {ctx.period}, checked against four rules; a metric is "
-               "listed only when a statistical test says so.")
+               "listed only when a statistical test says so. SPC is statistical process "
+               "control. A 99.8% test is the stricter one, met by chance only about 1 time "
+               f"in 500. {glossary.POINTS}")
 
     controls = st.columns(3)
     with controls[0]:
