@@ -259,6 +259,9 @@ def test_an_analyst_uploads_and_rolls_back_and_a_public_replay_reaches_nothing(
     page = new_page()
     sign_in(page, server, provider, "analyst-1")
     go(page, server, "data")
+    # Waited for, not counted at once: on a loaded machine the uploader can draw a moment
+    # after the app reports it is idle.
+    page.locator("[data-testid='stFileUploader']").wait_for(state="visible", timeout=60_000)
     assert page.locator("[data-testid='stFileUploader']").count() == 1
     shoot(page, shots, "analyst-data")
     open_history(page)
@@ -274,6 +277,7 @@ def test_an_analyst_uploads_and_rolls_back_and_a_public_replay_reaches_nothing(
     sent.clear()
     restore_button(page).click()
     wait_for_app_idle(page)
+    page.get_by_text("Published v0003, a copy of v0001.").wait_for(timeout=60_000)
     assert page.get_by_text("Published v0003, a copy of v0001.").count() == 1
     assert versions(server) == ["v0001", "v0002", "v0003"]
     manifest = store.get_version(server.data_dir, "v0003").manifest
