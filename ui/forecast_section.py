@@ -29,15 +29,19 @@ def _model(data_dir, version_id, area_code, area_name, period_end, threshold, ta
     if result.available:
         observed = protected[(protected["period_kind"] == "rolling_12m")
                              & protected["value"].notna()].tail(12)
-        # The forecast's line starts at the latest published figure, so the two join.
-        last = observed.iloc[[-1]]
-        start = pd.DataFrame({"period_end": last["period_end"].to_numpy(),
-                              "period": last["period"].to_numpy(),
-                              **{c: last["value"].to_numpy() for c in
-                                 ("median", "lower", "upper")}})
+        # The forecast's line starts at the latest published figure, so the two join (a
+        # set loaded without 12-month figures has none to join: the forecast stands alone).
+        forecast = result.frame
+        if len(observed):
+            last = observed.iloc[[-1]]
+            start = pd.DataFrame({"period_end": last["period_end"].to_numpy(),
+                                  "period": last["period"].to_numpy(),
+                                  **{c: last["value"].to_numpy() for c in
+                                     ("median", "lower", "upper")}})
+            forecast = pd.concat([start, forecast], ignore_index=True)
         spec = forecast_charts.forecast_chart(
-            observed, pd.concat([start, result.frame], ignore_index=True), target * 100,
-            f"{target * 100:g}% target").to_dict(validate=False)
+            observed, forecast, target * 100, f"{target * 100:g}% target").to_dict(
+            validate=False)
     return result, spec, _share_engaged(data_dir, version_id, area_code, protected,
                                         threshold, target)
 
