@@ -118,7 +118,7 @@ def test_cards_and_about_tab_say_demonstration_and_when(demo_app):
 
 
 def test_a_metric_slide_says_when_its_figures_are_from(demo_app):
-    demo_app.query_params["slide"] = "4"      # the harm outcome's slide
+    demo_app.query_params["slide"] = "5"      # the harm outcome's slide (after "what needs attention")
     demo_app.switch_page("pages/present.py").run()
     assert not demo_app.exception, demo_app.exception
     captions = [c.value for c in demo_app.caption]
