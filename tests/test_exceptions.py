@@ -253,12 +253,8 @@ from metrics.settings import PROJECT_ROOT  # noqa: E402
 
 @pytest.fixture(scope="module")
 def demo_data_dir(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("cdp_data")
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("CDP_DATA_DIR", str(data_dir))
-        patch.chdir(PROJECT_ROOT)
-        from metrics.demo import build_demo
-        build_demo(data_dir)
+    from tests.support import app_on_demo_data
+    with app_on_demo_data(tmp_path_factory.mktemp("cdp_data")) as data_dir:
         yield data_dir
 
 
