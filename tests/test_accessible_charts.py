@@ -219,3 +219,53 @@ def test_urban_rural_words_count_a_hidden_class_and_never_value_it():
                      "Urban 48.0 (95% interval 44.0 to 52.1), England 49.6; Rural village "
                      "51.0 (95% interval 37.7 to 64.1), England 49.2. 1 class not shown "
                      "(small numbers suppressed or no figure).")
+
+
+def test_small_area_map_words_name_the_ends_and_count_what_is_hidden():
+    from metrics.views import chart_words
+    values = pd.DataFrame({
+        "lsoa_name": ["Stroud 001A", "Stroud 002B", "Cheltenham 003C", "Forest 004D"],
+        "ltla_name": ["Stroud", "Stroud", "Cheltenham", "Forest of Dean"],
+        "value": [12.0, None, 30.0, 20.0], "suppressed": [False, True, False, False],
+        "value_text": ["12%", "*", "30%", "20%"]})
+    words = chart_words.small_area_map(values, "proportion", "Unmet need", "Testshire")
+    assert words == ("Map of 4 small areas in Testshire coloured by unmet need. Lowest 12% in "
+                     "Stroud 001A (Stroud); highest 30% in Cheltenham 003C (Cheltenham); half "
+                     "the small areas are at or below 20%. 1 hidden (small numbers).")
+    classes = values.assign(value_text=["Urban", "Rural", "Urban", None])
+    words = chart_words.small_area_map(classes, "class", "Rural-urban class", "Testshire")
+    assert words.endswith("Small areas by rural-urban class: Rural: 1; Urban: 2; no class: 1.")
+
+
+def test_england_map_words_give_home_range_verdicts_and_never_a_hidden_value():
+    from metrics.views import chart_words
+    ind = _indicator_by_id("drug_misuse_deaths")
+    rows = pd.DataFrame({
+        "area_code": ["H", "A", "B", "C"], "value": [7.5, 3.1, None, 9.9],
+        "suppressed": [False, False, True, False],
+        "value_text": ["7.5 per 100,000", "3.1 per 100,000", "*", "9.9 per 100,000"],
+        "period": ["2023 - 25"] * 4,
+        "comparison_text": ["Worse than England", "Better than England", "",
+                            "Worse than England"]})
+    names = {"H": "Homeshire", "A": "Ashire", "B": "Bshire", "C": "Cshire"}
+    words = chart_words.england_map(rows, ind, "H", names, ("A", "H"), "comparison")
+    assert words.startswith(f"Map of England's 4 partnerships coloured by {ind.title.lower()}, "
+                            "2023 - 25. Homeshire (outlined): 7.5 per 100,000, worse than "
+                            "England; lowest 3.1 per 100,000 in Ashire; highest 9.9 per "
+                            "100,000 in Cshire")
+    assert "worse than England 2; better than England 1" in words
+    assert "1 comparator area outlined in purple" in words and "1 hidden" in words
+
+
+def test_both_maps_carry_their_description_as_name_and_caption(demo_app):
+    """The words are the deck's accessible name (its alt) and are shown under the map."""
+    for view in ("Partnership", "England"):
+        at = AppTest.from_file(str(APP), default_timeout=120)
+        at.run()
+        at.switch_page("pages/maps.py")
+        at.session_state["view"] = view
+        at.run()
+        assert not at.exception, [e.message for e in at.exception]
+        alt = at.get("deck_gl_json_chart")[0].proto.alt
+        assert alt.startswith("Map of ") and "Gloucestershire" in alt
+        assert alt in {c.value for c in at.caption}

@@ -171,10 +171,14 @@ def render() -> None:
         with map_column:
             deck, legend = map_charts.local_deck(boundaries, values, measure, picked, ruc_title,
                                                  imd_title)
+            # The description, generated from the figures drawn, is the map's accessible
+            # name and is shown under it (a screen reader gets what the colours say).
+            words = chart_words.small_area_map(values, geo.MEASURES[measure].kind,
+                                               legend.title, ctx.area_name)
             st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object",
-                            key="local_map", height=map_charts.MAP_HEIGHT,
-                            alt=f"Map of {ctx.area_name}'s small areas coloured by {legend.title}")
+                            key="local_map", height=map_charts.MAP_HEIGHT, alt=words)
             st.markdown(map_charts.legend_html(legend), unsafe_allow_html=True)
+            st.caption(words)
             map_as_table(values, measure, legend.title)
         with detail_column:
             if picked:
@@ -266,14 +270,16 @@ def render() -> None:
                            "figure.")
         deck, legend = map_charts.national_deck(national, regions, map_values, indicator, mode,
                                                 ctx.area_code, group.codes)
+        names = ctx.areas.set_index("area_code")["area_name"]
+        words = chart_words.england_map(map_values, indicator, ctx.area_code, names.to_dict(),
+                                        group.codes, mode)
         st.pydeck_chart(deck, on_select=make_selected_area, selection_mode="single-object",
-                        key="england_map", height=map_charts.ENGLAND_HEIGHT,
-                        alt=f"Map of England's partnerships coloured by {indicator.title}")
+                        key="england_map", height=map_charts.ENGLAND_HEIGHT, alt=words)
         st.markdown(map_charts.legend_html(legend), unsafe_allow_html=True)
+        st.caption(words)
         # Every area's figure as drawn (suppressed ones read "*"), for those who cannot use
         # the map; the sidebar's area selector is the keyboard's way to choose one.
         with st.expander("The map as a table"):
-            names = ctx.areas.set_index("area_code")["area_name"]
             shown = map_values.assign(area=map_values["area_code"].map(names)) \
                 .sort_values("area", kind="stable")
             st.dataframe(shown[["area", "value_text", "period", "comparison_text", "note"]]

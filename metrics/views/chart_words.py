@@ -198,3 +198,89 @@ def urban_rural(rows: pd.DataFrame, measure: str, title: str, unit: str, area_na
         words += f". {hidden} class{'es' if hidden > 1 else ''} not shown (small numbers " \
                  "suppressed or no figure)"
     return words + "."
+
+
+def small_area_map(values: pd.DataFrame, measure_kind: str, title: str, area_name: str) -> str:
+    """The partnership map (metrics.geo.lsoa_values rows): for a figure, its range with
+    the small areas at each end and the middle value; for a class or decile, how many
+    small areas fall in each. Hidden figures are counted, never valued."""
+    if values is None or values.empty:
+        return f"Map of {area_name}: no small areas to draw."
+    n = len(values)
+    head = f"Map of {n:,} small areas in {area_name} coloured by {title.lower()}"
+    if measure_kind in ("rate", "proportion"):
+        drawn = values[values["value"].notna()].sort_values("value", kind="stable")
+        hidden = int(values["suppressed"].sum())
+        if drawn.empty:
+            return head + ": every figure is hidden or missing."
+
+        def where(row) -> str:
+            return f"{row['value_text']} in {row['lsoa_name']} ({row['ltla_name']})"
+        low, high = drawn.iloc[0], drawn.iloc[-1]
+        middle = drawn["value"].median()
+        suffix = "%" if measure_kind == "proportion" else ""
+        decimals = 0 if measure_kind == "proportion" else 1
+        words = (f"{head}. Lowest {where(low)}; highest {where(high)}; half the small "
+                 f"areas are at or below {middle:,.{decimals}f}{suffix}")
+        missing = n - len(drawn) - hidden
+        notes = [f"{hidden:,} hidden (small numbers)" if hidden else "",
+                 f"{missing:,} with no figure" if missing else ""]
+        notes = [t for t in notes if t]
+        return words + (f". {_first_upper('; '.join(notes))}" if notes else "") + "."
+    counts = values["value_text"].fillna("-").value_counts(sort=False)
+    order = sorted(counts.index, key=lambda label: (label == "-", label))
+    parts = [f"{label if label != '-' else 'no class'}: {counts[label]:,}" for label in order]
+    return f"{head}. Small areas by {title.lower()}: " + "; ".join(parts) + "."
+
+
+def england_map(map_values: pd.DataFrame, ind: Indicator, area_code: str, names: dict,
+                comparator_codes=(), mode: str = "value") -> str:
+    """The England map (metrics.geo.area_map_values rows): the home area's figure, the
+    range across partnerships with the areas at each end, and, coloured by comparison,
+    how many areas fall in each verdict. Hidden figures are counted, never valued."""
+    title = ind.title
+    if map_values is None or map_values.empty:
+        return f"Map of England's partnerships: no figures for {title.lower()}."
+    period = next((p for p in map_values["period"] if p), "")
+    when = f", {period}" if period else ""
+    words = [f"Map of England's {len(map_values):,} partnerships coloured by "
+             f"{title.lower()}{when}"]
+    by_code = map_values.set_index("area_code")
+    home_code = area_code
+    if home_code in by_code.index:
+        home = by_code.loc[home_code]
+        area_name = names.get(home_code, home_code)
+        verdict = f", {_first_lower(home['comparison_text'])}" \
+            if mode == "comparison" and home["comparison_text"] else ""
+        words.append(f"{area_name} (outlined): {home['value_text']}{verdict}")
+    drawn = map_values[map_values["value"].notna()].sort_values("value", kind="stable")
+    if len(drawn) >= 2:
+        low, high = drawn.iloc[0], drawn.iloc[-1]
+        words.append(f"lowest {low['value_text']} in {names.get(low['area_code'], low['area_code'])}"
+                     f"; highest {high['value_text']} in "
+                     f"{names.get(high['area_code'], high['area_code'])}")
+    if mode == "comparison":
+        counts = drawn["comparison_text"].value_counts()
+        if len(counts):
+            words.append("compared with England: " + "; ".join(
+                f"{_first_lower(label)} {count:,}" for label, count in counts.items()))
+    shown = {c for c in comparator_codes if c in by_code.index and c != home_code}
+    if shown:
+        words.append(f"{formatting.plural(len(shown), 'comparator area')} outlined in purple")
+    hidden = int(map_values["suppressed"].sum())
+    missing = int((map_values["value"].isna() & ~map_values["suppressed"]).sum())
+    if hidden:
+        words.append(f"{hidden:,} hidden (small numbers)")
+    if missing:
+        words.append(f"{missing:,} with no figure")
+    return words[0] + "." + (f" {_first_upper('; '.join(words[1:]))}." if len(words) > 1 else "")
+
+
+def _first_lower(text: str) -> str:
+    """'Worse than England' inside a sentence: the first letter only, England keeps its."""
+    return text[:1].lower() + text[1:]
+
+
+def _first_upper(text: str) -> str:
+    """Capitalise the first letter only (str.capitalize would lower every area name)."""
+    return text[:1].upper() + text[1:]
