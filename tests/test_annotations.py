@@ -274,12 +274,17 @@ def test_an_analyst_adds_a_note_from_the_outcome_page_and_it_is_listed(data_dir,
     at = _outcome_page({"is_logged_in": True, "email": "analyst@glos.gov.uk", "sub": "a-1"})
     at.date_input[0].set_value(dt.date(2023, 9, 1))
     at.text_input[0].set_value("Prison in-reach started")
+    next(c for c in at.checkbox if "change to the service" in c.label).check()
     at.button[0].click().run()
     assert not at.exception, [e.message for e in at.exception]
     assert any("Note added" in s.value for s in at.success), [s.value for s in at.error]
-    assert current_notes(data_dir)["author"].tolist() == ["analyst@glos.gov.uk"]
-    # Listed under the chart, the text made safe for Markdown ("in\\-reach").
-    assert any(m.value.startswith("- 1 September 2023: Prison in") for m in at.markdown)
+    stored = current_notes(data_dir)
+    assert stored["author"].tolist() == ["analyst@glos.gov.uk"]
+    assert stored["service_change"].tolist() == [True]
+    # Listed under the chart, the text made safe for Markdown ("in\\-reach"), marked as
+    # the point where the process control limits restart.
+    assert any(m.value.startswith("- 1 September 2023: Prison in") and "service change" in
+               m.value for m in at.markdown)
 
 
 def test_a_member_sees_the_notes_but_no_form(data_dir, monkeypatch):
@@ -310,3 +315,13 @@ def test_exceptions_rows_carry_the_notes_of_their_metric():
         "1 April 2024: New provider; 1 October 2024: Prison in-reach started", ""]
     # Without notes the table is as before.
     assert "Notes" not in result.table("concern").columns
+
+
+def test_notes_from_before_service_changes_existed_read_as_plain_notes(data_dir):
+    notes.add("E10000013", ["continuity_of_care"], "2023-09-01", "Old note", data_dir,
+              author="a")
+    version = store.current_version(data_dir)
+    path = version.path / "annotations.parquet"
+    # As a version published before the column existed wrote it.
+    pd.read_parquet(path).drop(columns=["service_change"]).to_parquet(path)
+    assert store.annotations(version)["service_change"].tolist() == [False]

@@ -323,3 +323,42 @@ def test_the_last_board_meeting_date_picks_the_quarter_it_saw():
     assert _last_board_default(quarters, None) == "2026/27 Q1"
     # A meeting before every quarter offered: the earliest is not forced; the latest stays.
     assert _last_board_default(quarters, dt.date(2020, 1, 1)) == "2026/27 Q1"
+
+
+def test_a_service_change_restarts_the_spc_limits_in_the_rule_as_on_the_chart():
+    """Eight quarters near 30%, a new provider, eight near 45%: against one set of limits
+    the run above the mean is special cause; with the analysts' service change note the
+    limits restart at its quarter and the new level is common cause, on the SPC chart's
+    own computation (explorer.spc_frame) and in the exceptions rule alike."""
+    from metrics.render import charts
+    from metrics.views import explorer
+    step = [30.0, 31.0, 29.0, 30.0, 31.0, 29.0, 30.0, 31.0,
+            45.0, 46.0, 44.0, 45.0, 46.0, 44.0, 45.0, 46.0]
+    values = _values(_rows(QUARTERLY, HOME, step), _rows(QUARTERLY, ENGLAND, FLAT))
+    change_day = _quarters(16, LAST)[8].start
+    notes = pd.DataFrame({"date": [pd.Timestamp(change_day)], "text": ["New provider"],
+                          "metric_ids": [QUARTERLY.id], "service_change": [True],
+                          "area_code": [HOME]})
+    before = _run(values)
+    assert ("completions_non_opiate", "spc") in _rules(before)
+    after = _run(values, notes=notes)
+    assert ("completions_non_opiate", "spc") not in _rules(after)
+    # A plain note (not a service change) changes nothing.
+    plain_note = _run(values, notes=notes.assign(service_change=[False]))
+    assert _rules(plain_note) == _rules(before)
+
+    frame, summary = explorer.spc_frame(values, QUARTERLY, HOME, LAST.end, 5, notes=notes)
+    assert list(frame["rebase_group"]) == [0] * 8 + [1] * 8
+    assert frame["mean"].iloc[0] == 30.125 and frame["mean"].iloc[-1] == 45.125
+    assert summary["variation"] == "common_cause"
+    quarter = _quarters(16, LAST)[8].label
+    assert f"Limits recalculated from {quarter} (service change: New provider)" in \
+        summary["words"]
+    # The chart breaks its mean and limits at the change (one line per period).
+    spec = charts.spc_chart(frame, "%").to_dict(validate=False)
+    assert '"rebase_group"' in str(spec).replace("'", '"')
+    # A change dated before the first point or after the last moves nothing.
+    early = notes.assign(date=[pd.Timestamp("2000-01-01")])
+    assert explorer.service_changes(early, frame["period_start"]) == []
+    # The notes say so wherever they are listed.
+    assert "service change" in ex.note_words(notes, QUARTERLY.id)

@@ -260,17 +260,18 @@ def _spc_model(data_dir, version_id, area_code, area_name, period_end, group_cod
     values = _values(data_dir, version_id, threshold)
     protected = cc.protect_series(values, area_code, period_end, threshold)
     shown = cc.with_protected_area(values, protected, area_code)
-    frame_, summary = cc.spc(shown, area_code, period_end, threshold, target)
+    notes = data.annotations(data_dir, version_id, area_code, cc.IND.id)
+    frame_, summary = cc.spc(shown, area_code, period_end, threshold, target, notes)
     basis = "single quarters"
     if frame_.empty or frame_["value"].notna().sum() < 2:
         # Single quarters hidden (small numbers): fall back to the rolling figures.
         frame_, summary = explorer.spc_frame(shown, cc.IND, area_code, period_end,
-                                             threshold, target * 100)
+                                             threshold, target * 100, notes)
         basis = "rolling 12 months"
     if frame_.empty or frame_["value"].notna().sum() < 2:
         return dict(spec=None, summary=summary, basis=basis)
-    spec = charts.spc_chart(frame_, "% engaged within 3 weeks", target=target * 100) \
-        .to_dict(validate=False)
+    spec = charts.spc_chart(frame_, "% engaged within 3 weeks", target=target * 100,
+                            notes=notes).to_dict(validate=False)
     return dict(spec=spec, summary=summary, basis=basis,
                 words=chart_words.spc(frame_, summary, cc.QUARTERLY if basis ==
                                       "single quarters" else cc.IND, area_name),

@@ -173,15 +173,16 @@ def version_manifest(data_dir: str, version_id: str) -> dict:
 @st.cache_data(**CACHE)
 def annotations(data_dir: str, version_id: str, area_code: str,
                 metric_id: str) -> pd.DataFrame:
-    """The analysts' notes on one area's metric (metrics.store.annotations): date and
-    text only, oldest first (who wrote each is in the version's manifest and the audit
-    log, not on public pages)."""
+    """The analysts' notes on one area's metric (metrics.store.annotations): date, text
+    and whether it marks a service change, oldest first (who wrote each is in the
+    version's manifest and the audit log, not on public pages)."""
     notes = store.annotations(_version(data_dir, version_id), area_code, metric_id)
-    return notes[["date", "text"]].reset_index(drop=True)
+    return notes[["date", "text", "service_change"]].reset_index(drop=True)
 
 
 @st.cache_data(**CACHE)
 def area_annotations(data_dir: str, version_id: str, area_code: str) -> pd.DataFrame:
-    """Every analysts' note on one area: date, text and the metrics it is about."""
+    """Every analysts' note on one area: date, text, the metrics it is about and whether
+    it marks a service change."""
     notes = store.annotations(_version(data_dir, version_id), area_code)
-    return notes[["date", "text", "metric_ids"]].reset_index(drop=True)
+    return notes[["date", "text", "metric_ids", "service_change"]].reset_index(drop=True)

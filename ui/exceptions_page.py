@@ -37,7 +37,8 @@ def _model(data_dir, version_id, area_code, area_name, period_end, period, thres
     return ex.exceptions(values, area_code, area_name, data.areas(data_dir, version_id),
                          period_end, period, threshold,
                          targets={"continuity_of_care": (target, target_date)},
-                         comparators=comparators, last_board=last_board, today=today)
+                         comparators=comparators, last_board=last_board, today=today,
+                         notes=data.area_annotations(data_dir, version_id, area_code))
 
 
 def _board_quarters(ctx) -> list[str]:

@@ -196,7 +196,8 @@ def _view_model(view, data_dir, version_id, metric_id, area_code, shown_name, pe
                     words=chart_words.trend(rows, ind, shown_name),
                     table=_plotted(rows, ind))
     if view == "Process control (SPC)":
-        frame_, summary = explorer.spc_frame(values, ind, shown, period_end, threshold, target)
+        frame_, summary = explorer.spc_frame(values, ind, shown, period_end, threshold, target,
+                                             notes)
         if frame_.empty or frame_["value"].notna().sum() < 2:
             return dict(spec=None, summary=summary)
         return dict(spec=charts.spc_chart(frame_, ind.unit, target=target, notes=notes)
@@ -376,8 +377,12 @@ def _notes_view(model, ind, ctx) -> None:
         getattr(st, kind)(message)
     if len(notes):
         st.markdown("**Notes on this chart** (dotted lines)")
-        st.markdown("\n".join(f"- {d:%-d %B %Y}: {plain.md(t)}"
-                              for d, t in zip(notes["date"], notes["text"])))
+        st.markdown("\n".join(
+            f"- {d:%-d %B %Y}: {plain.md(t)}"
+            + (" *(service change: process control limits recalculated from here)*"
+               if c else "")
+            for d, t, c in zip(notes["date"], notes["text"],
+                               notes["service_change"].fillna(False))))
     who = ctx.access or auth.current(ctx.settings)
     if not who.allows("annotate"):
         return
@@ -387,13 +392,18 @@ def _notes_view(model, ind, ctx) -> None:
                                 min_value=dt.date(2000, 1, 1), max_value=dt.date(2100, 12, 31))
             text = st.text_input("Note", max_chars=200,
                                  placeholder="New provider from April 2024")
+            change = st.checkbox(
+                "A change to the service: recalculate the process control limits from "
+                "this date", help="Making Data Count's rebasing: the mean and limits are "
+                "worked out afresh from the first period that starts on or after the date, "
+                "on the chart, the slides and the exceptions list.")
             st.caption(f"Drawn on this metric's charts for {ctx.area_name}; saved as a new "
                        "version of the data, kept when new extracts are loaded.")
             if st.form_submit_button("Add note", icon=":material/edit_note:"):
                 try:
                     version, _ = actions.add_annotation(
                         who.identity, ctx.settings, who.sign_in, ctx.data_dir,
-                        ctx.area_code, [ind.id], day, text)
+                        ctx.area_code, [ind.id], day, text, service_change=change)
                     st.session_state["note_flash"] = (
                         "success", f"Note added (version {version.id}).")
                 except (IngestError, AccessDenied) as exc:

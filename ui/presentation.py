@@ -84,7 +84,8 @@ def _deck(data_dir: str, version_id: str, area_code: str, period: str, period_en
     version = store.get_version(data_dir, version_id)
     brief = briefing.build(values, areas, area_code, period, period_end, settings,
                            comparator_codes, version.is_demo,
-                           briefing.need_map_inputs(version, data_dir, area_code))
+                           briefing.need_map_inputs(version, data_dir, area_code),
+                           notes=store.annotations(version, area_code))
     slides = []
     for slide in brief.slides:
         spec = None

@@ -67,13 +67,14 @@ def rollback(identity: Identity, settings: Settings, sign_in: bool, target: str,
 
 
 def add_annotation(identity: Identity, settings: Settings, sign_in: bool, data_dir,
-                   area_code, metric_ids, date, text):
+                   area_code, metric_ids, date, text, service_change: bool = False):
     """Add a dated note to an area's metrics, published as a new version (it appears in
-    the audit log as that version, with its author)."""
+    the audit log as that version, with its author). A service change restarts the SPC
+    limits at its date."""
     _guard(identity, settings, "annotate", sign_in, data_dir)
     user, who = _who(identity, sign_in, f"{loading.default_user()} (outcome page)")
     return annotations.add(area_code, metric_ids, date, text, data_dir, author=user,
-                           identity=who)
+                           identity=who, service_change=service_change)
 
 
 def audit_entries(identity: Identity, settings: Settings, sign_in: bool, data_dir):

@@ -64,7 +64,7 @@ def known_metrics(version: store.Version | None) -> set[str]:
 
 
 def check(area_code, metric_ids: Iterable[str] | str, date, text,
-          known: set[str]) -> dict:
+          known: set[str], service_change: bool = False) -> dict:
     """A note's fields, cleaned, or IngestError saying (in words) what is wrong with it:
     the area an ONS code, every metric known, the date a date, the text 1 to MAX_TEXT
     characters on one line."""
@@ -89,13 +89,16 @@ def check(area_code, metric_ids: Iterable[str] | str, date, text,
     if len(words) > MAX_TEXT:
         raise IngestError(f"the note is {len(words)} characters long; at most {MAX_TEXT}")
     return {"area_code": area, "metric_ids": store.METRIC_SEPARATOR.join(ids),
-            "date": pd.Timestamp(day), "text": words}
+            "date": pd.Timestamp(day), "text": words, "service_change": bool(service_change)}
 
 
 def add(area_code, metric_ids, date, text, data_dir=None, *, author: str,
-        identity: dict | None = None) -> tuple[store.Version, dict]:
+        identity: dict | None = None, service_change: bool = False
+        ) -> tuple[store.Version, dict]:
     """Check a note and publish it as a new version: the current version's tables copied
-    as they are, its notes plus this one. Returns (the version, the note as stored)."""
+    as they are, its notes plus this one. Returns (the version, the note as stored).
+    `service_change`: the note marks a change to the service, from which SPC limits are
+    recalculated."""
     data_dir = _data_dir(data_dir)
     with store.publish_lock(data_dir):
         store.remove_interrupted(data_dir)
@@ -107,7 +110,7 @@ def add(area_code, metric_ids, date, text, data_dir=None, *, author: str,
             # The pointer or the current version is damaged: building on a fallback would
             # quietly publish over the version the analyst thinks is current.
             raise IngestError(f"not added: {base.notice}")
-        note = check(area_code, metric_ids, date, text, known_metrics(base))
+        note = check(area_code, metric_ids, date, text, known_metrics(base), service_change)
         now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         note = {"annotation_id": uuid.uuid4().hex[:12], **note,
                 "author": str(author or "")[:200], "created_at": now}
@@ -126,7 +129,8 @@ def add(area_code, metric_ids, date, text, data_dir=None, *, author: str,
                 "loaded_at": now,
                 "files": [],
                 "note": f"{note['area_code']} {note['metric_ids']} "
-                        f"{note['date'].date().isoformat()}: {note['text']}",
+                        f"{note['date'].date().isoformat()}: {note['text']}"
+                        + (" (service change)" if note["service_change"] else ""),
                 "indicator_sources": m.get("indicator_sources", {}),
             }
 

@@ -259,8 +259,10 @@ def spc_chart(frame: pd.DataFrame, unit_title: str, height: int = 320,
         lambda t: SPC_COLOURS.get(t, ("#7B7D7D", "No data"))[1])
     data, x = time_axis(data)
     span = _span(data)
+    if "rebase_group" not in data:
+        data["rebase_group"] = 0
     data = sent(data, ["x_date", "period", "value", "mean", "upper_limit", "lower_limit",
-                       "point_words"], unit_title,
+                       "point_words", "rebase_group"], unit_title,
                 ("value", "mean", "upper_limit", "lower_limit"))
     base = alt.Chart(data)
     domain = [w for _, w in SPC_COLOURS.values()]
@@ -269,9 +271,13 @@ def spc_chart(frame: pd.DataFrame, unit_title: str, height: int = 320,
         base.mark_line(color=palette.GUIDE_LINE, strokeWidth=1.5).encode(
             x=x, y=alt.Y("value:Q", title=unit_title, scale=alt.Scale(zero=False),
                          axis=y_axis(unit_title))),
-        base.mark_line(color="#231F20", strokeWidth=1.5).encode(x=x, y="mean:Q"),
-        base.mark_line(color=palette.GUIDE_LINE, strokeDash=[6, 4]).encode(x=x, y="upper_limit:Q"),
-        base.mark_line(color=palette.GUIDE_LINE, strokeDash=[6, 4]).encode(x=x, y="lower_limit:Q"),
+        # Mean and limits break where a service change restarts them (rebase_group).
+        base.mark_line(color="#231F20", strokeWidth=1.5).encode(
+            x=x, y="mean:Q", detail="rebase_group:N"),
+        base.mark_line(color=palette.GUIDE_LINE, strokeDash=[6, 4]).encode(
+            x=x, y="upper_limit:Q", detail="rebase_group:N"),
+        base.mark_line(color=palette.GUIDE_LINE, strokeDash=[6, 4]).encode(
+            x=x, y="lower_limit:Q", detail="rebase_group:N"),
         # Making Data Count's own point colours (its orange and blue are 1.9:1 and 3.0:1
         # on white), outlined in dark grey so every point stands out.
         base.mark_point(filled=True, size=70, opacity=1, stroke=palette.MARKER_STROKE,

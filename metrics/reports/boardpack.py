@@ -364,7 +364,8 @@ def make_pack(data_dir, area_code: str | None = None, period: str | None = None,
     brief = briefing.build(values, areas, area_code, chosen.label, chosen.end, settings,
                            group.codes, version.is_demo,
                            briefing.need_map_inputs(version, data_dir, area_code),
-                           briefing.pathway_inputs(version, area_code, raw))
+                           briefing.pathway_inputs(version, area_code, raw),
+                           store.annotations(version, area_code))
     today = generated or dt.date.today()
     return build_pdf(brief, version.manifest, today,
                      status_table(raw, version.manifest, version.is_demo, today))

@@ -75,11 +75,14 @@ class Briefing:
 def build(values: pd.DataFrame, areas: pd.DataFrame, area_code: str, period: str,
           period_end: dt.date, settings, comparators: tuple[str, ...], is_demo: bool,
           need_map: tuple[dict, pd.DataFrame] | None = None,
-          pathway: tuple[pd.DataFrame, pd.DataFrame] | None = None) -> Briefing:
+          pathway: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+          notes: pd.DataFrame | None = None) -> Briefing:
     """`values`: area totals of every catalogue metric (metrics.store.all_area_values);
     `need_map`: the area's boundaries and small-area need table (need_map_inputs);
     `pathway`: continuity of care's breakdown rows and unprotected totals for the area
-    (pathway_inputs), for the pack's pathway from prison to treatment."""
+    (pathway_inputs), for the pack's pathway from prison to treatment; `notes`: the
+    area's annotations (metrics.store.annotations), listed with what needs attention and
+    restarting SPC limits at a service change as on screen."""
     names = areas.set_index("area_code")["area_name"]
     area_name = names.get(area_code, area_code)
     threshold = settings.disclosure_threshold
@@ -91,12 +94,12 @@ def build(values: pd.DataFrame, areas: pd.DataFrame, area_code: str, period: str
                                        threshold, settings))
     brief.slides.append(_changes_slide(values, areas, area_code, period_end, threshold))
     brief.slides.append(_exceptions_slide(values, areas, area_code, area_name, period,
-                                          period_end, threshold, settings))
+                                          period_end, threshold, settings, notes))
     for outcome in catalogue.OUTCOMES:
         brief.slides.append(_outcome_slide(values, areas, outcome, area_code, area_name,
                                            period_end, threshold, comparators))
     brief.slides.append(_continuity_slide(values, areas, area_code, area_name, period_end,
-                                          threshold, settings, comparators, pathway))
+                                          threshold, settings, comparators, pathway, notes))
     if need_map is not None:
         slide = _need_map_slide(*need_map, area_name, threshold)
         if slide is not None:
@@ -267,14 +270,20 @@ def _changes_slide(values, areas, area_code, period_end, threshold) -> Slide:
 
 
 def _exceptions_slide(values, areas, area_code, area_name, period, period_end, threshold,
-                      settings) -> Slide:
+                      settings, notes: pd.DataFrame | None = None) -> Slide:
     """What needs attention (metrics.views.exceptions), against England, since the
-    quarter before."""
+    quarter before, with the analysts' notes on the metrics it names."""
     result = exceptions.exceptions(
         values, area_code, area_name, areas, period_end, period, threshold,
         targets={"continuity_of_care": (settings.continuity_target,
-                                        settings.continuity_target_date)})
-    return Slide("exceptions", "What needs attention", result.slide_sentences())
+                                        settings.continuity_target_date)}, notes=notes)
+    sentences = result.slide_sentences()
+    named = dict.fromkeys(f.indicator for f in result.flags)
+    for ind in named:
+        words = exceptions.note_words(notes, ind.id)
+        if words:
+            sentences.append(f"Notes on {ind.title}: {words}.")
+    return Slide("exceptions", "What needs attention", sentences)
 
 
 def _outcome_slide(values, areas, outcome, area_code, area_name, period_end, threshold,
@@ -330,9 +339,10 @@ def _span(trend: pd.DataFrame) -> str:
 
 
 def _continuity_slide(values, areas, area_code, area_name, period_end, threshold, settings,
-                      comparators, pathway=None) -> Slide:
+                      comparators, pathway=None, notes: pd.DataFrame | None = None) -> Slide:
     from metrics.render import continuity_charts
     from metrics.views import continuity as cc
+    notes = exceptions.metric_notes(notes, cc.IND.id)
     ind = catalogue.get("continuity_of_care")
     sentences = [_continuity_line(values, area_code, area_name, period_end, threshold,
                                   settings, areas)]
@@ -355,7 +365,8 @@ def _continuity_slide(values, areas, area_code, area_name, period_end, threshold
                                   (), period_end, threshold)
     chart = charts.trend_chart(trend, "%", height=250, target=target,
                                target_label="Target") if _area_drawn(trend) else None
-    frame, summary = explorer.spc_frame(values, ind, area_code, period_end, threshold, target)
+    frame, summary = explorer.spc_frame(values, ind, area_code, period_end, threshold, target,
+                                        notes)
     assurance = {"consistently_passing": "consistently passing",
                  "consistently_failing": "consistently failing",
                  "hit_and_miss": "hit and miss against"}.get(summary.get("assurance"))

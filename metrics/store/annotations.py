@@ -28,6 +28,9 @@ ANNOTATION_COLUMNS = {
     "text": "string",            # at most 200 characters (metrics.ingest.annotations)
     "author": "string",
     "created_at": "string",      # ISO 8601, UTC
+    # A change to the service (new provider, in-reach started): SPC limits are worked out
+    # afresh from the first period starting on or after the date (metrics.views.explorer).
+    "service_change": "boolean",
 }
 # Metric ids are letters, digits and underscores (catalogue and loaded ones alike).
 METRIC_SEPARATOR = ","
@@ -46,6 +49,8 @@ def annotations(version: Version, area_code: str | None = None,
     if not path.exists():
         return _empty()
     frame = pd.read_parquet(path).reindex(columns=list(ANNOTATION_COLUMNS))
+    # Notes written before service changes could be marked are plain notes.
+    frame["service_change"] = frame["service_change"].astype("boolean").fillna(False)
     frame = frame.astype(ANNOTATION_COLUMNS)
     if area_code is not None:
         frame = frame[frame["area_code"] == area_code]
@@ -64,7 +69,9 @@ def publish_annotations(data_dir: Path, base: Version, notes: pd.DataFrame,
     problem = verify(base)
     if problem is not None:
         raise DamagedVersion(base.id, problem)
-    notes = notes.reindex(columns=list(ANNOTATION_COLUMNS)).astype(ANNOTATION_COLUMNS)
+    notes = notes.reindex(columns=list(ANNOTATION_COLUMNS))
+    notes["service_change"] = notes["service_change"].astype("boolean").fillna(False)
+    notes = notes.astype(ANNOTATION_COLUMNS)
 
     def write(staging: Path) -> dict[str, int]:
         rows = {k: v for k, v in dict(base.manifest.get("rows", {})).items()

@@ -516,12 +516,14 @@ def trend_rows(values: pd.DataFrame, area_code: str, area_name: str,
 
 
 def spc(values: pd.DataFrame, area_code: str, up_to: dt.date, threshold: int,
-        target: float) -> tuple[pd.DataFrame, dict]:
+        target: float, notes: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict]:
     """SPC (XmR) of the single quarters, with the assurance against the target.
 
     Single quarters, not rolling 12 months: each rolling figure shares three quarters
-    with the next, which would break the independence the limits assume."""
-    return explorer.spc_frame(values, QUARTERLY, area_code, up_to, threshold, target * 100)
+    with the next, which would break the independence the limits assume. `notes`: the
+    area's notes on continuity of care (a service change restarts the limits)."""
+    return explorer.spc_frame(values, QUARTERLY, area_code, up_to, threshold, target * 100,
+                              notes)
 
 
 # --- Breakdowns -----------------------------------------------------------------------------

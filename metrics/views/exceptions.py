@@ -134,12 +134,15 @@ def note_words(notes: pd.DataFrame, indicator_id: str) -> str:
     """The analysts' notes on one metric, oldest first, in one line ("1 April 2024: New
     provider; 1 October 2024: Prison in-reach started"), or "" when it has none.
     `notes`: date, text, metric_ids (metrics.store.annotations)."""
-    if notes is None or notes.empty:
+    own = metric_notes(notes, indicator_id)
+    if own is None or own.empty:
         return ""
-    ids = notes["metric_ids"].fillna("").astype(str).str.split(",")
-    own = notes[ids.map(lambda i: indicator_id in i)].sort_values("date", kind="stable")
+    own = own.sort_values("date", kind="stable")
+    changes = own["service_change"].fillna(False).astype(bool) \
+        if "service_change" in own else pd.Series(False, index=own.index)
     return "; ".join(f"{pd.Timestamp(d):%-d %B %Y}: {t}"
-                     for d, t in zip(own["date"], own["text"]))
+                     + (" (service change: SPC limits recalculated)" if c else "")
+                     for d, t, c in zip(own["date"], own["text"], changes))
 
 
 # --- The rules ----------------------------------------------------------------------------
@@ -204,21 +207,32 @@ def _comparison_flags(rows, ind, shown, where, latest, period, values, up_to, th
                  f"{_trend_detail(trend)}.")]
 
 
+def metric_notes(notes: pd.DataFrame | None, indicator_id: str) -> pd.DataFrame | None:
+    """The notes naming one metric (`notes`: metrics.store.annotations rows of an area)."""
+    if notes is None or notes.empty:
+        return None
+    ids = notes["metric_ids"].fillna("").astype(str).str.split(",")
+    return notes[ids.map(lambda i: indicator_id in i)]
+
+
 def _spc_flags(values, ind, shown, where, period, up_to, threshold,
-               target: float | None) -> list[Flag]:
+               target: float | None, notes: pd.DataFrame | None = None) -> list[Flag]:
     series_ind, basis = ind, ""
+    # The limits restart at a service change, as on the metric's own SPC chart.
+    notes = metric_notes(notes, ind.id)
     if ind.id == cc.IND.id:
         # As the continuity page: single quarters (rolling figures overlap), unless they
         # are hidden for small numbers.
         frame_, summary = explorer.spc_frame(values, cc.QUARTERLY, shown, up_to, threshold,
-                                             target)
+                                             target, notes)
         if frame_.empty or frame_["value"].notna().sum() < 2:
             frame_, summary = explorer.spc_frame(values, ind, shown, up_to, threshold,
-                                                 target)
+                                                 target, notes)
         else:
             series_ind, basis = cc.QUARTERLY, "single quarters: "
     else:
-        frame_, summary = explorer.spc_frame(values, ind, shown, up_to, threshold, target)
+        frame_, summary = explorer.spc_frame(values, ind, shown, up_to, threshold, target,
+                                             notes)
     variation = summary.get("variation")
     if frame_.empty or variation in (None, "common_cause"):
         return []
@@ -318,14 +332,17 @@ def exceptions(values: pd.DataFrame, area_code: str, area_name: str, areas: pd.D
                comparators: tuple[str, ...] | None = None,
                last_board: periods.Period | None = None,
                today: dt.date | None = None,
-               indicators: tuple[Indicator, ...] = catalogue.INDICATORS) -> Exceptions:
+               indicators: tuple[Indicator, ...] = catalogue.INDICATORS,
+               notes: pd.DataFrame | None = None) -> Exceptions:
     """Every metric of the area flagged by a rule, up to `up_to`.
 
     `values`: area totals as public mode shows them (protected). `targets`: settings'
     targets by name (a proportion and a date). `comparators`: compare with the
     comparator group's pooled figure instead of England (metrics of areas; others keep
     England). `last_board`: the quarter the last board's figures went up to (default the
-    quarter before the selected one, as the presentation's slide)."""
+    quarter before the selected one, as the presentation's slide). `notes`: the area's
+    annotations (metrics.store.annotations); a service change restarts the SPC limits
+    of the metrics it names, as their charts do."""
     targets = targets or {}
     today = today or dt.date.today()
     last_board = last_board or changes.last_board_end(up_to)
@@ -367,7 +384,7 @@ def exceptions(values: pd.DataFrame, area_code: str, area_name: str, areas: pd.D
         out.flags += _comparison_flags(rows, ind, shown, where, latest, period, own, up_to,
                                        threshold, comparators)
         out.flags += _spc_flags(own, ind, shown, where, period, up_to, threshold,
-                                target_value)
+                                target_value, notes if shown == area_code else None)
         if target is not None:
             out.flags += _target_flags(series, ind, where, target_value, target[1], today)
     since = changes.since_last_board(values, area_code, areas, up_to, threshold,

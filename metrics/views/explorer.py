@@ -357,9 +357,31 @@ def trend_series(values: pd.DataFrame, ind: Indicator, lines: dict[str, str],
     return out.reset_index(drop=True)
 
 
+def service_changes(notes: pd.DataFrame | None, starts: pd.Series) -> list[tuple[int, str]]:
+    """Where the SPC limits start afresh: for each analysts' note marked as a service
+    change (metrics.store.annotations), the first point whose period starts on or after
+    its date, with the note's text. A change before the first point or after the last
+    changes nothing (there is no earlier or later period to separate)."""
+    if notes is None or notes.empty or "service_change" not in notes:
+        return []
+    starts = pd.to_datetime(pd.Series(starts)).reset_index(drop=True)
+    found: dict[int, str] = {}
+    marked = notes[notes["service_change"].fillna(False).astype(bool)]
+    for day, text in zip(pd.to_datetime(marked["date"]), marked["text"]):
+        after = np.flatnonzero((starts >= day).to_numpy())
+        if len(after) and after[0] > 0:
+            found.setdefault(int(after[0]), str(text))
+    return sorted(found.items())
+
+
 def spc_frame(values: pd.DataFrame, ind: Indicator, area_code: str, up_to: dt.date,
-              threshold: int, target: float | None = None) -> tuple[pd.DataFrame, dict]:
-    """The area's series through metrics.stats.spc, with its Making Data Count summary."""
+              threshold: int, target: float | None = None,
+              notes: pd.DataFrame | None = None) -> tuple[pd.DataFrame, dict]:
+    """The area's series through metrics.stats.spc, with its Making Data Count summary.
+
+    `notes`: the analysts' notes on this area's metric (metrics.store.annotations); those
+    marked as a service change recalculate the limits from their date (Making Data
+    Count's rebasing), on every chart, slide and exceptions rule that reads this."""
     rows = suppress(metric_rows(values, ind), ind, threshold)
     rows = rows[(rows["area_code"] == area_code)
                 & _until(rows, up_to)].sort_values("period_end")
@@ -367,14 +389,17 @@ def spc_frame(values: pd.DataFrame, ind: Indicator, area_code: str, up_to: dt.da
     if rows.empty:
         return pd.DataFrame(), {"variation": None, "assurance": None,
                                 "words": "Variation not assessed."}
+    rebase = service_changes(notes, rows["period_start"])
     result = stats.spc(rows["value"].to_numpy(float), target=target,
-                       improvement_direction=direction)
+                       improvement_direction=direction,
+                       rebase=[position for position, _ in rebase])
     result["period"] = rows["period"].to_numpy()
     result["period_kind"] = rows["period_kind"].to_numpy()
     result["period_start"] = pd.to_datetime(rows["period_start"]).to_numpy()
     result["period_end"] = pd.to_datetime(rows["period_end"]).to_numpy()
     summary = stats.spc_summary(result, target=target, improvement_direction=direction)
     summary["too_few_points"] = bool(result.attrs.get("too_few_points", len(rows) < 12))
+    summary["rebased"] = [(str(result["period"].iloc[p]), text) for p, text in rebase]
     summary["words"] = spc_words(result, summary)
     return result, summary
 
@@ -431,6 +456,8 @@ def spc_words(frame: pd.DataFrame, summary: dict) -> str:
         words = "Common cause variation: no point is special cause"
     if summary.get("assurance"):
         words += ". " + SPC_ASSURANCE[summary["assurance"]]
+    for at, text in summary.get("rebased", ()):
+        words += f". Limits recalculated from {at} (service change: {text})"
     return words + "."
 
 
