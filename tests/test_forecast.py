@@ -222,3 +222,31 @@ def test_a_scenario_comes_from_the_url_and_is_marked_as_one(demo_data_dir):
                                                 "Gap to 75%"]
     at.number_input(key="referral").set_value(10).run()
     assert at.query_params["referral"] == ["10"] or at.query_params["referral"] == "10"
+
+
+def test_a_prison_scenario_comes_from_the_url_and_prints_into_a_pack(demo_data_dir):
+    from metrics.reports import boardpack
+    from metrics.views import scenarios
+    from tests.test_boardpack import _text
+    at = _continuity()
+    prisons = next(s for s in at.selectbox if s.key == "prison")
+    below = [o for o in prisons.options if o != "No prison chosen"]
+    assert below, "no prison below the median in the demonstration data"
+    at = _continuity(prison=below[0])
+    assert next(s for s in at.selectbox if s.key == "prison").value == below[0]
+    words = " ".join(str(m.value) for m in at.markdown)
+    assert f"{below[0]}'s rate raised from" in words and "to the median of" in words
+    assert any(b.label == "Board pack with this scenario (PDF)"
+               for b in at.get("download_button"))
+    # A name in the URL that is not a prison below the median is ignored.
+    at = _continuity(prison="HMP Nowhere")
+    assert next(s for s in at.selectbox if s.key == "prison").value == ""
+    # The pack carries the forecast and, when asked, the same scenario, marked as one.
+    pdf = boardpack.make_pack(demo_data_dir, "E10000013", None,
+                              scenario=scenarios.ScenarioRequest(more=10, prison=below[0]))
+    text = _text(pdf)
+    assert "Continuity of care: forecast and scenario" in text
+    assert "worked out for this pack and is not stored" in text
+    plain_pack = _text(boardpack.make_pack(demo_data_dir, "E10000013", None))
+    assert "Continuity of care: forecast" in plain_pack and "scenario" not in \
+        plain_pack.split("Continuity of care: forecast")[1][:40]

@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from metrics.render import describe, forecast_charts
+from metrics.reports import boardpack
 from metrics.views import continuity as cc, scenarios, target_forecast as tf
 from ui import data, exports, tables
 
@@ -42,30 +43,15 @@ def _model(data_dir, version_id, area_code, area_name, period_end, threshold, ta
         spec = forecast_charts.forecast_chart(
             observed, forecast, target * 100, f"{target * 100:g}% target").to_dict(
             validate=False)
-    return result, spec, _share_engaged(data_dir, version_id, area_code, protected,
-                                        threshold, target)
-
-
-def _share_engaged(data_dir, version_id, area_code, protected, threshold, target):
-    """Of those referred in the latest 12 months, the share engaged within 3 weeks, from
-    the pathway as the page shows it (None where its counts are hidden)."""
-    rolling = protected[protected["period_kind"] == "rolling_12m"]
-    if rolling.empty:
-        return None
-    latest = rolling.iloc[-1]
-    values = data.all_area_values(data_dir, version_id, IDS)
-    raw = values[(values["indicator_id"] == cc.IND.id) & (values["area_code"] == area_code)
-                 & (values["period"] == latest["period"])]
-    rows = data.breakdown_values(data_dir, version_id, IDS, (area_code, cc.ENGLAND))
-    stages = cc.pathway(rows, raw.iloc[0] if len(raw) else None, area_code,
-                        latest["period"], threshold, target, bool(latest["suppressed"]),
-                        bool(latest["denominator_hidden"]))
-    return scenarios.engaged_share_of_referred(stages)
+    inputs = scenarios.scenario_inputs(
+        protected, data.breakdown_values(data_dir, version_id, IDS, (area_code, cc.ENGLAND)),
+        data.all_area_values(data_dir, version_id, IDS), area_code, threshold, target)
+    return result, spec, inputs
 
 
 def render(ctx) -> None:
     settings = ctx.settings
-    result, spec, share = _model(ctx.data_dir, ctx.version.id, ctx.area_code, ctx.area_name,
+    result, spec, inputs = _model(ctx.data_dir, ctx.version.id, ctx.area_code, ctx.area_name,
                           ctx.period_end, ctx.disclosure_threshold,
                           settings.continuity_target, settings.continuity_target_date)
     st.subheader("Forecast: will the target be met?")
@@ -87,7 +73,7 @@ def render(ctx) -> None:
                      "a trend bends (as England's and the regions' did in the back-test) "
                      "the figure falls outside the 80% interval more often than 1 in 5.")
     st.caption(" ".join(notes))
-    _scenario(result, share, ctx.area_name)
+    _scenario(result, inputs, ctx)
 
 
 def _url_number(label: str, key: str, maximum: float, help: str) -> float:
@@ -109,7 +95,26 @@ def _url_number(label: str, key: str, maximum: float, help: str) -> float:
     return value
 
 
-def _scenario(result: tf.TargetForecast, share: float | None, area_name: str) -> None:
+def _url_prison(below: list[str], median: float) -> str:
+    """The prison chosen for the scenario, kept in the URL; a name in the URL that is not
+    one of the prisons below the median is ignored."""
+    if "prison" not in st.session_state:
+        wanted = st.query_params.get("prison", "")
+        st.session_state["prison"] = wanted if wanted in below else ""
+    choice = st.selectbox(
+        "One prison's rate raised to the median of the area's prisons", ["", *below],
+        key="prison", format_func=lambda p: p or "No prison chosen",
+        help=f"Prisons releasing to this area whose rate is below the median of its "
+             f"prisons shown ({median:.1f}%), lowest first. Prisons whose figures are "
+             "hidden for small numbers, and 'Other prisons', take no part.")
+    if choice:
+        st.query_params["prison"] = choice
+    else:
+        st.query_params.pop("prison", None)
+    return choice
+
+
+def _scenario(result: tf.TargetForecast, inputs: scenarios.ScenarioInputs, ctx) -> None:
     with st.container(border=True):
         st.markdown("**What if? A scenario** (not a forecast, not stored)")
         left, right = st.columns(2)
@@ -121,17 +126,24 @@ def _scenario(result: tf.TargetForecast, share: float | None, area_name: str) ->
                 "Referrals raised by (percentage points of those released)", "referral",
                 100, "More prison leavers referred to community treatment; as many of "
                      "them engage as of those referred now.")
-        made = scenarios.scenario(result, more, referral, share, area_name)
+        below, median = scenarios.prisons_below_median(inputs.prisons)
+        prison = _url_prison(below, median) if below else ""
+        request = scenarios.ScenarioRequest(more, referral, prison)
+        made = scenarios.build(result, inputs, request, ctx.area_name)
         if made is None:
             return
         st.markdown(made.words)
-        if more or referral:
-            shown = made.frame.assign(
-                Forecast=[f"{v:.1f}%" for v in made.frame["baseline"]],
-                Scenario=[f"{v:.1f}%" for v in made.frame["scenario"]],
-                **{f"Gap to {result.target:g}%": [
-                    "met" if g <= 0 else f"{g:.1f} points" for g in made.frame["gap"]]})
-            st.dataframe(tables.for_display(shown.drop(columns=[
-                "period_end", "baseline", "scenario", "gap"]).rename(
-                columns={"period": "Period"})), hide_index=True, width="stretch")
+        if request:
+            st.dataframe(tables.for_display(made.table(result.target)), hide_index=True,
+                         width="stretch")
+            # The pack is built with the same inputs: nothing is stored.
+            st.download_button(
+                "Board pack with this scenario (PDF)",
+                data=lambda: boardpack.make_pack(ctx.data_dir, ctx.area_code, ctx.period,
+                                                 scenario=request),
+                file_name=f"board-pack-scenario-{ctx.area_code}-"
+                          f"{ctx.period.replace('/', '-').replace(' ', '-')}.pdf",
+                mime="application/pdf", icon=":material/picture_as_pdf:",
+                help="The board pack with this scenario printed after the forecast, marked "
+                     "as a scenario. Small counts are always suppressed.")
         st.caption(scenarios.SCENARIO_NOTE)

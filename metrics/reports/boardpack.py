@@ -28,7 +28,7 @@ from metrics.render import exported, palette
 from metrics.reports import briefing
 from metrics import stats
 from metrics.stats import comparators
-from metrics.views import explorer
+from metrics.views import explorer, scenarios
 from metrics.reference.periods import PeriodError, parse_period, quarter_of
 from metrics.settings import load_settings
 
@@ -335,8 +335,10 @@ def build_pdf(brief: briefing.Briefing, manifest: dict, generated: dt.date,
 
 
 def make_pack(data_dir, area_code: str | None = None, period: str | None = None,
-              generated: dt.date | None = None) -> bytes:
-    """The board pack for an area and quarter (defaults: home area, latest quarter)."""
+              generated: dt.date | None = None, scenario=None) -> bytes:
+    """The board pack for an area and quarter (defaults: home area, latest quarter).
+    `scenario`: a metrics.views.scenarios.ScenarioRequest printed after the continuity
+    forecast (the continuity page's "Board pack with this scenario")."""
     settings = load_settings()
     version = store.current_version(data_dir)
     areas = store.areas(version)
@@ -361,11 +363,17 @@ def make_pack(data_dir, area_code: str | None = None, period: str | None = None,
     group = comparators.comparator_group("configured", area_code, areas,
                                          settings.comparators,
                                          store.area_need_summary(version))
+    pathway = briefing.pathway_inputs(version, area_code, raw)
     brief = briefing.build(values, areas, area_code, chosen.label, chosen.end, settings,
                            group.codes, version.is_demo,
                            briefing.need_map_inputs(version, data_dir, area_code),
-                           briefing.pathway_inputs(version, area_code, raw),
-                           store.annotations(version, area_code))
+                           pathway, store.annotations(version, area_code))
+    # The forecast (and any scenario) follows the continuity section.
+    after = next((i + 1 for i, s in enumerate(brief.slides) if s.key == "continuity"),
+                 len(brief.slides))
+    brief.slides.insert(after, briefing.forecast_slide(
+        values, area_code, brief.area_name, chosen.end, settings.disclosure_threshold,
+        settings, pathway, scenario))
     today = generated or dt.date.today()
     return build_pdf(brief, version.manifest, today,
                      status_table(raw, version.manifest, version.is_demo, today))
@@ -377,10 +385,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output", required=True, type=Path, help="PDF file to write")
     parser.add_argument("--area", help="ONS code of the area (default: the home area)")
     parser.add_argument("--period", help='quarter, e.g. "2026/27 Q1" (default: latest)')
+    scenario = parser.add_argument_group(
+        "scenario", "a what-if scenario printed after the continuity forecast (as the "
+        "continuity page's; never stored)")
+    scenario.add_argument("--more", type=float, default=0.0,
+                          help="more people engaged within 3 weeks, per quarter")
+    scenario.add_argument("--referral", type=float, default=0.0,
+                          help="referrals raised by this many points of those released")
+    scenario.add_argument("--prison", default="",
+                          help="a releasing prison whose rate is raised to the median of "
+                               "the area's prisons")
     args = parser.parse_args(argv)
     settings = load_settings()
+    request = scenarios.ScenarioRequest(max(0.0, args.more), max(0.0, args.referral),
+                                        args.prison.strip())
     try:
-        pdf = make_pack(settings.data_dir, args.area, args.period)
+        pdf = make_pack(settings.data_dir, args.area, args.period, scenario=request or None)
     except (ValueError, PeriodError, store.NoPublishedData) as exc:
         print(f"boardpack: {exc}", file=sys.stderr)
         return 2

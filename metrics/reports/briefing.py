@@ -422,3 +422,38 @@ def _area_drawn(trend: pd.DataFrame) -> bool:
     """A slide's trend chart is drawn only when the area's own line has a figure: a chart
     of England alone, under a sentence about the area, would read as the area's."""
     return bool(len(trend) and (trend["is_area"].astype(bool) & trend["value"].notna()).any())
+
+
+def forecast_slide(values: pd.DataFrame, area_code: str, area_name: str,
+                   period_end: dt.date, threshold: int, settings,
+                   pathway: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+                   request=None) -> Slide:
+    """The pack's continuity forecast (metrics.views.target_forecast), as the continuity
+    page words it, and the scenario `request` asks for (metrics.views.scenarios), marked
+    as a scenario: worked out for this pack, never stored."""
+    from metrics.views import continuity as cc, scenarios, target_forecast as tf
+    target = settings.continuity_target
+    protected = cc.protect_series(values, area_code, period_end, threshold)
+    result = tf.target_forecast(protected, target, settings.continuity_target_date)
+    sentences = result.sentences(area_name)
+    slide = Slide("forecast", "Continuity of care: forecast" +
+                  (" and scenario" if request else ""), sentences)
+    if not result.available:
+        if request:
+            sentences.append("The scenario asked for is not shown: it builds on the "
+                             "forecast.")
+        return slide
+    sentences.append("A forecast, not a promise: a binomial model with a trend in time "
+                     "fitted to the area's single quarters; the intervals are 80%.")
+    if request and pathway is not None:
+        inputs = scenarios.scenario_inputs(protected, *pathway, area_code, threshold, target)
+        made = scenarios.build(result, inputs, request, area_name)
+        if request.prison and scenarios.prison_change(inputs.prisons, request.prison) is None:
+            below, _ = scenarios.prisons_below_median(inputs.prisons)
+            sentences.append(f"{request.prison} is not one of the prisons whose rate is "
+                             "below the median of the area's prisons shown ("
+                             + (", ".join(below) or "none") + "): left out of the scenario.")
+        if made is not None:
+            sentences += [made.words, scenarios.PACK_SCENARIO_NOTE]
+            slide.table = made.table(result.target)
+    return slide
