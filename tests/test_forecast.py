@@ -35,9 +35,11 @@ def test_fit_is_the_maximum_likelihood_estimate():
     assert fit.cov[0] == pytest.approx(np.linalg.inv(info) * fit.dispersion[0], rel=1e-6)
 
 
-def _coverage(batch, quarters, n, a, b, phi=1.0, seed=7, ahead=4, draws=1000):
+def _coverage(batch, quarters, n, a, b, phi=1.0, seed=7, ahead=4, draws=1000, history=0):
     """Share of `batch` simulated series whose rolling 12 months `ahead` quarters on
-    lay inside the 80% interval forecast from the first `quarters` quarters."""
+    lay inside the 80% interval forecast from the first `quarters` quarters (the trend
+    fitted on the last tf.FIT_QUARTERS of them, the dispersion over all `quarters` when
+    `history`)."""
     rng = np.random.default_rng(seed)
     t = np.arange(quarters + ahead)
     p = expit(a + b * t)
@@ -47,7 +49,14 @@ def _coverage(batch, quarters, n, a, b, phi=1.0, seed=7, ahead=4, draws=1000):
         p = rng.beta(p * scale, (1 - p) * scale, size=(batch, len(t)))
     x = rng.binomial(n, np.broadcast_to(p, (batch, len(t))))
     size = np.full((batch, quarters), float(n))
-    fit = fc.fit_trend(x[:, :quarters], size, predictive=tf.AHEAD)
+    if history:
+        fitted = slice(quarters - tf.FIT_QUARTERS, quarters)
+        fit = fc.fit_trend(x[:, fitted], size[:, fitted], predictive=tf.AHEAD,
+                           history=(x[:, :quarters], size))
+        fit = fc.Fit(fit.coef, fit.cov, fit.dispersion,
+                     fit.centre + quarters - tf.FIT_QUARTERS, fit.converged)
+    else:
+        fit = fc.fit_trend(x[:, :quarters], size, predictive=tf.AHEAD)
     future, _ = fc.simulate(fit, np.full(batch, quarters - 1), np.full(batch, n), ahead,
                             draws, rng)
     rolling = fc.rolling_rates(x[:, quarters - 3:quarters], size[:, -3:], future,
@@ -250,3 +259,16 @@ def test_a_prison_scenario_comes_from_the_url_and_prints_into_a_pack(demo_data_d
     plain_pack = _text(boardpack.make_pack(demo_data_dir, "E10000013", None))
     assert "Continuity of care: forecast" in plain_pack and "scenario" not in \
         plain_pack.split("Continuity of care: forecast")[1][:40]
+
+
+@pytest.mark.parametrize("case", [
+    dict(n=60, a=logit(0.4), b=0.03),
+    dict(n=2000, a=logit(0.5), b=-0.02),          # a region-sized series
+    dict(n=100, a=logit(0.45), b=0.03, phi=3.0),
+], ids=["typical", "region", "overdispersed"])
+def test_with_five_years_of_history_the_interval_still_covers_70_to_90_percent(case):
+    """The dispersion taken from errors over five years (tf.HISTORY_QUARTERS), the trend
+    from the last ten quarters, as the page and the back-test do."""
+    coverage = _coverage(batch=300, quarters=tf.HISTORY_QUARTERS, draws=800, history=1,
+                         **case)
+    assert 0.70 <= coverage <= 0.90, coverage

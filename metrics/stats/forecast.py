@@ -36,10 +36,17 @@ class Fit:
     converged: np.ndarray     # (B,): bool
 
 
-def fit_trend(x, n, t=None, predictive: int = 0, _dispersed: bool = True) -> Fit:
+def fit_trend(x, n, t=None, predictive: int = 0, _dispersed: bool = True,
+              history: tuple | None = None) -> Fit:
     """Quasi-binomial logistic regression of x / n on t, per row of a (B, k) batch (a 1-d
     series is a batch of one). Newton-Raphson on the binomial log-likelihood; quarters
-    with n = 0 or a missing value carry no weight."""
+    with n = 0 or a missing value carry no weight.
+
+    `predictive`: the dispersion is taken from errors made this many quarters ahead
+    (predictive_dispersion), by the same model on the same number of quarters, over
+    `history` (x, n of the quarters up to the last fitted one, (B, K) with K >= k; default
+    the fitted quarters themselves). A longer history gives more such errors to average:
+    one error alone is a poor guide to how far a forecast strays."""
     x = np.atleast_2d(np.asarray(x, dtype=float))
     n = np.atleast_2d(np.asarray(n, dtype=float))
     x_in, n_in = x, n
@@ -80,7 +87,8 @@ def fit_trend(x, n, t=None, predictive: int = 0, _dispersed: bool = True) -> Fit
     elif predictive:
         # Errors made ahead of time include the in-sample noise: taking the larger of
         # the two as well would widen every interval beyond its level.
-        dispersion = np.maximum(predictive_dispersion(x_in, n_in, predictive), 1.0)
+        hx, hn = history if history is not None else (x_in, n_in)
+        dispersion = np.maximum(predictive_dispersion(hx, hn, predictive, window=k), 1.0)
     h00, h01, h11 = w.sum(1), (w * tc).sum(1), (w * tc * tc).sum(1)
     det = np.where(h00 * h11 - h01 ** 2 > 1e-12, h00 * h11 - h01 ** 2, np.nan)
     cov = np.stack([np.stack([h11, -h01], -1), np.stack([-h01, h00], -1)], -2) \
@@ -92,21 +100,23 @@ def fit_trend(x, n, t=None, predictive: int = 0, _dispersed: bool = True) -> Fit
 PREDICTIVE_MIN = 6         # quarters fitted before the first one-step-ahead check
 
 
-def predictive_dispersion(x, n, ahead: int = 1) -> np.ndarray:
+def predictive_dispersion(x, n, ahead: int = 1, window: int | None = None) -> np.ndarray:
     """How far each series' quarters fell from the trend fitted on the quarters before
     them, as a variance ratio: the mean over origins of (x - n p)^2 / (n p (1 - p) +
     n^2 var(p)), p and var(p) from the fit up to the quarter before (var(p) by the delta
     method, so the ratio is about 1 when the model holds). In-sample residuals miss a
     trend that bends (a national series after a change of policy); errors made ahead
-    of time do not, so the forecast's dispersion is the larger of the two."""
+    of time do not, so the forecast's dispersion is the larger of the two. `window`: each
+    check fits the `window` quarters before it (the forecast's own fit), default all."""
     x = np.atleast_2d(np.asarray(x, dtype=float))
     n = np.atleast_2d(np.asarray(n, dtype=float))
     k = x.shape[1]
     ratios = []
     for j in range(PREDICTIVE_MIN + ahead - 1, k):
         ok = np.isfinite(x[:, j]) & np.isfinite(n[:, j]) & (n[:, j] > 0)
-        before = fit_trend(x[:, :j - ahead + 1], n[:, :j - ahead + 1], _dispersed=False)
-        tc = j - before.centre
+        lo = 0 if window is None else max(0, j - ahead + 1 - window)
+        before = fit_trend(x[:, lo:j - ahead + 1], n[:, lo:j - ahead + 1], _dispersed=False)
+        tc = (j - lo) - before.centre
         eta = before.coef[:, 0] + before.coef[:, 1] * tc
         p = expit(eta)
         grad = np.stack([np.ones_like(tc), tc], -1) * (p * (1 - p))[:, None]

@@ -35,6 +35,7 @@ HORIZON = 12               # the quarter reached is searched for over three year
 DRAWS = 4000
 LEVEL = 0.80
 AHEAD = 4                  # dispersion from errors made this many quarters ahead
+HISTORY_QUARTERS = 20      # ... by the same 10-quarter fit, over up to five years
 SEED = 20250331            # a fixed seed: the same data always give the same forecast
 
 
@@ -157,7 +158,8 @@ def target_forecast(protected: pd.DataFrame, target: float, target_date: dt.date
     slots = (window["q"] - (latest_q - FIT_QUARTERS + 1)).to_numpy(int)
     x[slots], n[slots] = window["numerator"].to_numpy(float), \
         window["denominator"].to_numpy(float)
-    fit = fc.fit_trend(x, n, predictive=AHEAD)
+    fit = fc.fit_trend(x, n, predictive=AHEAD,
+                       history=_history(quarters.set_index("q"), latest_q))
     if not fit.converged[0]:
         return _unavailable("the model could not be fitted (every quarter at 0% or "
                             "100%)", target_pct)
@@ -205,6 +207,18 @@ def target_forecast(protected: pd.DataFrame, target: float, target_date: dt.date
         chart.reset_index(drop=True))
 
 
+def _history(by_q: pd.DataFrame, last_q: int) -> tuple[np.ndarray, np.ndarray]:
+    """The HISTORY_QUARTERS quarters up to `last_q` as (1, HISTORY_QUARTERS) arrays of
+    numerators and denominators (missing quarters NaN), for the forecast's dispersion."""
+    x = np.full(HISTORY_QUARTERS, np.nan)
+    n = np.full(HISTORY_QUARTERS, np.nan)
+    part = by_q.loc[(by_q.index > last_q - HISTORY_QUARTERS) & (by_q.index <= last_q)]
+    slots = (part.index - (last_q - HISTORY_QUARTERS + 1)).to_numpy(int)
+    x[slots], n[slots] = part["numerator"].to_numpy(float), \
+        part["denominator"].to_numpy(float)
+    return x[None, :], n[None, :]
+
+
 # --- Back-test -------------------------------------------------------------------------------
 
 def backtest(quarters: pd.DataFrame, ahead: int = 4, draws: int = 1000,
@@ -217,7 +231,7 @@ def backtest(quarters: pd.DataFrame, ahead: int = 4, draws: int = 1000,
     `quarters`: columns area_code, q (quarter index), numerator, denominator: single
     quarters (unsuppressed: only the coverage is reported). An origin is used when the
     forecast would be shown there (MIN_QUARTERS, MIN_RELEASED, four known quarters)."""
-    rows, xs, ns, known_x, known_n, future = [], [], [], [], [], []
+    rows, xs, ns, known_x, known_n, future, hxs, hns = [], [], [], [], [], [], [], []
     for area, part in quarters.groupby("area_code"):
         part = part.dropna(subset=["numerator", "denominator"]).sort_values("q")
         by_q = part.set_index("q")
@@ -236,6 +250,9 @@ def backtest(quarters: pd.DataFrame, ahead: int = 4, draws: int = 1000,
             x[slots], n[slots] = window["numerator"], window["denominator"]
             xs.append(x)
             ns.append(n)
+            hx, hn = _history(by_q, origin)          # only quarters up to the origin
+            hxs.append(hx[0])
+            hns.append(hn[0])
             known_x.append(last4["numerator"].to_numpy(float)[1:])
             known_n.append(last4["denominator"].to_numpy(float)[1:])
             future.append(last4["denominator"].mean())
@@ -245,7 +262,8 @@ def backtest(quarters: pd.DataFrame, ahead: int = 4, draws: int = 1000,
     if not rows:
         return pd.DataFrame(columns=["area_code", "origin", "h", "covered_rolling",
                                      "covered_quarter"])
-    fit = fc.fit_trend(np.array(xs), np.array(ns), predictive=AHEAD)
+    fit = fc.fit_trend(np.array(xs), np.array(ns), predictive=AHEAD,
+                       history=(np.array(hxs), np.array(hns)))
     rng = np.random.default_rng(seed)
     future = np.array(future)
     sim_x, _ = fc.simulate(fit, np.full(len(rows), FIT_QUARTERS - 1), future, ahead, draws,
