@@ -52,6 +52,19 @@ section[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"],
 /* On a phone (320 px) a long word may break, so the table fits instead of pushing the
    page sideways (WCAG 1.4.10); a projector has room and breaks nothing. */
 .slide-table th, .slide-table td { overflow-wrap: anywhere; }
+/* A 1024 px laptop: three tiles a row are narrow, so badges wrap and tiles grow; a
+   smaller type scale keeps the six tiles and the paging buttons on one screen. */
+@media (max-width: 1150px) {
+  .slide-title { font-size: 2rem; margin-bottom: 0.3rem; }
+  .slide-lead { font-size: 1.05rem; }
+  .tile-outcome { font-size: 1.05rem; }
+  .tile-metric { font-size: 0.9rem; }
+  .tile-value { font-size: 1.6rem; }
+  .tile-period { font-size: 0.9rem; }
+  .tile-change { font-size: 0.95rem; line-height: 1.25; }
+  [class*="st-key-tile_"] { padding: 0.45rem 0.7rem !important; }
+  [class*="st-key-tile_"] .stMarkdownBadge { font-size: 0.9rem !important; }
+}
 /* Paging keys beyond the visible buttons' own (PageDown, Space, PageUp): the buttons
    stay mounted, so their shortcuts work, but take no room on the slide. */
 .st-key-slide_next_pagedown, .st-key-slide_next_space, .st-key-slide_previous_pageup {

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+import pytest
+
 from tests.browser.conftest import wait_for_app_idle
 
 POSITION = re.compile(r"Slide (\d+) of (\d+)")
@@ -55,3 +57,31 @@ def test_a_key_after_a_click_moves_one_slide_only(page, streamlit_server):
     page.wait_for_timeout(1500)
     wait_for_app_idle(page)
     assert _position(page)[0] == 3
+
+
+@pytest.mark.parametrize("width, height", [(1024, 768), (1280, 720), (1366, 768)])
+def test_the_summary_slide_fits_one_screen(browser, network_guard, streamlit_server,
+                                           width, height):
+    """The six outcome tiles and the paging buttons on one screen of a laptop or a
+    projector: nothing of the summary slide below the fold."""
+    context = browser.new_context(viewport={"width": width, "height": height},
+                                  service_workers="block")
+    context.set_default_timeout(60_000)
+    network_guard.install(context)
+    page = context.new_page()
+    try:
+        page.goto(f"{streamlit_server.url}/present?slide=1")
+        wait_for_app_idle(page)
+        bottoms = page.evaluate("""() => {
+          const boxes = [...document.querySelectorAll('[class*="st-key-tile_"]')];
+          const next = [...document.querySelectorAll('button')]
+            .find(b => b.innerText.includes('Next'));
+          return {tiles: boxes.length,
+                  lowest: Math.max(...boxes.map(b => b.getBoundingClientRect().bottom)),
+                  next: next ? next.getBoundingClientRect().bottom : null};
+        }""")
+        assert bottoms["tiles"] == 6, bottoms
+        assert bottoms["lowest"] <= height and bottoms["next"] is not None \
+            and bottoms["next"] <= height, f"{width}x{height}: {bottoms}"
+    finally:
+        context.close()
