@@ -18,6 +18,9 @@ from metrics.reference import catalogue, formatting
 from metrics.stats import disclosure
 from metrics.stats.methods import TREND_POINTS
 from metrics.views.pooled import comparator_average as _comparator_average
+# The SPC chart's words live beside it; imported here for the pages that read them.
+from metrics.views.spc_words import (  # noqa: F401
+    SPC_ASSURANCE, SPC_VARIATION, rule_words as _rule_words, spc_words)
 # The funnel's numbers live in their own module; these names stay importable here.
 from metrics.views.funnel import (  # noqa: F401
     FUNNEL_CAPTION, FUNNEL_METHODS, funnel_limits_frame, funnel_model)
@@ -402,63 +405,6 @@ def spc_frame(values: pd.DataFrame, ind: Indicator, area_code: str, up_to: dt.da
     summary["rebased"] = [(str(result["period"].iloc[p]), text) for p, text in rebase]
     summary["words"] = spc_words(result, summary)
     return result, summary
-
-
-SPC_VARIATION = {"improvement": "Special cause (improvement)",
-                 "concern": "Special cause (concern)",
-                 "neither": "Special cause (no preferred direction)"}
-SPC_ASSURANCE = {
-    "consistently_passing": "Consistently passing the target: even the process limit on "
-                            "the worse side meets it",
-    "consistently_failing": "Consistently failing the target: even the process limit on "
-                            "the better side falls short of it",
-    "hit_and_miss": "Hit and miss: the target lies within the process limits",
-}
-
-
-def _rule_words(rules: tuple, direction: str | None) -> str:
-    """The Making Data Count rules that mark a point, in words."""
-    side = "above" if direction == "higher" else "below"
-    words = {"outside_limits": f"{'above the upper' if direction == 'higher' else 'below the lower'}"
-                               " process limit",
-             "in_trend": f"7 or more points in a row "
-                         f"{'rising' if direction == 'higher' else 'falling'}",
-             "two_of_three": f"2 of 3 points beyond two sigma {side} the mean",
-             "in_run": f"7 or more points in a row {side} the mean"}
-    return "; ".join(words[rule] for rule in rules)
-
-
-def spc_words(frame: pd.DataFrame, summary: dict) -> str:
-    """What the SPC chart shows, in words taken from the same rule columns as its
-    markers (metrics.stats.spc_summary): the latest point's verdict and the rule that
-    marks it, or, when the latest point is common cause but earlier points are marked,
-    the most recent of those, so the words never say "no change" beside marked points."""
-    if not summary.get("variation") or frame.empty:
-        return "Variation not assessed."
-
-    def period(position: int) -> str:
-        return str(frame["period"].iloc[position]) if "period" in frame else \
-            f"point {position + 1}"
-
-    latest = period(summary["latest_position"])
-    if summary["variation"] != "common_cause":
-        words = (f"{SPC_VARIATION[summary['variation']]} at {latest}: "
-                 f"{_rule_words(summary['latest_rules'], summary['latest_direction'])}")
-    elif summary.get("special_points"):
-        count = summary["special_points"]
-        words = (f"Common cause variation at the latest point ({latest}), but "
-                 f"{count} earlier point{'s are' if count != 1 else ' is'} special cause: "
-                 f"the most recent, "
-                 f"{SPC_VARIATION[summary['last_special_variation']].lower()} at "
-                 f"{period(summary['last_special_position'])}: "
-                 f"{_rule_words(summary['last_special_rules'], summary['last_special_direction'])}")
-    else:
-        words = "Common cause variation: no point is special cause"
-    if summary.get("assurance"):
-        words += ". " + SPC_ASSURANCE[summary["assurance"]]
-    for at, text in summary.get("rebased", ()):
-        words += f". Limits recalculated from {at} (service change: {text})"
-    return words + "."
 
 
 # What the trend card says for a measure the Fingertips trend test (proportions and crude
