@@ -220,7 +220,7 @@ def _breakdown_model(data_dir, version_id, area_code, area_name, period_end, gro
         spec = continuity_charts.breakdown_chart(table, overall, target * 100, area_name,
                                                  title).to_dict(validate=False)
         out["parts"].append(dict(breakdown=breakdown, title=title, spec=spec,
-                                 table=cc.breakdown_display(table, breakdown),
+                                 table=tables.narrow_breakdown(table, breakdown),
                                  words=chart_words.breakdown(table, cc.IND, title, area_name,
                                                              latest["period"]),
                                  suppressed=int(table["suppressed"].sum()),
@@ -425,7 +425,10 @@ def _breakdowns(model, ctx) -> None:
                       about=_about_chart(ctx, f"Continuity of care by {part['title'].lower()}"
                                          f": {ctx.area_name}", model["period"]),
                       description=part["words"])
-        st.dataframe(tables.for_display(part["table"]), hide_index=True, width="stretch")
+        st.dataframe(tables.for_display(part["table"]), hide_index=True, width="stretch",
+                     column_config={name: st.column_config.TextColumn(help=text)
+                                    for name, text in tables.BREAKDOWN_HELP.items()
+                                    if name in part["table"].columns})
         if part["lower"]:
             st.caption("Significantly lower than the area overall: " +
                        ", ".join(part["lower"]) + ".")

@@ -128,3 +128,57 @@ def home_rank_words(ranking: pd.DataFrame) -> str:
     joint = " (joint)" if (ranks == rank).sum() > 1 else ""
     return (f"{ranking.loc[home, 'area_name'].iloc[0]} is {rank}{suffix}{joint} of "
             f"{int(ranks.notna().sum())}, from the highest.")
+
+
+def narrow_breakdown(table: pd.DataFrame, breakdown: str) -> pd.DataFrame:
+    """A continuity breakdown (metrics.views.continuity.breakdown_table) as a board table
+    of five columns, narrow enough for a 1024 px laptop (seven, with the counts and the
+    interval apart, scrolled sideways there): '*' for suppressed figures, and the
+    comparison as its shape and short words, as on the chart."""
+    from metrics import stats
+    from metrics.reference.catalogue import BREAKDOWNS
+    from metrics.reference.formatting import SUPPRESSED
+    from metrics.render import palette
+
+    def count(v):
+        return SUPPRESSED if pd.isna(v) else f"{v:,.0f}"
+
+    def rate(v, lo, hi, hidden):
+        if hidden:
+            return SUPPRESSED
+        if pd.isna(v):
+            return MISSING
+        return f"{v:.1f}%" + ("" if pd.isna(lo) else f" ({lo:.1f} to {hi:.1f})")
+
+    def compared(code, hidden):
+        if code == "not_compared":
+            return MISSING if hidden else "Not compared"
+        verdict = palette.verdict(code)
+        # "Better (compared at 95% only)" keeps its caveat; the others read as the legend.
+        words = stats.COMPARISON_WORDS[code] if code.endswith("only") else verdict.words
+        return f"{verdict.glyph} {words}"
+
+    return pd.DataFrame({
+        BREAKDOWNS.get(breakdown, breakdown.capitalize()): table["category"],
+        "Engaged": [f"{count(e)} of {count(r)}" for e, r in
+                                zip(table["engaged"], table["released"])],
+        "Rate (95% interval)": [rate(v, lo, hi, s) for v, lo, hi, s in
+                                zip(table["rate"], table["lower95"], table["upper95"],
+                                    table["suppressed"])],
+        "Against the area": [compared(c, s) for c, s in
+                                   zip(table["comparison"], table["suppressed"])],
+        "All areas" if breakdown == "prison" else "England":
+            [MISSING if pd.isna(v) else f"{v:.1f}%" for v in table["england_rate"]],
+    })
+
+
+# Header tooltips of narrow_breakdown's columns (st.column_config help).
+BREAKDOWN_HELP = {
+    "Engaged": "Adults engaged in community treatment within 3 weeks of "
+                           "release, of those released with a treatment need",
+    "Rate (95% interval)": "% engaged within 3 weeks, with its 95% Wilson interval",
+    "Against the area": "The group's rate against the area's overall rate (95% and "
+                              "99.8% intervals): the shape says it as well as the words",
+    "All areas": "The same prison's rate over all the areas it releases to",
+    "England": "England's rate for the same group",
+}

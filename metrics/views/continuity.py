@@ -600,32 +600,6 @@ def breakdown_table(breakdowns: pd.DataFrame, total: pd.Series | None, area_code
     return _ordered(table, breakdown)[columns].reset_index(drop=True)
 
 
-def breakdown_display(table: pd.DataFrame, breakdown: str) -> pd.DataFrame:
-    """The breakdown as a board table: '*' for suppressed figures."""
-    def count(v):
-        return formatting.SUPPRESSED if pd.isna(v) else f"{v:,.0f}"
-
-    def pct(v, hidden=False):
-        return formatting.SUPPRESSED if hidden else ("-" if pd.isna(v) else f"{v:.1f}%")
-
-    england_title = "All areas, same prison" if breakdown == "prison" else "England, same group"
-    return pd.DataFrame({
-        BREAKDOWNS.get(breakdown, breakdown.capitalize()): table["category"],
-        "Released": [count(v) for v in table["released"]],
-        "Engaged within 3 weeks": [count(v) for v in table["engaged"]],
-        "Rate": [pct(v, s) for v, s in zip(table["rate"], table["suppressed"])],
-        "95% interval": [formatting.SUPPRESSED if s else
-                         ("-" if pd.isna(lo) else f"{lo:.1f}% to {hi:.1f}%")
-                         for lo, hi, s in zip(table["lower95"], table["upper95"],
-                                              table["suppressed"])],
-        "Compared with the area": [
-            stats.COMPARISON_WORDS[c] if c != "not_compared" else
-            ("-" if s else "Not compared") for c, s in zip(table["comparison"],
-                                                           table["suppressed"])],
-        england_title: [pct(v) for v in table["england_rate"]],
-    })
-
-
 # --- Pathway --------------------------------------------------------------------------------
 
 PATHWAY_STAGES = (
