@@ -269,3 +269,11 @@ def test_both_maps_carry_their_description_as_name_and_caption(demo_app):
         alt = at.get("deck_gl_json_chart")[0].proto.alt
         assert alt.startswith("Map of ") and "Gloucestershire" in alt
         assert alt in {c.value for c in at.caption}
+
+
+def test_small_area_map_words_list_deciles_in_number_order():
+    from metrics.views import chart_words
+    values = pd.DataFrame({"value_text": ["10", "2", "1", "10"], "lsoa_name": list("abcd"),
+                           "ltla_name": list("abcd")})
+    words = chart_words.small_area_map(values, "decile", "Deprivation decile", "Testshire")
+    assert words.endswith("Small areas by deprivation decile: 1: 1; 2: 1; 10: 2.")

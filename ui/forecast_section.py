@@ -63,16 +63,7 @@ def render(ctx) -> None:
     # The sentences just above are the chart's accessible name too (not repeated under it).
     exports.chart(describe.accessible(spec, " ".join(words)),
                   f"continuity-forecast-{ctx.area_code}", ctx.public)
-    notes = [f"A forecast, not a promise: a binomial model with a trend in time, fitted to "
-             f"the last {result.quarters_used} single quarters (each weighted by its "
-             "releases), simulated forward 4,000 times at the recent releases a quarter; "
-             "the band is the 80% interval. It assumes the trend carries on."]
-    if result.dispersion and result.dispersion > 2:
-        notes.append(f"The quarters vary about {result.dispersion:.0f} times more than "
-                     "chance alone would make them; the intervals allow for it, but where "
-                     "a trend bends (as England's and the regions' did in the back-test) "
-                     "the figure falls outside the 80% interval more often than 1 in 5.")
-    st.caption(" ".join(notes))
+    st.caption(" ".join(result.method_words()))
     _scenario(result, inputs, ctx)
 
 

@@ -10,6 +10,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from metrics import stats
+from metrics.reference.catalogue import BREAKDOWNS
+from metrics.reference.formatting import SUPPRESSED
+from metrics.render import palette
+
 MISSING = "-"
 # Columns of words, where a dash would read as a figure: left blank instead.
 BLANK_WHEN_MISSING = ("Note", "Geography", "")
@@ -135,11 +140,6 @@ def narrow_breakdown(table: pd.DataFrame, breakdown: str) -> pd.DataFrame:
     of five columns, narrow enough for a 1024 px laptop (seven, with the counts and the
     interval apart, scrolled sideways there): '*' for suppressed figures, and the
     comparison as its shape and short words, as on the chart."""
-    from metrics import stats
-    from metrics.reference.catalogue import BREAKDOWNS
-    from metrics.reference.formatting import SUPPRESSED
-    from metrics.render import palette
-
     def count(v):
         return SUPPRESSED if pd.isna(v) else f"{v:,.0f}"
 

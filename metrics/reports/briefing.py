@@ -443,8 +443,7 @@ def forecast_slide(values: pd.DataFrame, area_code: str, area_name: str,
             sentences.append("The scenario asked for is not shown: it builds on the "
                              "forecast.")
         return slide
-    sentences.append("A forecast, not a promise: a binomial model with a trend in time "
-                     "fitted to the area's single quarters; the intervals are 80%.")
+    sentences += result.method_words()
     if request and pathway is not None:
         inputs = scenarios.scenario_inputs(protected, *pathway, area_code, threshold, target)
         made = scenarios.build(result, inputs, request, area_name)

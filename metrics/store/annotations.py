@@ -18,7 +18,8 @@ import pandas as pd
 
 from metrics.store.versions import TABLES, DamagedVersion, Version, _publish, verify
 
-__all__ = ["ANNOTATION_COLUMNS", "METRIC_SEPARATOR", "annotations", "publish_annotations"]
+__all__ = ["ANNOTATION_COLUMNS", "METRIC_SEPARATOR", "annotations", "notes_on",
+           "publish_annotations"]
 
 ANNOTATION_COLUMNS = {
     "annotation_id": "string",   # short random id, so a note can be named
@@ -55,9 +56,14 @@ def annotations(version: Version, area_code: str | None = None,
     if area_code is not None:
         frame = frame[frame["area_code"] == area_code]
     if metric_id is not None:
-        frame = frame[frame["metric_ids"].fillna("").str.split(METRIC_SEPARATOR)
-                      .map(lambda ids: metric_id in ids)]
+        frame = notes_on(frame, metric_id)
     return frame.sort_values(["date", "created_at"], kind="stable").reset_index(drop=True)
+
+
+def notes_on(notes: pd.DataFrame, metric_id: str) -> pd.DataFrame:
+    """The rows of `notes` (annotations) that name `metric_id` among their metrics."""
+    ids = notes["metric_ids"].fillna("").astype(str).str.split(METRIC_SEPARATOR)
+    return notes[ids.map(lambda named: metric_id in named)]
 
 
 def publish_annotations(data_dir: Path, base: Version, notes: pd.DataFrame,

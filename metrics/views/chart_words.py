@@ -228,7 +228,9 @@ def small_area_map(values: pd.DataFrame, measure_kind: str, title: str, area_nam
         notes = [t for t in notes if t]
         return words + (f". {_first_upper('; '.join(notes))}" if notes else "") + "."
     counts = values["value_text"].fillna("-").value_counts(sort=False)
-    order = sorted(counts.index, key=lambda label: (label == "-", label))
+    # Deciles in number order (1, 2, ... 10, not 1, 10, 2), classes by name, none last.
+    order = sorted(counts.index, key=lambda label: (
+        label == "-", not label.isdigit(), int(label) if label.isdigit() else 0, label))
     parts = [f"{label if label != '-' else 'no class'}: {counts[label]:,}" for label in order]
     return f"{head}. Small areas by {title.lower()}: " + "; ".join(parts) + "."
 

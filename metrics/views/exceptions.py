@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from metrics import stats
+from metrics import stats, store
 from metrics.reference import catalogue, formatting, periods
 from metrics.reference.catalogue import Indicator
 from metrics.views import changes, continuity as cc, explorer
@@ -211,8 +211,7 @@ def metric_notes(notes: pd.DataFrame | None, indicator_id: str) -> pd.DataFrame 
     """The notes naming one metric (`notes`: metrics.store.annotations rows of an area)."""
     if notes is None or notes.empty:
         return None
-    ids = notes["metric_ids"].fillna("").astype(str).str.split(",")
-    return notes[ids.map(lambda i: indicator_id in i)]
+    return store.notes_on(notes, indicator_id)
 
 
 def _spc_flags(values, ind, shown, where, period, up_to, threshold,

@@ -22,12 +22,10 @@ import pandas as pd
 from metrics.reference.catalogue import OTHER_PRISONS
 from metrics.views.target_forecast import TargetForecast
 
-SCENARIO_NOTE = ("Scenario, not a forecast or a record: what the figures would be if the "
-                 "change were made from next quarter, on the trend so far. It is worked "
-                 "out on this screen and not stored.")
-PACK_SCENARIO_NOTE = ("Scenario, not a forecast or a record: what the figures would be if "
-                      "the change were made from next quarter, on the trend so far. It was "
-                      "worked out for this pack and is not stored.")
+_NOTE = ("Scenario, not a forecast or a record: what the figures would be if the change "
+         "were made from next quarter, on the trend so far. {}")
+SCENARIO_NOTE = _NOTE.format("It is worked out on this screen and not stored.")
+PACK_SCENARIO_NOTE = _NOTE.format("It was worked out for this pack and is not stored.")
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,22 @@ class TargetForecast:
         return out
 
 
+    def method_words(self) -> list[str]:
+        """How the forecast was made and how far to trust it, for the page and the pack."""
+        out = [f"A forecast, not a promise: a binomial model with a trend in time, fitted "
+               f"to the last {self.quarters_used} single quarters (each weighted by its "
+               f"releases), simulated forward {DRAWS:,} times at the recent releases a "
+               f"quarter; the band is the {LEVEL:.0%} interval. It assumes the trend "
+               "carries on."]
+        if self.dispersion and self.dispersion > 2:
+            out.append(f"The quarters vary about {self.dispersion:.0f} times more than "
+                       "chance alone would make them; the intervals allow for it, but where "
+                       "a trend bends (as England's and the regions' did in the back-test) "
+                       f"the figure falls outside the {LEVEL:.0%} interval more often than "
+                       "1 in 5.")
+        return out
+
+
 def _chance(p: float | None) -> str:
     if p is None:
         return "-"
