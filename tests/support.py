@@ -140,3 +140,57 @@ def vega_datasets(element) -> list[dict]:
     for values in spec.get("datasets", {}).values():
         rows += values
     return rows
+
+
+def board_tables(at) -> list:
+    """The board tables (ui/tables.board_table) an AppTest run drew, as DataFrames of the
+    text a screen reader reads in each cell (the verdict's shape is hidden from it), less
+    the small second line under a row's name, which is kept in a `detail` column."""
+    from html.parser import HTMLParser
+
+    import pandas as pd
+
+    class Reader(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tables, self.cell, self.row, self.hidden, self.detail = [], None, None, 0, 0
+
+        def handle_starttag(self, tag, attrs):
+            attrs = dict(attrs)
+            if tag == "table":
+                self.tables.append([])
+            elif tag == "tr":
+                self.row = []
+                self.tables[-1].append(self.row)
+            elif tag in ("td", "th"):
+                self.cell = ["", ""]
+                self.row.append(self.cell)
+            elif tag == "span" and (attrs.get("aria-hidden") == "true" or self.hidden):
+                self.hidden += 1
+            elif tag == "span" and "board-detail" in (attrs.get("class") or ""):
+                self.detail += 1
+
+        def handle_endtag(self, tag):
+            if tag == "span" and self.hidden:
+                self.hidden -= 1
+            elif tag == "span" and self.detail:
+                self.detail -= 1
+
+        def handle_data(self, data):
+            if self.cell is not None and not self.hidden:
+                self.cell[1 if self.detail else 0] += data
+
+    frames = []
+    for element in at.get("html"):
+        body = str(element.proto.body)
+        if 'class="board-table"' not in body:
+            continue
+        reader = Reader()
+        reader.feed(body)
+        for rows in reader.tables:
+            head, *body_rows = rows
+            frame = pd.DataFrame([[c[0].strip() for c in r] for r in body_rows],
+                                 columns=[c[0].strip() for c in head])
+            frame["detail"] = [r[0][1].strip() for r in body_rows]
+            frames.append(frame)
+    return frames

@@ -18,6 +18,7 @@ from metrics.access import Identity
 from metrics.ingest import actions, audit, load
 from metrics.ingest.loading import Source
 from metrics.settings import load_settings
+from tests.support import board_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -126,8 +127,8 @@ def test_data_page_shows_each_role_what_it_may_use(data_dir, who):
     assert ("Analysts upload extracts" in words) != analyst
     assert ("Analysts restore earlier versions" in words) != analyst
     assert "Sign-in is not configured" not in words
-    history = [f.value for f in at.dataframe if "version" in getattr(f.value, "columns", [])]
-    assert ("by" in history[0].columns) == analyst      # loaders' e-mails: analysts only
+    history = [f for f in board_tables(at) if "Version" in f.columns]
+    assert ("By" in history[0].columns) == analyst      # loaders' e-mails: analysts only
 
 
 def test_member_switching_unsuppressed_viewing_on_gets_the_banner(data_dir):

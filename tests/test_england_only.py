@@ -19,6 +19,7 @@ from metrics.reference import catalogue
 from metrics.reports import boardpack, briefing
 from metrics.settings import load_settings
 from metrics.views import explorer, headlines
+from tests.support import board_tables
 from tests.test_boardpack import _text as pdf_text
 from tests.test_pages import APP, TIMEOUT_S, demo_data_dir, exception_text  # noqa: F401
 
@@ -123,11 +124,11 @@ def test_use_page_spine_table_and_headline_do_not_give_england_to_the_area(publi
     values, _ = public
     england = _england(values, catalogue.get("drug_use_16_59"))
     at = _use_page()
-    table = at.dataframe[0].value.set_index("Metric")
+    table = board_tables(at)[0].set_index("Metric")
     row = table.loc["Drug use in the last year: adults 16-59"]
     assert row["Gloucestershire"] == ENGLAND_ONLY
     assert row["England"] == england
-    assert england not in (row["Worst / lowest"], row["Best / highest"])
+    assert england not in row["Range of areas"]
     # The headline figures: the area says England only; England has the value.
     metrics = {m.label: m.value for m in at.metric}
     assert metrics.get("Gloucestershire") == "England only", metrics

@@ -8,6 +8,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from metrics.ingest import load
+from tests.support import board_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -43,9 +44,9 @@ def test_data_page_on_loaded_data_shows_coverage_and_history(tmp_path, monkeypat
     assert "Showing published data, version v0001" in words
     assert "Uploading is switched off" in words            # the default setting
     assert "Not loaded (" in words                         # catalogue metrics with no data
-    frames = [f.value for f in at.dataframe]
-    history = [f for f in frames if "version" in getattr(f, "columns", [])]
-    assert history and history[0]["version"].tolist() == ["v0001"]
+    history = [f for f in board_tables(at) if "Version" in f.columns]
+    assert history and history[0]["Version"].tolist() == ["v0001"]
+    assert history[0]["detail"].tolist() == ["current"]
 
 
 def test_upload_and_rollback_appear_when_the_setting_allows(tmp_path, monkeypatch):
@@ -70,10 +71,11 @@ def test_coverage_grid_lists_metrics_by_period(tmp_path, monkeypatch):
     data_dir = tmp_path / "data"
     load([FIXTURES / "long_format.csv"], data_dir)
     at = run_data_page(monkeypatch, data_dir)
-    grids = [f.value for f in at.dataframe
-             if "2023/24 Q1" in list(getattr(f.value, "columns", []))]
-    assert grids, [list(getattr(f.value, "columns", [])) for f in at.dataframe]
-    assert "Continuity of care: prison to community" in list(grids[0].index)
+    [summary] = [f for f in board_tables(at) if "Gaps" in f.columns]
+    row = summary.set_index("Metric").loc["Continuity of care: prison to community"]
+    assert row["Periods"].startswith("2023/24 Q1"), row
+    # The full grid, one column per period, is the download.
+    [grid] = [d for d in at.get("download_button") if "coverage grid" in d.proto.label]
 
 
 # --- Text from files is shown as text ----------------------------------------------------

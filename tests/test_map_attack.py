@@ -20,7 +20,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from metrics import geo, store
-from tests.support import app_on_demo_data
+from tests.support import app_on_demo_data, board_tables
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 THRESHOLD = 5
@@ -77,7 +77,11 @@ def collect(area: str) -> dict:
         for measure in geo.SUMMARY_MEASURES:
             at = _page(area, view="Urban and rural", ur_by=by, ur_measure=measure)
             sent["charts"] += _chart_rows(at)
-        sent["tables"] += [frame.value for frame in at.dataframe]
+        # The page's people and rates tables, one row per class when joined; England's
+        # table (rates only) comes last.
+        counts, rates, *england = board_tables(at)
+        sent["tables"] += [counts.drop(columns="detail").merge(
+            rates.drop(columns="detail"), on="Rural-urban class"), *england]
     return sent
 
 

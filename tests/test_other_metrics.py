@@ -24,6 +24,7 @@ from metrics.ingest import load
 
 from ui import plain
 
+from tests.support import board_tables
 from tests.test_pages import APP, PROJECT_ROOT, TIMEOUT_S, assert_app_frame_ran, exception_text
 
 REAL = PROJECT_ROOT / "tests" / "fixtures" / "real" / "other"
@@ -92,7 +93,7 @@ def chart_rows(at: AppTest) -> list[list[dict]]:
 
 
 def spine(at: AppTest) -> pd.DataFrame:
-    table = at.dataframe[0].value
+    table = board_tables(at)[0]
     assert "Metric" in table.columns, table.columns
     return table
 
@@ -164,12 +165,12 @@ def test_other_metrics_page_shows_the_fingertips_metric_like_a_catalogue_one(dat
     assert at.title[0].value == "Other metrics: Gloucestershire"
 
     row = spine(at).set_index("Metric").loc[CAMPYLOBACTER]
-    assert row["Period"] == "2017"
-    assert row["Gloucestershire"] == "111.7 per 100,000"
-    assert row["England"] == "96.6 per 100,000"
+    assert row["detail"] == "2017 · per 100,000"      # period and unit under the name
+    assert row["Gloucestershire"] == "111.7"
+    assert row["England"] == "96.6"
     # Fingertips' own column says Gloucestershire 2017 differs from England (95% limits
     # 103.5 to 120.3 against 96.6); with no polarity the words are higher/lower.
-    assert row["Compared with England"] == "Higher than England (99.8% confidence)"
+    assert row["Compared with England"] == "Higher (99.8%)"
     assert {m.label: m.value for m in at.metric} == {
         "Gloucestershire, 2017": "111.7 per 100,000", "England": "96.6 per 100,000"}
     assert "Higher than England" in texts(at)
@@ -238,10 +239,10 @@ def test_new_long_format_metric_is_computed_and_shown(data_dir):
 
     at = other_page(area="E10000019")   # Lincolnshire: 2015 and 2016
     row = spine(at).set_index("Metric").loc[CHILDREN]
-    assert row["Lincolnshire"] == "275.5 per 100,000"
-    assert row["England"] == "229.5 per 100,000"
+    assert row["Lincolnshire"] == "275.5"
+    assert row["England"] == "229.5"
     # Fingertips: 240.6 to 314.1 against England's 229.5, "Worse" (here: higher).
-    assert row["Compared with England"].startswith("Higher than England")
+    assert row["Compared with England"].startswith("Higher (")
     trend = [r for rows in chart_rows(at) for r in rows if r.get("line") == "Lincolnshire"]
     assert sorted(r["value"] for r in trend) == [201.4, 275.5]      # rounded as displayed
 

@@ -26,7 +26,7 @@ from streamlit.testing.v1 import AppTest
 from metrics import store
 from metrics.reference import catalogue
 from metrics.reports import boardpack
-from tests.support import app_on_demo_data, publish_subset
+from tests.support import app_on_demo_data, board_tables, publish_subset
 from ui import tables
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -227,7 +227,7 @@ def test_a_metric_missing_for_the_area_says_not_loaded_yet(data_dir, full):
     seizures = catalogue.get("drug_seizures").title
     assert (f"{seizures}: not loaded yet for the Gloucestershire police force area."
             in shown), shown
-    spine = at.dataframe[0].value
+    spine = board_tables(at)[0]
     row = spine[spine["Metric"] == seizures].iloc[0]
     assert row["Gloucestershire"] == "not loaded yet"
     assert tpm in walk.pack

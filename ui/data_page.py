@@ -18,7 +18,7 @@ from metrics.access import AccessDenied
 from metrics.ingest import actions, drop, layouts, loading, template
 from metrics.ingest.model import LoadReport
 from metrics.reference.formatting import plural
-from ui import auth, data, exports, frame, plain
+from ui import auth, data, data_tables, exports, frame, plain, tables
 
 
 def render() -> None:
@@ -31,7 +31,6 @@ def render() -> None:
     KIND_LABELS = {"quarter": "Quarters", "rolling_12m": "Rolling 12 months",
                    "financial_year": "Financial years", "pooled_3y": "3-year pooled",
                    "calendar_year": "Calendar years"}
-    GAP_STYLE = "background-color: #f8d7da; color: #842029; font-weight: 600"
 
 
     def flash(message: str, kind: str = "success") -> None:
@@ -258,7 +257,8 @@ def render() -> None:
         summary = data.loaded_summary(ctx.data_dir, ctx.version.id)
         kinds = [k for k in KIND_LABELS if k in set(summary["period_kind"])]
         st.markdown("Number of areas with a figure (a value, or a suppressed `*`) for each "
-                    "metric and period. **gap** marks a period missing inside a metric's series.")
+                    "metric and period, summed up per metric: a **gap** is a period missing inside a "
+                    "metric's series.")
         if not kinds:
             st.info("Nothing is loaded yet.")
         else:
@@ -268,13 +268,19 @@ def render() -> None:
             if grid.empty:
                 st.info("No figures of this kind of period.")
             else:
-                grid = grid.rename(columns=periods.short_label)
+                st.html(tables.board_table(
+                    data_tables.coverage_summary(grid),
+                    caption=f"{KIND_LABELS[kind]}: the periods each metric covers, the "
+                            "areas with a figure in its latest and the gaps inside its series"))
                 gaps = int(grid.isna().sum().sum())
-                styled = grid.style.format(lambda v: "gap" if pd.isna(v) else f"{int(v)}") \
-                    .map(lambda v: GAP_STYLE if pd.isna(v) else "")
-                st.dataframe(styled, width="stretch")
                 st.caption(f"{plural(len(grid), 'metric')} x {plural(grid.shape[1], 'period')}; "
-                           f"{plural(gaps, 'gap')}.")
+                           f"{plural(gaps, 'gap')}. The full grid, one column per period, is "
+                           "in the download.")
+                st.download_button(
+                    "Download the coverage grid (CSV)",
+                    exports.csv_bytes(grid.rename(columns=periods.short_label).reset_index()),
+                    file_name=f"coverage_{kind}.csv", mime="text/csv",
+                    icon=":material/download:", key=f"coverage_csv_{kind}")
         missing = [i.title for i in catalogue.INDICATORS
                    if i.id not in set(summary["indicator_id"])]
         if missing:
@@ -293,7 +299,10 @@ def render() -> None:
                 st.warning(f"Overdue: newer figures should have been published by now for "
                            f"{'; '.join(late['source'])}. Load them, or check whether the "
                            "release has moved.", icon=":material/schedule:")
-            st.dataframe(fresh, hide_index=True, width="stretch")
+            shown, details = data_tables.freshness_table(fresh)
+            st.html(tables.board_table(shown, details=details,
+                                       caption="Sources: the publisher and the statistics' "
+                                               "status under each name"))
 
     with tab_history:
         hist = data.history(ctx.data_dir, ctx.version.id)
@@ -303,7 +312,10 @@ def render() -> None:
             # Who loaded each version is analysts' business, not every viewer's (the
             # e-mail addresses of signed-in analysts; admins read them in the audit log).
             hist = hist.drop(columns=["by"])
-        show_table(hist, column_config={"demo": st.column_config.CheckboxColumn("demo")})
+        shown, states = data_tables.history_table(hist)
+        st.html(tables.board_table(shown, details=states,
+                                   caption="Versions, newest first: each one's state under it",
+                                   scroll=len(shown) > 12))
         others = [v for v in hist["version"] if v != ctx.version.id]
         if who.sign_in and not who.allows("rollback"):
             st.info("Analysts restore earlier versions: sign in as an analyst to roll back.",
@@ -353,6 +365,6 @@ Periods may be written in any common style (2024/25 Q1, 2024-25 Q1, Apr-Jun 2024
                            exports.csv_bytes(template.template_frame()),
                            file_name="cdp_long_format_template.csv", mime="text/csv",
                            icon=":material/download:")
-        st.dataframe(pd.DataFrame({"column": list(template.COLUMN_HELP),
-                                   "meaning": list(template.COLUMN_HELP.values())}),
-                     hide_index=True, width="stretch")
+        st.html(tables.board_table(pd.DataFrame({"Column": list(template.COLUMN_HELP),
+                                                 "Meaning": list(template.COLUMN_HELP.values())}),
+                                   caption="The long format's columns"))

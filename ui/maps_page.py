@@ -15,10 +15,16 @@ from metrics.reference import catalogue
 from metrics.render import map_charts
 from metrics.stats import comparators
 from metrics.views import chart_words, need_totals
-from ui import data, exports, frame
+from ui import data, exports, frame, tables
 
 # Pixels per rural-urban group on the urban and rural chart (two groups: 128 px).
 URBAN_RURAL_ROW = 64
+# The urban/rural summary's columns (geo.summary_display), as two tables.
+COUNT_COLUMNS = ["Rural-urban class", "Small areas", "Residents", "Estimated users",
+                 "In treatment", "Deaths, 5 years"]
+RATE_COLUMNS = ["Rural-urban class", "Users per 1,000 (95% CI)",
+                "In treatment per estimated user (95% CI)", "Unmet need (95% CI)",
+                "Deaths per 100,000 a year (95% CI)"]
 
 
 VIEWS = ["Partnership", "England", "Urban and rural"]
@@ -316,7 +322,15 @@ def render() -> None:
             f"urban-rural-{measure}-{ctx.area_code}", ctx.public,
             description=chart_words.urban_rural(classes, measure, title, unit,
                                                 ctx.area_name, england_classes))
-        st.dataframe(geo.summary_display(summary), hide_index=True, width="stretch")
+        # Two tables, people then rates, so each shows whole on a 1024 px laptop (as one
+        # data grid of ten columns it ran 524 px past a 1280 px page).
+        shown = geo.summary_display(summary)
+        st.html(tables.board_table(shown[COUNT_COLUMNS],
+                                   caption=f"Small areas, residents and people, by "
+                                           f"{ruc_title.lower()}"))
+        st.html(tables.board_table(shown[RATE_COLUMNS],
+                                   caption=f"Rates and shares with their 95% intervals, by "
+                                           f"{ruc_title.lower()}"))
         suppression = (f" Counts from 1 to {threshold - 1} are shown as *, with a second figure "
                        "hidden where the first could be worked out by subtraction."
                        if threshold > 1 else "")
@@ -326,8 +340,9 @@ def render() -> None:
         with st.expander("England by the same classes"):
             st.caption("Rates and shares only: England's counts by class, less the areas' "
                        "own, could give away a count an area hides.")
-            st.dataframe(geo.summary_display(england, counts=False), hide_index=True,
-                         width="stretch")
+            st.html(tables.board_table(geo.summary_display(england, counts=False)[RATE_COLUMNS],
+                                       caption="England: rates and shares with their 95% "
+                                               "intervals"))
 
     draw = {"Partnership": partnership, "England": england, "Urban and rural": urban_rural}
     for view, tab in zip(VIEWS, tabs):

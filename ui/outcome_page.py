@@ -11,13 +11,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import replace
 
+import pandas as pd
 import streamlit as st
 
 from metrics import stats
 from metrics.ingest import IngestError, actions, definitions
 from metrics.access import AccessDenied
 from metrics.reference import catalogue, formatting, glossary
-from metrics.render import charts
+from metrics.render import charts, palette
 from metrics.views import chart_words, explorer, headlines
 from ui import auth, cards, data, exports, frame, plain, tables
 
@@ -77,14 +78,14 @@ def render(outcome: str) -> None:
                    "comparator average."
                    + (" A metric published by police force area shows the force's figure; "
                       "one published for England only is not placed on the spine (it has "
-                      "no area figures)." if table["Geography"].fillna("").astype(bool).any()
-                      else ""))
-    if not table["Geography"].fillna("").astype(bool).any():
-        table = table.drop(columns="Geography")
-    st.dataframe(tables.for_display(table.rename(columns={"This area": ctx.area_name})),
-                 hide_index=True,
-                 width="stretch", column_config={"Metric": st.column_config.TextColumn(
-                     width="medium", pinned=True)})
+                      "no area figures)." if table["detail"].str.contains(
+                          "police force area|England only").any() else ""))
+    st.html(tables.board_table(
+        table.drop(columns=["comparison", "detail"]).rename(columns={"This area": ctx.area_name}),
+        caption="All metrics of this outcome: each figure in the metric's unit, said under "
+                "its name",
+        verdicts={"Compared with England": table["comparison"].tolist()},
+        details=table["detail"].tolist()))
 
     by_id = {ind.id: ind for ind in indicators}
     with metric_col:
@@ -104,14 +105,56 @@ def _spine_model(data_dir: str, version_id: str, outcome: str, area_code: str,
     plotted = rows.dropna(subset=["pos_min"]) if "pos_min" in rows else rows.iloc[0:0]
     spec = charts.spine_chart(plotted).to_dict(validate=False) if len(plotted) else None
     words = chart_words.spine(plotted, explorer.area_names(areas).get(area_code, area_code))
-    table = rows.rename(columns={
-        "title": "Metric", "period": "Period", "area_text": "This area",
-        "england_text": "England", "comparators_text": "Comparator average",
-        "worst_text": "Worst / lowest", "best_text": "Best / highest",
-        "significance_words": "Compared with England", "geography_note": "Geography"})
-    columns = ["Metric", "Period", "This area", "England", "Comparator average",
-               "Worst / lowest", "Best / highest", "Compared with England", "Geography"]
-    return table.reindex(columns=columns), spec, words
+    return spine_table(rows, _indicators(data_dir, version_id, outcome)), spec, words
+
+
+def _short_verdict(words: str, code: str) -> str:
+    """'Better (95%)' for 'Better than England (95% confidence)', as the chart's legend says
+    it (the column's header names England); 'Not compared' keeps its reason (England only)
+    and an approximate interval stays said."""
+    if code == "not_compared" or not isinstance(words, str):
+        return words
+    approximate = f" ({explorer.APPROXIMATE})"
+    return palette.short_words(code) + (approximate if words.endswith(approximate) else "")
+
+
+# Geography said under a metric's name in the spine table (the area's cell names the force).
+GEOGRAPHY_WORDS = {"pfa": "police force area", "national": "England only"}
+
+
+def spine_table(rows: pd.DataFrame, indicators: list) -> pd.DataFrame:
+    """The spine's rows as six columns a 1024 px page shows whole: the metric (its period,
+    unit and geography on a second line, so the figures are bare numbers), this area,
+    England, the comparators, the range of areas and the comparison. `comparison` (the
+    codes that colour the last column) and `detail` (the second line) are for
+    tables.board_table, not columns."""
+    by_id = {ind.id: ind for ind in indicators}
+    out = []
+    for row in rows.to_dict("records"):
+        ind = by_id[row["indicator_id"]]
+        # Bare numbers: the unit is said once, under the metric's name.
+        suffix = f" {ind.unit}" if ind.unit not in ("%", "count") else ""
+
+        def bare(text):
+            return text.replace(suffix, "") if suffix and isinstance(text, str) else text
+
+        worst, best = bare(row.get("worst_text")), bare(row.get("best_text"))
+        ends = ("lowest", "highest") if ind.polarity not in ("low", "high") else ("worst", "best")
+        spread = worst if worst in ("-", explorer.NO_AREA_FIGURES) or worst == best \
+            else f"{worst} ({ends[0]}) to {best} ({ends[1]})"
+        detail = [row["period"] if row["period"] not in ("-", "no data") else "",
+                  ind.unit if ind.unit != "count" else "count",
+                  GEOGRAPHY_WORDS.get(ind.geography, "")]
+        out.append({"Metric": row["title"], "This area": bare(row["area_text"]),
+                    "England": bare(row["england_text"]),
+                    "Comparators": bare(row["comparators_text"]), "Range of areas": spread,
+                    "Compared with England": _short_verdict(row["significance_words"],
+                                                            row["comparison"]),
+                    "comparison": row["comparison"],
+                    "detail": " · ".join(d for d in detail if d)})
+    return pd.DataFrame(out, columns=["Metric", "This area", "England", "Comparators",
+                                      "Range of areas", "Compared with England",
+                                      "comparison", "detail"])
 
 
 def _outcome_values(data_dir: str, version_id: str, outcome: str, threshold: int):

@@ -7,6 +7,8 @@ downloads keep the plain values (blank cells), which spreadsheets expect.
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 
@@ -182,3 +184,44 @@ BREAKDOWN_HELP = {
     "All areas": "The same prison's rate over all the areas it releases to",
     "England": "England's rate for the same group",
 }
+
+
+# --- Board tables ---------------------------------------------------------------------------
+# A data grid (st.dataframe) draws on a canvas whose columns never wrap: the outcome
+# pages' nine-column "All metrics" table was 515-1,176 px wider than a 1024 px laptop's
+# page, its verdicts and extremes behind a sideways scroll. A board table is plain HTML,
+# as a board paper prints it: cells wrap, so every column shows at any width, and a
+# screen reader reads its header cells (the first column heads each row).
+
+def board_table(frame: pd.DataFrame, caption: str = "",
+                verdicts: dict[str, list] | None = None,
+                details: list[str] | None = None, scroll: bool = False) -> str:
+    """`frame` as an HTML table (missing cells as for_display writes them). `verdicts`
+    maps a column to the comparison codes of its rows: that column's cells are filled in
+    the benchmark colour, with the verdict's shape before its words (colour is never
+    alone). `details`: a second, smaller line under each row's first cell. `scroll`: a
+    long table scrolls up and down in a box of its own, its header kept in view."""
+    frame = for_display(frame)
+    verdicts = verdicts or {}
+    head = "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in frame.columns)
+    body = []
+    for i, row in enumerate(frame.itertuples(index=False)):
+        cells = []
+        for j, (column, value) in enumerate(zip(frame.columns, row)):
+            text = html.escape("" if _is_missing(value) else _text(value))
+            style = ""
+            if column in verdicts:
+                verdict = palette.verdict(verdicts[column][i])
+                style = (f' style="background:{verdict.colour};'
+                         f'color:{palette.text_colour(verdict.colour)}"')
+                text = f'<span aria-hidden="true">{verdict.glyph}</span> {text}'
+            if j == 0 and details and details[i]:
+                text += f'<br><span class="board-detail">{html.escape(details[i])}</span>'
+            tag = '<th scope="row"' if j == 0 else "<td"
+            cells.append(f"{tag}{style}>{text}</{tag[1:3]}>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    title = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+    boxed = (f' board-table-scroll" tabindex="0" role="region" '
+             f'aria-label="{html.escape(caption or "Table", quote=True)}') if scroll else ""
+    return (f'<div class="board-table{boxed}"><table>{title}<thead><tr>{head}</tr></thead>'
+            f'<tbody>{"".join(body)}</tbody></table></div>')

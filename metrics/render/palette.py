@@ -86,6 +86,15 @@ def verdict(code) -> Verdict:
     return VERDICTS[verdict_key(code)]
 
 
+def short_words(code) -> str:
+    """A comparison in the legend's words ('Better (95%)'), for a column whose header names
+    England; a verdict made at 95% only keeps its caveat ('Better (compared at 95% only)')."""
+    words = verdict(code).words
+    if isinstance(code, str) and code.endswith("only") and code in stats.COMPARISON_CODES:
+        return words.replace("(95%)", "(compared at 95% only)")
+    return words
+
+
 def present(codes) -> list[Verdict]:
     """The categories among `codes`, in legend order, so a legend lists only what the
     chart shows."""
