@@ -183,7 +183,7 @@ def board_tables(at) -> list:
     frames = []
     for element in at.get("html"):
         body = str(element.proto.body)
-        if 'class="board-table"' not in body:
+        if 'class="board-table' not in body:
             continue
         reader = Reader()
         reader.feed(body)

@@ -81,7 +81,7 @@ import pytest  # noqa: E402
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
 from metrics.views import chart_words  # noqa: E402
-from tests.support import app_on_demo_data  # noqa: E402
+from tests.support import app_on_demo_data, board_tables  # noqa: E402
 
 APP = Path(__file__).resolve().parents[1] / "app.py"
 
@@ -197,7 +197,7 @@ def test_england_map_has_every_area_as_a_table(demo_app):
     at.run()
     assert not at.exception, [e.message for e in at.exception]
     title = catalogue.get("adults_in_treatment").title
-    tables = [d.value for d in at.dataframe if title in d.value.columns]
+    tables = [t for t in board_tables(at) if title in t.columns]
     assert tables, "no table of the England map"
     table = tables[0]
     assert len(table) == 153 and table["Area"].is_unique

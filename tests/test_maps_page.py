@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.support import app_on_demo_data
+from tests.support import app_on_demo_data, board_tables
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 HOME = "E10000013"
@@ -100,7 +100,7 @@ def test_urban_and_rural_view(demo_data_dir):
     at = maps_page("Urban and rural", ur_by="class")
     assert at.get("vega_lite_chart")
     # The chart's data holds only what it draws: no counts, hidden or shown.
-    from tests.support import board_tables, vega_datasets
+    from tests.support import vega_datasets
     rows = vega_datasets(at.get("vega_lite_chart")[0])
     fields = {key for row in rows for key in row}
     assert rows and fields <= {"group_label", "treated_share", "lower", "upper"}, fields
@@ -158,10 +158,10 @@ def test_real_data_without_a_small_area_table(tmp_path, monkeypatch):
 
 def test_deaths_by_district_as_a_table_with_intervals_and_period(demo_data_dir):
     at = maps_page(map_measure="deaths_rate")
-    table = next(f.value for f in at.dataframe if "interval_text" in f.value.columns)
+    table = next(f for f in board_tables(at) if "95% CI" in f.columns)
     assert len(table) == 6                                  # Gloucestershire's districts
-    assert table["period"].str.match(r"5 years to \d{4}/\d{2}$").all()
-    assert table["interval_text"].str.match(r"[\d.]+ to [\d.]+$|\*$").all()
+    assert table["Period"].str.match(r"5 years to \d{4}/\d{2}$").all()
+    assert table["95% CI"].str.match(r"[\d.]+ to [\d.]+$|\*$").all()
     rows = next(layer for layer in deck_spec(at)["layers"] if layer["id"] == "lsoas")["data"]
     assert all("95% CI" in row["value_detail"] and "5 years to" in row["value_detail"]
                for row in rows if row["value_text"] not in ("*", "-"))

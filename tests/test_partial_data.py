@@ -164,7 +164,7 @@ class Walk:
             rows = chart_data(chart)
             if not any(rows.values()):
                 self.problems.append(f"{where}: chart {i} has no data (an empty chart)")
-        self.frames[where] = [d.value for d in at.dataframe]
+        self.frames[where] = [d.value for d in at.dataframe] + board_tables(at)
         if where.split(":")[0] in TABLE_PAGES:
             for frame in self.frames[where]:
                 bad = tables.missing_cells(frame)

@@ -31,6 +31,7 @@ from metrics.reports import boardpack, briefing
 from metrics.settings import load_settings
 from metrics.stats import comparators
 from metrics.views import explorer
+from tests.support import board_tables
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 APP = PROJECT_ROOT / "app.py"
@@ -278,7 +279,7 @@ def _page_tables(at: AppTest) -> list[pd.DataFrame]:
         frame = element.value
         if isinstance(frame, pd.DataFrame):
             tables.append(frame.reset_index())
-    return tables
+    return tables + board_tables(at)
 
 
 def _table_problems(frame: pd.DataFrame, where: str) -> list[str]:

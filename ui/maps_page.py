@@ -135,27 +135,21 @@ def render() -> None:
                 st.caption(f"Drug-related deaths by district, {deaths['period'].iloc[0]}: a "
                            "small area has too few deaths to map. 95% intervals: Byar's "
                            "method (exact Poisson below 10 deaths)." if len(deaths) else "")
-                st.dataframe(
+                st.html(tables.board_table(
                     deaths[["ltla_name", "population", "deaths_text", "rate_text",
-                            "interval_text", "period"]],
-                    hide_index=True, width="stretch", column_config={
-                        "ltla_name": st.column_config.TextColumn("District"),
-                        "population": st.column_config.NumberColumn("Residents",
-                                                                    format="localized"),
-                        "deaths_text": st.column_config.TextColumn("Deaths"),
-                        "rate_text": st.column_config.TextColumn(
-                            "Per 100,000 a year",
-                            help="Deaths per 100,000 residents a year, over the period"),
-                        "interval_text": st.column_config.TextColumn("95% CI"),
-                        "period": st.column_config.TextColumn("Period")})
+                            "interval_text", "period"]].rename(columns={
+                        "ltla_name": "District", "population": "Residents",
+                        "deaths_text": "Deaths", "rate_text": "Per 100,000 a year",
+                        "interval_text": "95% CI", "period": "Period"}),
+                    caption="Drug-related deaths by district"))
             else:
-                st.dataframe(
-                    values[["lsoa_name", "lsoa_code", "ltla_name", "value_text"]],
-                    hide_index=True, width="stretch", column_config={
-                        "lsoa_name": st.column_config.TextColumn("Small area"),
-                        "lsoa_code": st.column_config.TextColumn("Code"),
-                        "ltla_name": st.column_config.TextColumn("District"),
-                        "value_text": st.column_config.TextColumn(title, help=title)})
+                # Board tables (cells wrap) in a box that scrolls up and down: as a data
+                # grid this ran 256 px past its column on a 1024 px laptop.
+                st.html(tables.board_table(
+                    values[["lsoa_name", "lsoa_code", "ltla_name", "value_text"]].rename(
+                        columns={"lsoa_name": "Small area", "lsoa_code": "Code",
+                                 "ltla_name": "District", "value_text": title}),
+                    caption=f"{title} by small area", scroll=len(values) > 12))
 
     def partnership() -> None:
         if not measures:
@@ -288,12 +282,12 @@ def render() -> None:
         with st.expander("The map as a table"):
             shown = map_values.assign(area=map_values["area_code"].map(names)) \
                 .sort_values("area", kind="stable")
-            st.dataframe(shown[["area", "value_text", "period", "comparison_text", "note"]]
-                         .rename(columns={"area": "Area", "value_text": indicator.title,
-                                          "period": "Period",
-                                          "comparison_text": "Compared with England",
-                                          "note": "Note"}),
-                         hide_index=True, width="stretch")
+            st.html(tables.board_table(
+                shown[["area", "value_text", "period", "comparison_text", "note"]]
+                .rename(columns={"area": "Area", "value_text": indicator.title,
+                                 "period": "Period",
+                                 "comparison_text": "Compared with England", "note": "Note"}),
+                caption=f"{indicator.title}: every partnership", scroll=len(shown) > 12))
         print_version(lambda: map_charts.national_static_map(
             national, regions, geo.area_map_values(_map_rows(indicator.id, codes, export_threshold),
                                                    indicator, ctx.areas, export_threshold),
