@@ -135,21 +135,22 @@ def render() -> None:
                 st.caption(f"Drug-related deaths by district, {deaths['period'].iloc[0]}: a "
                            "small area has too few deaths to map. 95% intervals: Byar's "
                            "method (exact Poisson below 10 deaths)." if len(deaths) else "")
-                st.html(tables.board_table(
-                    deaths[["ltla_name", "population", "deaths_text", "rate_text",
-                            "interval_text", "period"]].rename(columns={
-                        "ltla_name": "District", "population": "Residents",
-                        "deaths_text": "Deaths", "rate_text": "Per 100,000 a year",
-                        "interval_text": "95% CI", "period": "Period"}),
-                    caption="Drug-related deaths by district"))
+                shown = deaths[["ltla_name", "population", "deaths_text", "rate_text",
+                                "interval_text", "period"]].rename(columns={
+                    "ltla_name": "District", "population": "Residents",
+                    "deaths_text": "Deaths", "rate_text": "Per 100,000 a year",
+                    "interval_text": "95% CI", "period": "Period"})
+                st.html(tables.board_table(shown, caption="Drug-related deaths by district"))
+                exports.table(shown, f"map-{measure}-{ctx.area_code}", ctx.public)
             else:
                 # Board tables (cells wrap) in a box that scrolls up and down: as a data
                 # grid this ran 256 px past its column on a 1024 px laptop.
-                st.html(tables.board_table(
-                    values[["lsoa_name", "lsoa_code", "ltla_name", "value_text"]].rename(
-                        columns={"lsoa_name": "Small area", "lsoa_code": "Code",
-                                 "ltla_name": "District", "value_text": title}),
-                    caption=f"{title} by small area", scroll=len(values) > 12))
+                shown = values[["lsoa_name", "lsoa_code", "ltla_name", "value_text"]].rename(
+                    columns={"lsoa_name": "Small area", "lsoa_code": "Code",
+                             "ltla_name": "District", "value_text": title})
+                st.html(tables.board_table(shown, caption=f"{title} by small area",
+                                           scroll=len(values) > 12))
+                exports.table(shown, f"map-{measure}-{ctx.area_code}", ctx.public)
 
     def partnership() -> None:
         if not measures:
@@ -282,12 +283,13 @@ def render() -> None:
         with st.expander("The map as a table"):
             shown = map_values.assign(area=map_values["area_code"].map(names)) \
                 .sort_values("area", kind="stable")
+            every = shown[["area", "value_text", "period", "comparison_text", "note"]].rename(
+                columns={"area": "Area", "value_text": indicator.title, "period": "Period",
+                         "comparison_text": "Compared with England", "note": "Note"})
             st.html(tables.board_table(
-                shown[["area", "value_text", "period", "comparison_text", "note"]]
-                .rename(columns={"area": "Area", "value_text": indicator.title,
-                                 "period": "Period",
-                                 "comparison_text": "Compared with England", "note": "Note"}),
-                caption=f"{indicator.title}: every partnership", scroll=len(shown) > 12))
+                every, caption=f"{indicator.title}: every partnership", scroll=len(shown) > 12,
+                verdicts={"Compared with England": shown["comparison"].tolist()}))
+            exports.table(every, f"england-map-{indicator.id}", ctx.public)
         print_version(lambda: map_charts.national_static_map(
             national, regions, geo.area_map_values(_map_rows(indicator.id, codes, export_threshold),
                                                    indicator, ctx.areas, export_threshold),
@@ -325,6 +327,7 @@ def render() -> None:
         st.html(tables.board_table(shown[RATE_COLUMNS],
                                    caption=f"Rates and shares with their 95% intervals, by "
                                            f"{ruc_title.lower()}"))
+        exports.table(shown, f"urban-rural-{by}-{ctx.area_code}", ctx.public)
         suppression = (f" Counts from 1 to {threshold - 1} are shown as *, with a second figure "
                        "hidden where the first could be worked out by subtraction."
                        if threshold > 1 else "")

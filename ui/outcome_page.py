@@ -86,6 +86,9 @@ def render(outcome: str) -> None:
                 "its name",
         verdicts={"Compared with England": table["comparison"].tolist()},
         details=table["detail"].tolist()))
+    download = table.drop(columns="comparison").rename(columns={
+        "This area": ctx.area_name, "detail": "Period, unit and geography"})
+    exports.table(download, f"all-metrics-{outcome}-{ctx.area_code}", ctx.public)
 
     by_id = {ind.id: ind for ind in indicators}
     with metric_col:

@@ -210,7 +210,7 @@ def board_table(frame: pd.DataFrame, caption: str = "",
         for j, (column, value) in enumerate(zip(frame.columns, row)):
             text = html.escape("" if _is_missing(value) else _text(value))
             style = ""
-            if column in verdicts:
+            if column in verdicts and text.strip() not in ("", MISSING):
                 verdict = palette.verdict(verdicts[column][i])
                 style = (f' style="background:{verdict.colour};'
                          f'color:{palette.text_colour(verdict.colour)}"')
