@@ -332,7 +332,9 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
         st.markdown("Recent trend (last 5 points)", help="Fingertips method: chi-square "
                     "test for trend on the five most recent points with a value (a "
                     "period with none is skipped), significant at 99.8%.")
-        st.markdown(f"#### {head['trend']['words']}")
+        # Bold words, not a heading: the trend is a figure's verdict, not a section, and
+        # a heading's size ran it to three lines beside the figures on a 1024 px laptop.
+        st.markdown(f"**{plain.md(head['trend']['words'])}**")
         if head["trend"]["code"] == "cannot_be_calculated" and head["trend"].get("reason"):
             reason = head["trend"]["reason"]
             st.caption(reason[0].upper() + reason[1:] + ".")
