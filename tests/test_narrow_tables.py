@@ -109,3 +109,42 @@ def test_the_spine_table_says_each_unit_once_and_the_range_in_words():
     missing = table.loc[homicide.title]
     assert (missing["This area"], missing["Range of areas"]) == ("not loaded yet", "-")
     assert missing["detail"] == f"{homicide.unit} · police force area"
+
+
+def test_figures_on_screen_in_five_columns_with_hidden_counts_as_stars():
+    from metrics.reference import catalogue
+
+    ind = catalogue.get("drug_misuse_deaths")
+    table = pd.DataFrame({
+        "Period": ["2021 - 23", "2021 - 23"], "Area": ["Gloucestershire", "Rutland"],
+        "Area code": ["E10000013", "E06000017"], "Count": [141, "*"],
+        "Denominator": [1980789, 120000], f"Value ({ind.unit})": [7.25, None],
+        "Lower 95%": [6.1, None], "Upper 95%": [8.55, None],
+        "Lower 99.8%": [5.7, None], "Upper 99.8%": [9.1, None],
+        "Compared with England": ["Worse than England (95% confidence)", "Not compared"],
+        "Note": [None, "Suppressed: fewer than 5"]})
+    shown = tables.narrow_figures(table, ind)
+    assert list(shown.columns) == ["Period", "Area", "Count",
+                                   f"Value ({ind.unit}, 95% interval)",
+                                   "Compared with England"]
+    assert shown.iloc[0].tolist()[2:4] == ["141 of 1,980,789", "7.2 (6.1 to 8.6)"]
+    # A hidden count stays a star and its value a dash; the note is said with the verdict.
+    assert shown.iloc[1].tolist()[2:] == ["* of 120,000", "-",
+                                          "Not compared. Suppressed: fewer than 5"]
+    # No 99.8% limit or code reaches the screen table (they are in the full table).
+    assert "9.1" not in " ".join(shown.astype(str).stack())
+
+
+def test_continuity_figures_on_screen_in_five_columns():
+    table = pd.DataFrame({
+        "Period": ["12 months to 2024/25 Q1", "2024/25 Q1"],
+        "Type": ["Rolling 12 months", "Quarter"],
+        "Engaged within 3 weeks": ["33", "*"], "Released with a need": ["102", "*"],
+        "Rate (%)": [32.4, "-"], "Lower 95%": [24.1, "-"], "Upper 95%": [41.9, "-"],
+        "England (%)": [51.5, 50.2], "Note": ["", ""]})
+    shown = tables.narrow_continuity_figures(table)
+    assert shown.iloc[0].tolist() == ["12 months to 2024/25 Q1", "33 of 102",
+                                      "32.4% (24.1 to 41.9)", "51.5%"]
+    assert shown.iloc[1].tolist() == ["2024/25 Q1", "* of *", "-", "50.2%"]
+    noted = tables.narrow_continuity_figures(table.assign(Note=["", "Provisional"]))
+    assert noted["Note"].tolist() == ["", "Provisional"]

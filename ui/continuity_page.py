@@ -93,7 +93,8 @@ def render() -> None:
     plotted = model["quarter_table" if quarterly else "rolling_table"]
     if plotted is not None and len(plotted):
         with st.expander("Table"):
-            st.dataframe(tables.for_display(plotted), hide_index=True, width="stretch")
+            st.html(tables.board_table(plotted, scroll=len(plotted) > 12,
+                                       caption="The figures the chart plots"))
     forecast_section.render(ctx)
 
     view = st.segmented_control("View", VIEWS, default=VIEWS[0], required=True, key="show",
@@ -472,7 +473,8 @@ def _spc(model, ctx) -> None:
                                      "process control chart"), description=model["words"])
     if len(model["table"]):
         with st.expander("Table"):
-            st.dataframe(tables.for_display(model["table"]), hide_index=True, width="stretch")
+            st.html(tables.board_table(model["table"], scroll=len(model["table"]) > 12,
+                                       caption="The figures the chart plots"))
     # From the same rule columns as the chart's markers (metrics.views.explorer.spc_words).
     st.markdown("**" + plain.md(summary.get("words", "Variation not assessed.")) + "**")
     caveats = [f"Making Data Count XmR chart of {model['basis']}: a point outside the "
@@ -509,12 +511,11 @@ def _all_areas(model, head: cc.Headline, ctx) -> None:
         st.caption(explorer.FUNNEL_CAPTION)
         st.caption(model["funnel_words"])
     st.markdown("**All areas**")
-    st.dataframe(tables.for_display(model["table"]), hide_index=True, width="stretch",
-                 height=360)
-    left, _ = st.columns([1, 1])
-    with left:
-        st.markdown("**Regions**")
-        st.dataframe(tables.for_display(model["regions"]), hide_index=True, width="stretch")
+    # Board tables, whose cells wrap: as data grids both ran 56 px past a 1024 px page.
+    st.html(tables.board_table(model["table"], scroll=True,
+                               caption="Every area, with its 95% interval and comparison"))
+    st.markdown("**Regions**")
+    st.html(tables.board_table(model["regions"], caption="Regions"))
 
 
 def _figures(model, ctx) -> None:
@@ -528,12 +529,18 @@ def _figures(model, ctx) -> None:
         # Every row of a download says what it is, wherever the file travels.
         download.insert(0, "Data status", "DEMONSTRATION DATA - not real figures")
     exports.table(download, f"continuity_of_care_{ctx.area_code}", ctx.public)
-    one_decimal = st.column_config.NumberColumn(format="%.1f")
-    shown = tables.for_display(table)
-    # Columns with a suppressed cell are text ('-') by now, already at one decimal.
-    st.dataframe(shown, hide_index=True, width="stretch", column_config={
-        c: one_decimal for c in ("Rate (%)", "Lower 95%", "Upper 95%", "England (%)")
-        if pd.api.types.is_numeric_dtype(shown[c])})
+    # On screen, five columns that wrap (the nine of the full table ran 383 px past a
+    # 1024 px page); the full table, as downloaded, folded away below.
+    st.html(tables.board_table(tables.narrow_continuity_figures(table),
+                               scroll=len(table) > 12,
+                               caption=f"Continuity of care: {ctx.area_name}'s figures"))
+    with st.expander("Every column, as in the download"):
+        one_decimal = st.column_config.NumberColumn(format="%.1f")
+        shown = tables.for_display(table)
+        # Columns with a suppressed cell are text ('-') by now, already at one decimal.
+        st.dataframe(shown, hide_index=True, width="stretch", column_config={
+            c: one_decimal for c in ("Rate (%)", "Lower 95%", "Upper 95%", "England (%)")
+            if pd.api.types.is_numeric_dtype(shown[c])})
     _suppression_note(ctx)
 
 

@@ -14,6 +14,7 @@ import pandas as pd
 
 from metrics import stats
 from metrics.reference.catalogue import BREAKDOWNS
+from metrics.reference import formatting
 from metrics.reference.formatting import SUPPRESSED
 from metrics.render import palette
 
@@ -225,3 +226,60 @@ def board_table(frame: pd.DataFrame, caption: str = "",
              f'aria-label="{html.escape(caption or "Table", quote=True)}') if scroll else ""
     return (f'<div class="board-table{boxed}"><table>{title}<thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></div>')
+
+
+def narrow_figures(table: pd.DataFrame, indicator) -> pd.DataFrame:
+    """A metric's Figures table (explorer.values_table, as shown) in five columns for the
+    screen: the period, the area, the count of its denominator, the value with its 95%
+    interval and the comparison, with any note. The 99.8% limits, area codes and the
+    data status are in the full table and the downloads."""
+    value = next(c for c in table.columns if c.startswith("Value ("))
+
+    def cell(v):
+        return MISSING if _is_missing(v) else _text(v) if not isinstance(v, str) else v
+
+    def figure(v, lo, hi):
+        if _is_missing(v) or isinstance(v, str):
+            return cell(v)
+        text = formatting.number(v, indicator)
+        if _is_missing(lo) or _is_missing(hi) or isinstance(lo, str):
+            return text
+        return (f"{text} ({formatting.number(lo, indicator)} to "
+                f"{formatting.number(hi, indicator)})")
+
+    counts = [cell(c) if _is_missing(d) else f"{cell(c)} of {cell(d)}"
+              for c, d in zip(table["Count"], table["Denominator"])]
+    notes = ["" if _is_missing(n) else str(n) for n in table["Note"]]
+    return pd.DataFrame({
+        "Period": table["Period"], "Area": table["Area"], "Count": counts,
+        f"{value[:-1]}, 95% interval)": [figure(v, lo, hi) for v, lo, hi in zip(
+            table[value], table["Lower 95%"], table["Upper 95%"])],
+        "Compared with England": [w if not n else f"{w}. {n}"
+                                  for w, n in zip(table["Compared with England"], notes)],
+    })
+
+
+def narrow_continuity_figures(table: pd.DataFrame) -> pd.DataFrame:
+    """Continuity of care's Figures table (continuity.figures_table) in five columns: the
+    period (and whether a quarter or 12 months), engaged of released, the rate with its
+    95% interval, England's rate and any note."""
+    def rate(v, lo, hi):
+        if _is_missing(v) or isinstance(v, str):
+            return MISSING if _is_missing(v) else v
+        interval = "" if _is_missing(lo) or isinstance(lo, str) else f" ({lo:.1f} to {hi:.1f})"
+        return f"{v:.1f}%{interval}"
+
+    out = pd.DataFrame({
+        "Period": [p if t == "Quarter" else f"12 months to {p.removeprefix('12 months to ')}"
+                   for p, t in zip(table["Period"], table["Type"])],
+        "Engaged within 3 weeks, of released": [
+            f"{e} of {r}" for e, r in zip(table["Engaged within 3 weeks"],
+                                         table["Released with a need"])],
+        "Rate (95% interval)": [rate(v, lo, hi) for v, lo, hi in
+                                zip(table["Rate (%)"], table["Lower 95%"], table["Upper 95%"])],
+        "England": [MISSING if _is_missing(v) or isinstance(v, str) else f"{v:.1f}%"
+                    for v in table["England (%)"]],
+        "Note": ["" if _is_missing(n) else n for n in table["Note"]],
+    })
+    # A column with no note at all takes room and says nothing.
+    return out if out["Note"].astype(bool).any() else out.drop(columns="Note")

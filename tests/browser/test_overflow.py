@@ -189,3 +189,34 @@ def test_no_text_is_cut_off_on_any_slide(narrow_pages, streamlit_server, width):
         page.close()
     assert count >= 8
     _verdict(problems)
+
+
+# The views chosen with a segmented control (a rerun each, not tabs), on an outcome page
+# published for councils, one published by police force area, and continuity of care.
+VIEW_PAGES = [("harm", "view", "ui.outcome_page"), ("supply", "view", "ui.outcome_page"),
+              ("continuity", "show", "ui.continuity_page")]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_no_table_is_cut_off_in_any_view_with_its_tables_open(narrow_pages, streamlit_server,
+                                                               width):
+    """Every view of those pages with each folded "Table" (a chart's figures) opened: a
+    table that runs past the page there is as cut off as one in sight."""
+    import importlib
+    from urllib.parse import quote
+
+    page = narrow_pages[width].new_page()
+    problems = []
+    try:
+        for path, key, module in VIEW_PAGES:
+            for view in importlib.import_module(module).VIEWS:
+                page.goto(f"{streamlit_server.url}/{path}?{key}={quote(view)}")
+                wait_for_app_idle(page)
+                for summary in page.locator("[data-testid='stExpander'] summary").all():
+                    if summary.is_visible() and summary.inner_text().strip() == "Table":
+                        summary.click()
+                page.wait_for_timeout(500)
+                problems += _cut_off(page, f"{width} px / {path} / {view}")
+    finally:
+        page.close()
+    _verdict(problems)
