@@ -93,7 +93,7 @@ def render() -> None:
     plotted = model["quarter_table" if quarterly else "rolling_table"]
     if plotted is not None and len(plotted):
         with st.expander("Table"):
-            st.html(tables.board_table(plotted, scroll=len(plotted) > 12,
+            st.html(tables.board_table(plotted,
                                        caption="The figures the chart plots"))
     forecast_section.render(ctx)
 
@@ -473,7 +473,7 @@ def _spc(model, ctx) -> None:
                                      "process control chart"), description=model["words"])
     if len(model["table"]):
         with st.expander("Table"):
-            st.html(tables.board_table(model["table"], scroll=len(model["table"]) > 12,
+            st.html(tables.board_table(model["table"],
                                        caption="The figures the chart plots"))
     # From the same rule columns as the chart's markers (metrics.views.explorer.spc_words).
     st.markdown("**" + plain.md(summary.get("words", "Variation not assessed.")) + "**")
@@ -512,7 +512,7 @@ def _all_areas(model, head: cc.Headline, ctx) -> None:
         st.caption(model["funnel_words"])
     st.markdown("**All areas**")
     # Board tables, whose cells wrap: as data grids both ran 56 px past a 1024 px page.
-    st.html(tables.board_table(model["table"], scroll=True,
+    st.html(tables.board_table(model["table"],
                                caption="Every area, with its 95% interval and comparison"))
     st.markdown("**Regions**")
     st.html(tables.board_table(model["regions"], caption="Regions"))
@@ -532,7 +532,6 @@ def _figures(model, ctx) -> None:
     # On screen, five columns that wrap (the nine of the full table ran 383 px past a
     # 1024 px page); the full table, as downloaded, folded away below.
     st.html(tables.board_table(tables.narrow_continuity_figures(table),
-                               scroll=len(table) > 12,
                                caption=f"Continuity of care: {ctx.area_name}'s figures"))
     with st.expander("Every column, as in the download"):
         one_decimal = st.column_config.NumberColumn(format="%.1f")

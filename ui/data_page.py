@@ -314,8 +314,7 @@ def render() -> None:
             hist = hist.drop(columns=["by"])
         shown, states = data_tables.history_table(hist)
         st.html(tables.board_table(shown, details=states,
-                                   caption="Versions, newest first: each one's state under it",
-                                   scroll=len(shown) > 12))
+                                   caption="Versions, newest first: each one's state under it"))
         others = [v for v in hist["version"] if v != ctx.version.id]
         if who.sign_in and not who.allows("rollback"):
             st.info("Analysts restore earlier versions: sign in as an analyst to roll back.",

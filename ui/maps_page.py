@@ -148,8 +148,7 @@ def render() -> None:
                 shown = values[["lsoa_name", "lsoa_code", "ltla_name", "value_text"]].rename(
                     columns={"lsoa_name": "Small area", "lsoa_code": "Code",
                              "ltla_name": "District", "value_text": title})
-                st.html(tables.board_table(shown, caption=f"{title} by small area",
-                                           scroll=len(values) > 12))
+                st.html(tables.board_table(shown, caption=f"{title} by small area"))
                 exports.table(shown, f"map-{measure}-{ctx.area_code}", ctx.public)
 
     def partnership() -> None:
@@ -287,7 +286,7 @@ def render() -> None:
                 columns={"area": "Area", "value_text": indicator.title, "period": "Period",
                          "comparison_text": "Compared with England", "note": "Note"})
             st.html(tables.board_table(
-                every, caption=f"{indicator.title}: every partnership", scroll=len(shown) > 12,
+                every, caption=f"{indicator.title}: every partnership",
                 verdicts={"Compared with England": shown["comparison"].tolist()}))
             exports.table(every, f"england-map-{indicator.id}", ctx.public)
         print_version(lambda: map_charts.national_static_map(

@@ -410,7 +410,7 @@ def _metric_detail(ind, ctx, group, threshold) -> None:
             shown["Data status"] = table["Data status"]
         # On screen, five columns that wrap (the thirteen of the full table ran 870-970 px
         # past a 1024 px page); the full table, as downloaded, folded away below.
-        st.html(tables.board_table(tables.narrow_figures(shown, ind), scroll=len(shown) > 12,
+        st.html(tables.board_table(tables.narrow_figures(shown, ind),
                                    caption=f"{ind.title}: the figures behind the charts"))
         with st.expander("Every column, as in the download"):
             st.dataframe(tables.for_display(shown), hide_index=True, width="stretch")
@@ -564,7 +564,7 @@ def _table_of(model, key: str = "table") -> None:
         with st.expander("Table"):
             # A board table: its cells wrap, so every column shows on a 1024 px laptop
             # (as a data grid the ranking's table ran 218-331 px past its place there).
-            st.html(tables.board_table(model[key], scroll=len(model[key]) > 12,
+            st.html(tables.board_table(model[key],
                                        caption="The figures the chart plots"))
 
 

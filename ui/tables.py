@@ -194,14 +194,18 @@ BREAKDOWN_HELP = {
 # as a board paper prints it: cells wrap, so every column shows at any width, and a
 # screen reader reads its header cells (the first column heads each row).
 
+# Longer than this, a board table scrolls up and down in a box of its own.
+SCROLL_ROWS = 12
+
+
 def board_table(frame: pd.DataFrame, caption: str = "",
                 verdicts: dict[str, list] | None = None,
-                details: list[str] | None = None, scroll: bool = False) -> str:
+                details: list[str] | None = None) -> str:
     """`frame` as an HTML table (missing cells as for_display writes them). `verdicts`
     maps a column to the comparison codes of its rows: that column's cells are filled in
     the benchmark colour, with the verdict's shape before its words (colour is never
-    alone). `details`: a second, smaller line under each row's first cell. `scroll`: a
-    long table scrolls up and down in a box of its own, its header kept in view."""
+    alone). `details`: a second, smaller line under each row's first cell. A table of more
+    than SCROLL_ROWS rows scrolls up and down in a box of its own, header kept in view."""
     frame = for_display(frame)
     verdicts = verdicts or {}
     head = "".join(f'<th scope="col">{html.escape(str(c))}</th>' for c in frame.columns)
@@ -223,7 +227,8 @@ def board_table(frame: pd.DataFrame, caption: str = "",
         body.append("<tr>" + "".join(cells) + "</tr>")
     title = f"<caption>{html.escape(caption)}</caption>" if caption else ""
     boxed = (f' board-table-scroll" tabindex="0" role="region" '
-             f'aria-label="{html.escape(caption or "Table", quote=True)}') if scroll else ""
+             f'aria-label="{html.escape(caption or "Table", quote=True)}') \
+        if len(frame) > SCROLL_ROWS else ""
     return (f'<div class="board-table{boxed}"><table>{title}<thead><tr>{head}</tr></thead>'
             f'<tbody>{"".join(body)}</tbody></table></div>')
 
