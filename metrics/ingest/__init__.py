@@ -12,6 +12,7 @@ Modules, one concern each:
                the analyst's declarations (--indicator, --period, --value-column, --sheet)
     areas      ONS codes, DAT codes (analyst lookup) and names -> areas.csv codes
     validate   one table -> long-format rows, every per-row rule
+    streaming  large CSVs checked a chunk at a time into a spool on disk
     checks     duplicates across a load; warnings against the published data
     loading    check a set of files and publish them as one version, or refuse them
     versions   history, rollback, status, coverage, freshness

@@ -18,23 +18,21 @@ import datetime as dt
 import getpass
 import contextlib
 import hashlib
-import io
 import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pyarrow as pa
 
 from metrics import store
 from metrics.ingest import areas as areas_mod
-from metrics.ingest import checks, columns, layouts, readers
-from metrics.ingest.model import (ERROR, NOTE, WARNING, FileReport, Issue, Issues,
-                                  LoadReport, merge_issues)
-from metrics.ingest.validate import (NOTHING_USABLE, Catalogue, breakdown_totals,
-                                     lists_both_tiers, table_to_rows)
+from metrics.ingest import checks, layouts, readers
+from metrics.ingest.model import (ERROR, NOTE, WARNING, FileReport, Issue, Issues, LoadReport,
+                                  has_errors)
+from metrics.ingest.streaming import check_streamed, spool_frame, typed_rows
+from metrics.ingest.validate import Catalogue, table_to_rows
 from metrics.reference.formatting import plural
 from metrics.settings import load_settings
 
@@ -140,61 +138,8 @@ def check_files(sources: list[Source], data_dir, base: store.Version | None = No
     if streaming and any(s.size > STREAM_BYTES for s in sources if not s.problem):
         spool = store.Spool(data_dir or load_settings().data_dir)
     for source in sources:
-        file_issues = issues.setdefault(source.name, Issues(source.name))
-        if spool is not None and source.size > STREAM_BYTES and not source.problem:
-            report = _check_streamed(source, spool, index, known, file_issues, additional,
-                                     issues)
-            if report is not None:
-                files.append(report)
-                continue
-        data = source.data
-        if data is None and source.path is not None and not source.problem:
-            try:
-                data = source.path.read_bytes()
-            except OSError as exc:
-                source = Source(source.name, None, f"cannot be read: {exc.strerror or exc}")
-        data = data or b""
-        report = FileReport(source.name, hashlib.sha256(data).hexdigest(), len(data))
-        files.append(report)
-        if not data and source.data is None:
-            file_issues.add(ERROR, source.problem or "cannot be read")
-            continue
-        # In a child process with memory and time limits: a hostile workbook or Parquet
-        # file costs the child, never this process (readers.read_guarded).
-        read = readers.read_guarded(data, source.name, file_issues)
-        report.encoding, report.sheets = read.encoding, read.sheets
-        formats, mine = [], []
-        # Publishers' layouts (two-row headers, wide tables) and the analyst's declarations
-        # (--indicator, --period, ...) reshape the tables before they are checked.
-        tables = layouts.apply(read, source.name, options, index, file_issues)
-        report.sheets = [t.sheet for t in tables if t.sheet]
-        for table in tables:
-            table_issues = issues.setdefault(table.label, Issues(table.label)) \
-                if table.label != source.name else file_issues
-            try:
-                result = table_to_rows(table, source.name, index, known, table_issues)
-            except Exception as exc:  # noqa: BLE001 - a bug must not pass as a clean file
-                table_issues.add(ERROR, f"cannot be checked ({type(exc).__name__}: "
-                                        f"{str(exc)[:200]}); please report this file")
-                continue
-            formats.append(result.format)
-            report.rows_read += result.rows_read
-            additional.update(result.additional)
-            if len(result.rows):
-                mine.append(result.rows)
-                if spool is None:
-                    frames.append(result.rows)
-                else:
-                    spool.append(_spool_frame(result.rows, result.coded))
-        report.format = ", ".join(sorted(set(formats))) or read.kind
-        if mine:
-            both = pd.concat(mine, ignore_index=True)
-            report.rows_loaded = len(both)
-            report.indicators = sorted(both["indicator_id"].unique().tolist())
-            ordered = both.drop_duplicates("period").sort_values("period_end")
-            report.periods = ordered["period"].tolist()
-        elif read.tables and not _has_errors(issues, source.name):
-            file_issues.add(ERROR, "the file is empty: no data rows under the header")
+        _check_source(source, spool, index, known, issues, files, frames, additional,
+                      options)
     if spool is not None:
         for label in issues:
             issues.setdefault(label, Issues(label))
@@ -208,10 +153,71 @@ def check_files(sources: list[Source], data_dir, base: store.Version | None = No
     rows = None
     if frames:
         raw = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-        rows = _typed(raw)
+        rows = typed_rows(raw)
         rows["_file"], rows["_row"] = raw["_file"].to_numpy(), raw["_row"].to_numpy()
         checks.duplicates(rows, _issues_for(issues, rows))
     return files, issues, rows, additional, known
+
+
+def _check_source(source: Source, spool: store.Spool | None, index, known, issues: dict[str, Issues], files: list[FileReport],
+                  frames: list, additional: dict, options) -> None:
+    """Read and check one file: its report goes to `files`, its messages to `issues`, its
+    rows to `spool` (a large load) or `frames`."""
+    file_issues = issues.setdefault(source.name, Issues(source.name))
+    if spool is not None and source.size > STREAM_BYTES and not source.problem:
+        report = check_streamed(source, spool, index, known, file_issues, additional,
+                                issues, STREAM_CHUNK_BYTES)
+        if report is not None:
+            files.append(report)
+            return
+    data = source.data
+    if data is None and source.path is not None and not source.problem:
+        try:
+            data = source.path.read_bytes()
+        except OSError as exc:
+            source = Source(source.name, None, f"cannot be read: {exc.strerror or exc}")
+    data = data or b""
+    report = FileReport(source.name, hashlib.sha256(data).hexdigest(), len(data))
+    files.append(report)
+    if not data and source.data is None:
+        file_issues.add(ERROR, source.problem or "cannot be read")
+        return
+    # In a child process with memory and time limits: a hostile workbook or Parquet
+    # file costs the child, never this process (readers.read_guarded).
+    read = readers.read_guarded(data, source.name, file_issues)
+    report.encoding, report.sheets = read.encoding, read.sheets
+    formats, mine = [], []
+    # Publishers' layouts (two-row headers, wide tables) and the analyst's declarations
+    # (--indicator, --period, ...) reshape the tables before they are checked.
+    tables = layouts.apply(read, source.name, options, index, file_issues)
+    report.sheets = [t.sheet for t in tables if t.sheet]
+    for table in tables:
+        table_issues = issues.setdefault(table.label, Issues(table.label)) \
+            if table.label != source.name else file_issues
+        try:
+            result = table_to_rows(table, source.name, index, known, table_issues)
+        except Exception as exc:  # noqa: BLE001 - a bug must not pass as a clean file
+            table_issues.add(ERROR, f"cannot be checked ({type(exc).__name__}: "
+                                    f"{str(exc)[:200]}); please report this file")
+            continue
+        formats.append(result.format)
+        report.rows_read += result.rows_read
+        additional.update(result.additional)
+        if len(result.rows):
+            mine.append(result.rows)
+            if spool is None:
+                frames.append(result.rows)
+            else:
+                spool.append(spool_frame(result.rows, result.coded))
+    report.format = ", ".join(sorted(set(formats))) or read.kind
+    if mine:
+        both = pd.concat(mine, ignore_index=True)
+        report.rows_loaded = len(both)
+        report.indicators = sorted(both["indicator_id"].unique().tolist())
+        ordered = both.drop_duplicates("period").sort_values("period_end")
+        report.periods = ordered["period"].tolist()
+    elif read.tables and not has_errors(issues, source.name):
+        file_issues.add(ERROR, "the file is empty: no data rows under the header")
 
 
 class _AnyLabel(dict):
@@ -225,237 +231,10 @@ class _AnyLabel(dict):
         return self.issues.setdefault(label, Issues(label))
 
 
-def _spool_frame(rows: pd.DataFrame, coded: dict | None = None) -> pa.Table:
-    """Checked rows as an Arrow table of the long format plus _file and _row. Straight
-    from the object columns (pyarrow converts Python strings faster than the factorising
-    _typed does); any cell of an unexpected type takes the _typed way instead. `coded`
-    (validate.TableResult.coded): columns whose distinct values are converted once and
-    taken per row, much faster than a Python object per row."""
-    arrays = {}
-    try:
-        for col, dtype in store.VALUES_COLUMNS.items():
-            series = rows[col]
-            index, values = (coded or {}).get(col, (None, None))
-            if index is not None and len(index) == len(rows):
-                kind = pa.string() if dtype == "string" else pa.date32()
-                arrays[col] = pa.array(values, type=kind, from_pandas=True).take(
-                    pa.array(index, type=pa.int64()))
-            elif dtype == "string":
-                arrays[col] = pa.array(series.to_numpy(dtype=object), type=pa.string(),
-                                       from_pandas=True)
-            elif dtype.startswith("date32"):
-                arrays[col] = pa.array(series.to_numpy(dtype=object), type=pa.date32(),
-                                       from_pandas=True)
-            elif dtype == "boolean":
-                arrays[col] = pa.array(series.astype("boolean"), type=pa.bool_(),
-                                       from_pandas=True)
-            else:
-                arrays[col] = pa.array(pd.to_numeric(series, errors="coerce")
-                                       .to_numpy(dtype="float64"), type=pa.float64(),
-                                       from_pandas=True)
-        files = rows["_file"].to_numpy(dtype=object)
-        if len(files) and (files == files[0]).all():   # one table's rows: one name
-            arrays["_file"] = pa.array([files[0]], type=pa.string()).take(
-                pa.array(np.zeros(len(files), dtype=np.int64)))
-        else:
-            arrays["_file"] = pa.array(files, type=pa.string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
-        typed = _typed(rows)
-        typed["_file"] = _strings(rows["_file"])
-        arrays = {c: pa.array(typed[c]) for c in typed.columns}
-        arrays = {c: a.cast(pa.string()) if pa.types.is_large_string(a.type) else a
-                  for c, a in arrays.items()}
-    arrays["_row"] = pa.array(pd.to_numeric(rows["_row"]).to_numpy(dtype="int64"))
-    return pa.table(arrays)
-
-
-def _hash_and_lines(source: Source) -> tuple[str, int, int]:
-    """sha256, size and number of lines, reading a file a block at a time."""
-    digest, size, newlines, last = hashlib.sha256(), 0, 0, b""
-    if source.data is not None:
-        data = source.data
-        digest.update(data)
-        size, newlines, last = len(data), data.count(b"\n"), data[-1:]
-    else:
-        with open(source.path, "rb") as handle:
-            while block := handle.read(1 << 24):
-                digest.update(block)
-                size += len(block)
-                newlines += block.count(b"\n")
-                last = block[-1:]
-    lines = newlines + (1 if size and last != b"\n" else 0)
-    return digest.hexdigest(), size, lines
-
-
-def _check_streamed(source: Source, spool: store.Spool, index, known, file_issues: Issues,
-                    additional: dict, issues: dict) -> FileReport | None:
-    """Check a large CSV a chunk at a time, its rows going to `spool`. None when it cannot
-    be streamed (not UTF-8, a row over several lines...): the caller reads it whole."""
-    try:
-        if source.data is not None:
-            head = source.data[:readers.HEAD_CHARS]
-        else:
-            with open(source.path, "rb") as handle:
-                head = handle.read(readers.HEAD_CHARS)
-    except OSError:
-        return None
-    layout = readers.csv_layout(head)
-    if layout is None:
-        return None
-    sha, size, lines = _hash_and_lines(source)
-    report = FileReport(source.name, sha, size, encoding=layout.encoding)
-    mark = spool.mark()
-    chunk_issues = Issues(source.name)
-    merged: dict = {}
-    formats: set[str] = set()
-    found: dict[str, None] = {}
-    periods_seen: dict[str, object] = {}
-    seen_additional: dict[str, dict] = {}
-
-    def stream():
-        return io.BytesIO(source.data) if source.data is not None else source.path
-
-    try:
-        totals = _file_breakdown_totals(stream(), layout)
-        both_tiers = _file_lists_both_tiers(stream(), layout)
-        for number, chunk in enumerate(readers.iter_csv_chunks(
-                stream(), layout, source.name, lines, STREAM_CHUNK_BYTES)):
-            if totals is not None:
-                chunk.breakdown_totals = _chunk_totals(chunk, *totals)
-            chunk.both_tiers = both_tiers
-            chunk.chunk = True
-            part = Issues(source.name)
-            try:
-                result = table_to_rows(chunk, source.name, index, known, part)
-            except Exception as exc:  # noqa: BLE001 - a bug must not pass as a clean file
-                part.add(ERROR, f"cannot be checked ({type(exc).__name__}: "
-                                f"{str(exc)[:200]}); please report this file")
-                merge_issues(chunk_issues, part, merged)
-                break
-            merge_issues(chunk_issues, part, merged)
-            formats.add(result.format)
-            report.rows_read += result.rows_read
-            seen_additional.update(result.additional)
-            rows = result.rows
-            if len(rows):
-                report.rows_loaded += len(rows)
-                found.update(dict.fromkeys(pd.unique(rows["indicator_id"])))
-                firsts = rows.drop_duplicates("period")
-                for p, e in zip(firsts["period"], firsts["period_end"]):
-                    periods_seen.setdefault(p, e)
-                spool.append(_spool_frame(rows, result.coded))
-            elif number == 0 and result.rows_read == 0 and any(
-                    i.level == ERROR and not i.rows for i in part.items):
-                break           # the table itself is wrong (columns): one chunk says it
-    except readers.StreamFallback:
-        spool.rollback(mark)
-        return None
-    # Only now do this file's messages count: a fallback above reads it again whole.
-    merge_issues(file_issues, chunk_issues, {})
-    additional.update(seen_additional)
-    report.format = ", ".join(sorted(formats)) or "csv"
-    report.indicators = sorted(found)
-    report.periods = [p for p, _ in sorted(periods_seen.items(),
-                                           key=lambda kv: pd.Timestamp(kv[1]))]
-    if report.rows_loaded == 0 and not _has_errors(issues, source.name):
-        skipped_all = report.rows_read > 0 and any(
-            i.level == NOTE and "skipped" in i.problem for i in file_issues.items)
-        file_issues.add(ERROR, NOTHING_USABLE if skipped_all
-                        else "the file is empty: no data rows under the header")
-    return report
-
-
-def _file_lists_both_tiers(stream, layout: readers.CsvLayout) -> bool | None:
-    """For a file read in chunks: whether its Area Type column lists both districts and
-    counties/UAs, decided on the whole file (a first pass over that column only), so a
-    chunk holding only the district list still skips its copies of unitary authorities.
-    None without an Area Type column."""
-    fmt = columns.detect_format(layout.headers)
-    mapping, _, _ = columns.map_columns(layout.headers, fmt)
-    if "area_type" not in mapping:
-        return None
-    counts = readers.csv_value_counts(stream, layout, [mapping["area_type"]],
-                                      STREAM_CHUNK_BYTES)
-    return lists_both_tiers([combo[0].strip() for combo in counts])
-
-
-def _file_breakdown_totals(stream, layout: readers.CsvLayout):
-    """Whether a sex or age column is a breakdown, and which value is the total, is
-    decided per indicator on the whole table (validate._breakdowns); for a file read in
-    chunks, a first pass over just those columns decides it for every chunk. Returns
-    (indicator column or None, {field: {indicator cell: total}}), or None without such
-    columns."""
-    fmt = columns.detect_format(layout.headers)
-    mapping, _, _ = columns.map_columns(layout.headers, fmt)
-    fields = [f for f in ("sex", "age") if f in mapping]
-    if not fields:
-        return None
-    ind_col = mapping.get("indicator_id")
-    positions = ([ind_col] if ind_col is not None else []) + [mapping[f] for f in fields]
-    counts = readers.csv_value_counts(stream, layout, positions, STREAM_CHUNK_BYTES)
-    decided = {}
-    for k, fld in enumerate(fields):
-        by_ind: dict[str, dict[str, int]] = {}
-        for combo, n in counts.items():
-            ind = combo[0].strip() if ind_col is not None else ""
-            value = combo[k + (1 if ind_col is not None else 0)].strip()
-            bucket = by_ind.setdefault(ind, {})
-            bucket[value] = bucket.get(value, 0) + n
-        decided[fld] = breakdown_totals(by_ind, fld)
-    return ind_col, decided
-
-
-def _chunk_totals(chunk: readers.RawTable, ind_col, decided) -> dict:
-    if ind_col is None:
-        keys = pd.Series(np.full(len(chunk.data), "", dtype=object))
-    else:
-        keys = chunk.data[ind_col].astype(object).fillna("").str.strip()
-    return {fld: keys.map(totals).to_numpy(dtype=object) for fld, totals in decided.items()}
-
-
-def _has_errors(issues: dict[str, Issues], name: str) -> bool:
-    return any(i.level == ERROR for label, bag in issues.items()
-               if label == name or label.startswith(name + " [") for i in bag.items)
-
-
 def _issues_for(issues: dict[str, Issues], rows: pd.DataFrame) -> dict[str, Issues]:
     for label in rows["_file"].unique():
         issues.setdefault(label, Issues(label))
     return issues
-
-
-def _strings(series: pd.Series) -> pd.Series:
-    """An object column of str/None as pandas' Arrow-backed "string" dtype, built through a
-    dictionary (one Python string per distinct value, not per row)."""
-    if not pd.api.types.is_object_dtype(series.dtype):
-        return series.astype("string")
-    codes, uniques = pd.factorize(series)
-    if len(uniques) == 0:
-        arr = pa.nulls(len(series), pa.string())
-    else:
-        dictionary = pa.array([str(u) for u in uniques], type=pa.string())
-        indices = pa.array(codes, type=pa.int32(), mask=codes < 0)
-        arr = pa.DictionaryArray.from_arrays(indices, dictionary).cast(pa.string())
-    return pd.Series(pd.arrays.ArrowStringArray(arr), index=series.index, dtype="string")
-
-
-def _typed(rows: pd.DataFrame) -> pd.DataFrame:
-    """The long format's columns and types (store.VALUES_COLUMNS), built fast."""
-    out = {}
-    for col, dtype in store.VALUES_COLUMNS.items():
-        series = rows[col]
-        if dtype.startswith("date32"):
-            codes, uniques = pd.factorize(series)
-            arr = pa.array(list(uniques) + [None], type=pa.date32()).take(
-                pa.array(np.where(codes < 0, len(uniques), codes)))
-            out[col] = pd.Series(pd.arrays.ArrowExtensionArray(arr), index=rows.index)
-        elif dtype == "string":
-            out[col] = _strings(series)
-        elif dtype == "boolean":
-            out[col] = series.astype("boolean")
-        else:
-            out[col] = pd.to_numeric(series, errors="coerce").astype("float64")
-    return pd.DataFrame(out, index=rows.index)
 
 
 # --- the load itself ------------------------------------------------------------------------
@@ -577,7 +356,7 @@ def _finish_in(work_dir: Path, files_, issues, rows, additional, current, *, dry
         if rows is not None:
             new = rows
         else:
-            new = _typed(_empty_like())
+            new = typed_rows(_empty_like())
             new["_file"], new["_row"] = pd.Series(dtype=object), pd.Series(dtype=object)
         base_values = _base_values(base, new)
         changes = checks.compare_with_published(new, base_values, issues, additional)

@@ -242,3 +242,9 @@ def merge_issues(target: Issues, part: Issues, index: dict) -> None:
         target.items.append(copy)
         index[key] = copy
     target.dropped += part.dropped
+
+
+def has_errors(issues: dict[str, Issues], name: str) -> bool:
+    """Whether file `name`, or any sheet of it ("name [sheet]"), has an error."""
+    return any(i.level == ERROR for label, bag in issues.items()
+               if label == name or label.startswith(name + " [") for i in bag.items)
