@@ -73,6 +73,9 @@ def test_an_analyst_adds_a_note_as_a_new_version_and_it_is_listed(data_dir):
     assert len(current_notes(data_dir, metric="treatment_progress")) == 1
     assert current_notes(data_dir, metric="deaths_in_treatment").empty
     assert current_notes(data_dir, area="E06000023").empty
+    # Another area's page asks for its notes on a metric: none, with every column.
+    other = current_notes(data_dir, area="E06000023", metric="continuity_of_care")
+    assert other.empty and list(other.columns) == list(store.ANNOTATION_COLUMNS)
     # The audit log shows it, with who added it and what it says.
     log = audit.entries(data_dir)
     row = log[log["event"] == "annotation"].iloc[0]

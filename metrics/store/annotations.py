@@ -63,7 +63,10 @@ def annotations(version: Version, area_code: str | None = None,
 def notes_on(notes: pd.DataFrame, metric_id: str) -> pd.DataFrame:
     """The rows of `notes` (annotations) that name `metric_id` among their metrics."""
     ids = notes["metric_ids"].fillna("").astype(str).str.split(METRIC_SEPARATOR)
-    return notes[ids.map(lambda named: metric_id in named)]
+    # As booleans even when there are no notes: indexing with an empty object Series
+    # selects columns instead of rows, leaving a frame with none (and the caller's sort
+    # on "date" raised KeyError for any area without notes).
+    return notes[ids.map(lambda named: metric_id in named).astype(bool)]
 
 
 def publish_annotations(data_dir: Path, base: Version, notes: pd.DataFrame,
