@@ -12,7 +12,8 @@ import pandas as pd
 from metrics import stats
 from metrics.reference.formatting import plural
 from metrics.render import palette
-from metrics.render.charts import FONT, HOME_COLOUR, TARGET_COLOUR, sent
+from metrics.render.charts import (AXIS_TEXT, FONT, HOME_COLOUR, LEGEND_TEXT, TARGET_COLOUR,
+                                   layered, sent)
 
 PATHWAY_COLOURS = {
     # kind -> (colour, legend words)
@@ -23,13 +24,15 @@ PATHWAY_COLOURS = {
 }
 
 
-def _configured(chart, height: int):
-    """`height` is the plotting area's: "fit-x" fills the width (Streamlit's default
-    "fit" would squeeze the axes and legend into the height as well)."""
-    return chart.properties(height=height, autosize=alt.AutoSizeParams(
-        type="fit-x", contains="padding")).configure_axis(
-        labelFontSize=13, titleFontSize=13, labelFont=FONT, titleFont=FONT) \
-        .configure_legend(labelFontSize=13, labelFont=FONT).configure_view(stroke=None)
+def _configured(layers, height: int, independent_legends: bool = False):
+    """The layers as one chart. `height` is the plotting area's: "fit-x" fills the width
+    (Streamlit's default "fit" would squeeze the axes and legend into the height as
+    well)."""
+    return layered(layers, height=height,
+                   autosize=alt.AutoSizeParams(type="fit-x", contains="padding"),
+                   independent_legends=independent_legends,
+                   axis={**AXIS_TEXT, "labelFont": FONT, "titleFont": FONT},
+                   legend={**LEGEND_TEXT, "labelFont": FONT}, view={"stroke": None})
 
 
 def breakdown_chart(table: pd.DataFrame, area_rate: float | None, target: float,
@@ -82,7 +85,7 @@ def breakdown_chart(table: pd.DataFrame, area_rate: float | None, target: float,
     layers = [
         shown.mark_rule(strokeWidth=3, opacity=0.55).encode(
             x=alt.X("lower95:Q", scale=x_scale, axis=x_axis),
-            x2="upper95:Q", y=y,
+            x2=alt.X2("upper95:Q"), y=y,
             color=alt.Color("significance:N", scale=colours, legend=None)),
         shown.mark_point(filled=True, size=120, opacity=1, stroke=palette.MARKER_STROKE,
                          strokeWidth=0.8).encode(
@@ -91,7 +94,7 @@ def breakdown_chart(table: pd.DataFrame, area_rate: float | None, target: float,
             shape=alt.Shape("significance:N", scale=shapes, legend=legend),
             tooltip=tooltip),
         base.mark_text(align="right", dx=-2, fontSize=12, color="#333333").encode(
-            x=alt.X("label_x:Q", scale=x_scale), y=y, text="label:N", tooltip=tooltip),
+            x=alt.X("label_x:Q", scale=x_scale), y=y, text=alt.Text("label:N"), tooltip=tooltip),
         alt.Chart(pd.DataFrame({"x": [target], "label": [f"{target:g}% target"]}))
         .mark_rule(color=TARGET_COLOUR, strokeDash=[4, 4], strokeWidth=2)
         .encode(x=alt.X("x:Q", scale=x_scale),
@@ -106,9 +109,7 @@ def breakdown_chart(table: pd.DataFrame, area_rate: float | None, target: float,
                               tooltip=[alt.Tooltip("label:N", title="All prison leavers")]))
     # One legend per layer: the dots' (outlined, with shapes), none for the rules, whose
     # faint look a shared legend would take.
-    return _configured(alt.layer(*layers).resolve_legend(color="independent",
-                                                         shape="independent"),
-                       max(len(data), 1) * row_height)
+    return _configured(layers, max(len(data), 1) * row_height, independent_legends=True)
 
 
 def pathway_chart(stages: pd.DataFrame, target_count: int | None, target: float,
@@ -140,7 +141,7 @@ def pathway_chart(stages: pd.DataFrame, target_count: int | None, target: float,
                             legend=alt.Legend(orient="bottom", columns=2, labelLimit=400)),
             tooltip=tooltip),
         base.mark_text(align="left", dx=5, fontSize=13, color="#222222").encode(
-            x="bar:Q", y=y, text="label:N", tooltip=tooltip),
+            x=alt.X("bar:Q"), y=y, text=alt.Text("label:N"), tooltip=tooltip),
     ]
     if target_count is not None and len(engaged):
         mark = pd.DataFrame({"x": [target_count], "stage": [engaged["stage"].iloc[0]],
@@ -154,14 +155,14 @@ def pathway_chart(stages: pd.DataFrame, target_count: int | None, target: float,
                                                  "more people") + " needed"]})
             layers.insert(0, alt.Chart(gap).mark_bar(
                 height=26, color=TARGET_COLOUR, opacity=0.12).encode(
-                x=alt.X("x:Q", title="People (12 months)"), x2="x2:Q", y=y,
+                x=alt.X("x:Q", title="People (12 months)"), x2=alt.X2("x2:Q"), y=y,
                 tooltip=[alt.Tooltip("label:N", title="Gap")]))
         layers += [
             alt.Chart(mark).mark_tick(color=TARGET_COLOUR, thickness=3, size=34).encode(
-                x="x:Q", y=y, tooltip=[alt.Tooltip("label:N", title="Target")]),
+                x=alt.X("x:Q"), y=y, tooltip=[alt.Tooltip("label:N", title="Target")]),
             # Beside the tick, on its own row: above it, it sat on the next bar's label.
             alt.Chart(mark).mark_text(align="left", dx=7, fontSize=12,
                                       fontWeight="bold", color=TARGET_COLOUR).encode(
-                x="x:Q", y=y, text="label:N"),
+                x=alt.X("x:Q"), y=y, text=alt.Text("label:N")),
         ]
-    return _configured(alt.layer(*layers), height)
+    return _configured(layers, height)

@@ -504,7 +504,7 @@ def static_map(boundaries: dict, codes: list[str], colours: list[str], legend: L
         layers.append(alt.Chart(alt.Data(values=centres)).mark_point(
             filled=True, size=40, opacity=1, stroke=palette.MARKER_STROKE,
             strokeWidth=0.6).encode(
-            longitude="lon:Q", latitude="lat:Q",
+            longitude=alt.Longitude("lon:Q"), latitude=alt.Latitude("lat:Q"),
             color=alt.Color("properties.class:N", title=legend.title, scale=alt.Scale(
                 domain=legend.labels, range=legend.colours), legend=key),
             shape=alt.Shape("properties.class:N", title=legend.title, scale=alt.Scale(
@@ -580,7 +580,7 @@ def urban_rural_chart(summary: pd.DataFrame, measure: str, title: str, unit: str
     base = alt.Chart(rows)
     layers = [
         base.mark_rule(color=HOME_COLOUR, strokeWidth=2).encode(
-            x=alt.X("lower:Q", title=x_title, axis=alt.Axis(format=",~r")), x2="upper:Q",
+            x=alt.X("lower:Q", title=x_title, axis=alt.Axis(format=",~r")), x2=alt.X2("upper:Q"),
             y=y, tooltip=tooltip),
         base.mark_point(filled=True, size=90, color=HOME_COLOUR).encode(
             x=f"{measure}:Q", y=y, tooltip=tooltip),
