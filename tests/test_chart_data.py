@@ -25,10 +25,16 @@ FRAMES = {
                                        "y": [1.0, 2.0, 3.0]}),
     "Arrow-backed text": pd.DataFrame({"area": pd.array(["A", None], dtype="string[pyarrow]"),
                                        "y": [1.0, 2.0]}),
+    "dates and times": pd.DataFrame({"x_date": pd.to_datetime(["2024-03-31", None,
+                                                                "2024-06-30 13:45:07"], format="ISO8601")}),
+    "dates in seconds": pd.DataFrame({"x_date": np.array(["2024-03-31", "NaT"],
+                                                         dtype="datetime64[s]")}),
     "empty": pd.DataFrame({"x": pd.Series(dtype=float), "label": pd.Series(dtype="string")}),
     # Kinds left to Altair: its own way, unchanged.
     "objects": pd.DataFrame({"label": ["a", None, 3]}),
-    "dates": pd.DataFrame({"x_date": pd.to_datetime(["2024-03-31", None])}),
+    "fractions of a second": pd.DataFrame({"t": pd.to_datetime(["2024-03-31 00:00:00.5"])}),
+    "dates with a time zone": pd.DataFrame({"t": pd.to_datetime(["2024-03-31"]).tz_localize(
+        "Europe/London")}),
     "categories": pd.DataFrame({"c": pd.Categorical(["a", None, "b"])}),
     "nullable integers": pd.DataFrame({"n": pd.array([1, None], dtype="Int64")}),
 }

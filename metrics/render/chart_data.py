@@ -37,6 +37,17 @@ def _column(series: pd.Series) -> list | None:
             return values
         if dtype.kind in "iub":
             return series.to_numpy().tolist()
+        if dtype.kind == "M":
+            # Altair writes Timestamp.isoformat() ("2024-03-31T00:00:00": a full ISO time,
+            # which browsers read as local time, as Vega-Lite shows it) and "" for NaT.
+            # Whole seconds only: isoformat would add a fraction.
+            array = series.to_numpy()
+            seconds = array.astype("datetime64[s]")
+            present = ~np.isnat(array)
+            if (array[present] != seconds[present]).any():
+                return None
+            text = np.datetime_as_string(seconds, unit="s")
+            return np.where(present, text, "").tolist()
     return None
 
 
