@@ -11,6 +11,7 @@ never negative). A count is safe only if at least two values remain possible.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from pathlib import Path
 
@@ -556,6 +557,10 @@ def test_page_runs_with_every_view_and_no_exception(page_data):
                        for t in plain), plain
     at.segmented_control(key="series").set_value("Single quarters").run()
     assert not at.exception
+    # The single-quarter trend (built only when chosen): quarters, not 12-month periods.
+    assert any("Single quarters vary more" in t for t in _texts(at))
+    trend = json.loads(at.get("vega_lite_chart")[0].proto.spec)["description"]
+    assert "between 2019/20 Q1 and 2026/27 Q1" in trend, trend
 
 
 def cc_views():

@@ -189,8 +189,10 @@ def collect(data_dir: str, version, values: pd.DataFrame, areas: pd.DataFrame) -
                 seen.add(ind.id, kind, figure.period, area, "n", figure.engaged)
                 seen.add(ind.id, kind, figure.period, area, "d", figure.released)
                 seen.add(ind.id, kind, figure.period, area, "value", figure.rate)
-        for spec, kind in ((main["trend_rolling"], "rolling_12m"),
-                           (main["trend_quarters"], "quarter")):
+        quarters = None if main["quarters_hidden"] else continuity_page._quarter_model(
+            data_dir, version.id, area, name_of[area], end, groups[area], THRESHOLD, target,
+            target_date)["spec"]
+        for spec, kind in ((main["trend_rolling"], "rolling_12m"), (quarters, "quarter")):
             for r in _spec_rows(spec):
                 if r.get("line") == "Comparator average":
                     seen.pooled.append((ind.id, kind, r.get("period"), groups[area],

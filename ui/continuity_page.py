@@ -69,18 +69,24 @@ def render() -> None:
     series = st.segmented_control("Figures", SERIES, default=SERIES[0], required=True,
                                   key="series", bind="query-params",
                                   label_visibility="collapsed")
-    quarterly = series == SERIES[1] and model["trend_quarters"] is not None
+    quarterly = series == SERIES[1] and not model["quarters_hidden"]
     if series == SERIES[1] and not quarterly:
         st.info("Single-quarter figures are not shown for this area: some of its quarters "
                 "have small numbers, which the rolling 12-month figures (sums of four "
                 "quarters) would let anyone work out. The rolling figures are shown "
                 "instead.", icon=":material/lock:")
-    spec = model["trend_quarters"] if quarterly else model["trend_rolling"]
+    if quarterly:
+        shown = _quarter_model(ctx.data_dir, ctx.version.id, ctx.area_code, ctx.area_name,
+                               ctx.period_end, group.codes, threshold, target, target_date)
+    else:
+        shown = dict(spec=model["trend_rolling"], words=model["rolling_words"],
+                     table=model["rolling_table"])
+    spec = shown["spec"]
     exports.chart(spec, f"continuity-trend-{ctx.area_code}", ctx.public,
                   about=_about_chart(ctx, f"Continuity of care: {ctx.area_name}, "
                                      + ("quarters" if quarterly else "rolling 12 months")
                                      + " against the target"),
-                  description=model["quarter_words" if quarterly else "rolling_words"])
+                  description=shown["words"])
     notes = [f"Shaded band: 95% confidence interval for {ctx.area_name}.",
              f"Red dashed line: the {head.target:g}% target."]
     if not quarterly and not path.frame.empty:
@@ -90,7 +96,7 @@ def render() -> None:
     if quarterly:
         notes.append("Single quarters vary more; the target is judged on 12 months.")
     st.caption(" ".join(notes))
-    plotted = model["quarter_table" if quarterly else "rolling_table"]
+    plotted = shown["table"]
     if plotted is not None and len(plotted):
         with st.expander("Table"):
             st.html(tables.board_table(plotted,
@@ -159,15 +165,6 @@ def _main_model(data_dir, version_id, area_code, area_name, period_end, group_co
     trend_rolling = charts.trend_chart(rolling, "% engaged within 3 weeks", target=target * 100,
                                        target_text=label, trajectory=path.frame) \
         .to_dict(validate=False)
-    trend_quarters = quarter_words = quarter_table = None
-    if not protected["quarters_hidden"].iloc[0]:
-        quarters = cc.trend_rows(shown, area_code, area_name, group_codes, period_end,
-                                 threshold, quarterly=True)
-        trend_quarters = charts.trend_chart(quarters, "% engaged within 3 weeks",
-                                            target=target * 100, target_text=label) \
-            .to_dict(validate=False)
-        quarter_words = chart_words.trend(quarters, cc.QUARTERLY, area_name)
-        quarter_table = _plotted(quarters)
     # Change on a year earlier (rolling figures overlap, so a year apart is the fair test).
     rolling_rows = protected[protected["period_kind"] == "rolling_12m"]
     change = None
@@ -177,11 +174,27 @@ def _main_model(data_dir, version_id, area_code, area_name, period_end, group_co
                   earlier["period"].removeprefix("12 months to "),
                   headlines.change_is_significant(catalogue.get("continuity_of_care"),
                                                   earlier, later))
-    return dict(headline=head, trajectory=path, trend_rolling=trend_rolling,
-                trend_quarters=trend_quarters, change=change,
+    return dict(headline=head, trajectory=path, trend_rolling=trend_rolling, change=change,
                 rolling_words=chart_words.trend(rolling, cc.IND, area_name),
                 rolling_table=_plotted(rolling),
-                quarter_words=quarter_words, quarter_table=quarter_table)
+                quarters_hidden=bool(protected["quarters_hidden"].iloc[0]))
+
+
+@st.cache_data(**CACHE)
+def _quarter_model(data_dir, version_id, area_code, area_name, period_end, group_codes,
+                   threshold, target, target_date):
+    """The single-quarter trend, built only when it is chosen (most never look at it),
+    for an area whose quarters are not hidden (_main_model's quarters_hidden)."""
+    values = _values(data_dir, version_id, threshold)
+    protected = cc.protect_series(values, area_code, period_end, threshold)
+    shown = cc.with_protected_area(values, protected, area_code)
+    quarters = cc.trend_rows(shown, area_code, area_name, group_codes, period_end, threshold,
+                             quarterly=True)
+    label = f"{target * 100:g}% target by {cc.long_date(target_date)}"
+    spec = charts.trend_chart(quarters, "% engaged within 3 weeks", target=target * 100,
+                              target_text=label).to_dict(validate=False)
+    return dict(spec=spec, words=chart_words.trend(quarters, cc.QUARTERLY, area_name),
+                table=_plotted(quarters))
 
 
 def _spc_table(frame_: pd.DataFrame) -> pd.DataFrame:
