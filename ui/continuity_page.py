@@ -222,6 +222,8 @@ def _breakdown_model(data_dir, version_id, area_code, area_name, period_end, gro
     if latest is None:
         return None
     rows = data.breakdown_values(data_dir, version_id, IDS, (area_code, cc.ENGLAND))
+    # Only the latest period is drawn: filtered once here, not once per breakdown.
+    rows = rows[rows["period"] == latest["period"]]
     out = dict(period=latest["period"], parts=[])
     overall = None if latest["suppressed"] else float(latest["value"]) \
         if pd.notna(latest["value"]) else None
