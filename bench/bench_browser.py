@@ -21,8 +21,9 @@ the script has finished is counted too.
 Page switch     a sidebar link to another page (Overview, Harm, Continuity, Treatment,
                 Recovery, Crime, in turn).
 Area change     a new area typed into "Partnership area" and Enter, on the Overview, the
-                Harm page, Continuity of care and the Maps page; each area is one not
-                chosen before in that server, so every change misses the query cache.
+                Harm page, Continuity of care (its first view, the pathway, and its
+                breakdowns) and the Maps page; each area is one not chosen before in
+                that server, so every change misses the query cache.
 Map switch      the Maps page's "Show" control: Partnership -> England -> Urban and rural ->
                 Partnership ...
 First slide     the Presentation link from the Overview to slide 1 drawn.
@@ -244,13 +245,15 @@ def measure_set(playwright, name: str, data_dir: Path, log_dir: Path, runs: int)
         for i in range(runs):
             figures["page switch"].append(nav(page, cycle[i % len(cycle)]))
         log(f"{name}: area changes ...")
-        for path in ("", "harm", "continuity", "maps"):
+        # Continuity twice: its first view (the pathway) and its breakdowns (four charts).
+        for path in ("", "harm", "continuity", "continuity?show=Breakdowns", "maps"):
             page.goto(f"{server.url}/{path}")
             wait_for_app_idle(page)
+            label = path.replace("?show=", ", ") or "overview"
             for _ in range(max(2, runs // 3)):
                 seconds = choose_area(page, next(fresh))
                 figures["area change"].append(seconds)
-                detail.setdefault(f"area change on {path or 'overview'}", []).append(seconds)
+                detail.setdefault(f"area change on {label}", []).append(seconds)
         log(f"{name}: map switches ...")
         page.goto(f"{server.url}/maps")
         wait_for_app_idle(page)
