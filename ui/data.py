@@ -140,6 +140,34 @@ def local_protection(data_dir: str, version_id: str, lookup_stamp: str, utla_cod
                                               stamp), threshold)
 
 
+@st.cache_data(**CACHE)
+def local_urban_rural(data_dir: str, version_id: str, lookup_stamp: str, utla_code: str,
+                      stamp: str, by: str, threshold: int) -> pd.DataFrame:
+    """The area's need and provision by rural-urban group, protected as its map is
+    (metrics.geo.urban_rural_summary with local_protection): computed once, not on every
+    rerun of each map view that shows it."""
+    from metrics import geo
+    need = local_need(data_dir, version_id, lookup_stamp, utla_code, stamp)
+    return geo.urban_rural_summary(need, by, threshold, protection=local_protection(
+        data_dir, version_id, lookup_stamp, utla_code, stamp, threshold))
+
+
+@st.cache_data(**CACHE)
+def england_map_values(data_dir: str, version_id: str, indicator_id: str, period_end,
+                       threshold: int) -> pd.DataFrame:
+    """Every partnership's (or force's) latest figure up to `period_end`, as the England
+    map colours it (metrics.geo.area_map_values): about 0.1 s to work out, so once per
+    metric and period rather than on every rerun of the Maps page."""
+    from metrics import geo
+    from metrics.reference import catalogue
+    every = areas(data_dir, version_id)
+    codes = every.loc[every["area_type"].isin(["utla", "pfa", "country"]), "area_code"]
+    rows = public_values(data_dir, version_id, (indicator_id,), threshold)
+    rows = rows[rows["area_code"].isin(codes)
+                & (pd.to_datetime(rows["period_end"]) <= pd.Timestamp(period_end))]
+    return geo.area_map_values(rows, catalogue.get(indicator_id), every, threshold)
+
+
 # --- The Data page (metrics.ingest): keyed on the current version, so a load shows at once.
 
 @st.cache_data(**CACHE)

@@ -105,15 +105,6 @@ def render() -> None:
                                icon=":material/download:", key=f"{key}_download")
 
 
-    def _map_rows(indicator_id: str, codes: tuple, threshold: int):
-        """The metric's area totals up to the selected period, protected across areas as
-        every public view reads them (ui.data.public_values)."""
-        import pandas as pd
-        rows = data.public_values(ctx.data_dir, ctx.version.id, (indicator_id,), threshold)
-        return rows[rows["area_code"].isin(codes)
-                    & (pd.to_datetime(rows["period_end"]) <= pd.Timestamp(ctx.period_end))]
-
-
     def make_selected_area() -> None:
         """England map click: the clicked partnership becomes the selected area."""
         objects = st.session_state["england_map"].selection.get("objects", {}).get("areas", [])
@@ -201,8 +192,9 @@ def render() -> None:
             else:
                 st.info("Click a small area on the map to see its figures here.",
                         icon=":material/touch_app:")
-            total = geo.urban_rural_summary(need, "broad", threshold,
-                                            protection=protection).set_index("group")
+            total = data.local_urban_rural(ctx.data_dir, ctx.version.id, lookup_stamp,
+                                           ctx.area_code, boundary_stamp, "broad",
+                                           threshold).set_index("group")
             if "All" in total.index:
                 all_row = geo.summary_display(total.loc[["All"]].reset_index()).iloc[0]
                 # The same figures as the treatment page, or said to differ, with the period.
@@ -240,10 +232,8 @@ def render() -> None:
                 "Colour by", ["value", "comparison"], default="value", required=True,
                 key="england_mode",
                 format_func={"value": "Value", "comparison": "Compared with England"}.get)
-        codes = tuple(ctx.areas.loc[ctx.areas["area_type"].isin(["utla", "pfa", "country"]),
-                                    "area_code"])
-        values = _map_rows(indicator.id, codes, threshold)
-        map_values = geo.area_map_values(values, indicator, ctx.areas, threshold)
+        map_values = data.england_map_values(ctx.data_dir, ctx.version.id, indicator.id,
+                                             ctx.period_end, threshold)
         group = comparators.comparator_group(
             "configured", ctx.area_code, ctx.areas, ctx.settings.comparators,
             data.area_need_summary(ctx.data_dir, ctx.version.id))
@@ -290,8 +280,8 @@ def render() -> None:
                 verdicts={"Compared with England": shown["comparison"].tolist()}))
             exports.table(every, f"england-map-{indicator.id}", ctx.public)
         print_version(lambda: map_charts.national_static_map(
-            national, regions, geo.area_map_values(_map_rows(indicator.id, codes, export_threshold),
-                                                   indicator, ctx.areas, export_threshold),
+            national, regions, data.england_map_values(ctx.data_dir, ctx.version.id, indicator.id,
+                                                       ctx.period_end, export_threshold),
             indicator, mode), f"map_england_{indicator.id}_{mode}", "print_version_england")
 
     def urban_rural() -> None:
@@ -301,7 +291,8 @@ def render() -> None:
         by = st.segmented_control("Classes", ["broad", "class"], default="broad", required=True,
                                   key="ur_by", format_func={"broad": "Urban and rural",
                                                             "class": "Finer ONS classes"}.get)
-        summary = geo.urban_rural_summary(need, by, threshold, protection=protection)
+        summary = data.local_urban_rural(ctx.data_dir, ctx.version.id, lookup_stamp,
+                                         ctx.area_code, boundary_stamp, by, threshold)
         england = data.england_urban_rural(ctx.data_dir, ctx.version.id, lookup_stamp, by,
                                            threshold)
         measure = st.selectbox("Compare", list(geo.SUMMARY_MEASURES), key="ur_measure",
