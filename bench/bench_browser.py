@@ -249,7 +249,7 @@ def measure_set(playwright, name: str, data_dir: Path, log_dir: Path, runs: int)
         for path in ("", "harm", "continuity", "continuity?show=Breakdowns", "maps"):
             page.goto(f"{server.url}/{path}")
             wait_for_app_idle(page)
-            label = path.replace("?show=", ", ") or "overview"
+            label = path.replace("?show=Breakdowns", " (breakdowns)") or "overview"
             for _ in range(max(2, runs // 3)):
                 seconds = choose_area(page, next(fresh))
                 figures["area change"].append(seconds)
