@@ -84,8 +84,7 @@ def render() -> None:
     else:
         shown = dict(spec=model["trend_rolling"], words=model["rolling_words"],
                      table=model["rolling_table"])
-    spec = shown["spec"]
-    exports.chart(spec, f"continuity-trend-{ctx.area_code}", ctx.public,
+    exports.chart(shown["spec"], f"continuity-trend-{ctx.area_code}", ctx.public,
                   about=_about_chart(ctx, f"Continuity of care: {ctx.area_name}, "
                                      + ("quarters" if quarterly else "rolling 12 months")
                                      + " against the target"),
@@ -163,10 +162,10 @@ def _main_model(data_dir, version_id, area_code, area_name, period_end, group_co
                        target_date, period_end, threshold)
     path = cc.trajectory(protected, area_name, target, target_date, today)
     shown = cc.with_protected_area(values, protected, area_code)
-    label = f"{target * 100:g}% target by {cc.long_date(target_date)}"
     rolling = cc.trend_rows(shown, area_code, area_name, group_codes, period_end, threshold)
     trend_rolling = charts.trend_chart(rolling, "% engaged within 3 weeks", target=target * 100,
-                                       target_text=label, trajectory=path.frame) \
+                                       target_text=_target_label(target, target_date),
+                                       trajectory=path.frame) \
         .to_dict(validate=False)
     # Change on a year earlier (rolling figures overlap, so a year apart is the fair test).
     rolling_rows = protected[protected["period_kind"] == "rolling_12m"]
@@ -188,16 +187,21 @@ def _quarter_model(data_dir, version_id, area_code, area_name, period_end, group
                    threshold, target, target_date):
     """The single-quarter trend, built only when it is chosen (most never look at it),
     for an area whose quarters are not hidden (_main_model's quarters_hidden)."""
-    values = _values(data_dir, version_id, threshold)
-    protected = cc.protect_series(values, area_code, period_end, threshold)
-    shown = cc.with_protected_area(values, protected, area_code)
+    shown = cc.with_protected_area(_values(data_dir, version_id, threshold),
+                                   _protected(data_dir, version_id, area_code, period_end,
+                                              threshold), area_code)
     quarters = cc.trend_rows(shown, area_code, area_name, group_codes, period_end, threshold,
                              quarterly=True)
-    label = f"{target * 100:g}% target by {cc.long_date(target_date)}"
     spec = charts.trend_chart(quarters, "% engaged within 3 weeks", target=target * 100,
-                              target_text=label).to_dict(validate=False)
+                              target_text=_target_label(target, target_date)
+                              ).to_dict(validate=False)
     return dict(spec=spec, words=chart_words.trend(quarters, cc.QUARTERLY, area_name),
                 table=_plotted(quarters))
+
+
+def _target_label(target: float, target_date) -> str:
+    """The target line's words on both trends ("75% target by 31 March 2025")."""
+    return f"{target * 100:g}% target by {cc.long_date(target_date)}"
 
 
 def _spc_table(frame_: pd.DataFrame) -> pd.DataFrame:
