@@ -6,9 +6,11 @@ small files (tiny thresholds) so every chunk boundary is crossed; the benchmark
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from metrics import store
-from metrics.ingest import load, loading, readers
+from metrics.ingest import load, loading, readers, streaming
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -272,3 +274,61 @@ def test_an_all_areas_export_read_in_chunks_skips_the_district_copies_of_uas(
     # One note per chunk that skipped rows (a chunk's note counts its own rows).
     notes = [str(i) for i in report.issues if "skipped" in str(i)]
     assert notes and all("Districts & UAs (from Apr 2023)" in n for n in notes), notes
+
+
+# --- the threads beside the checks (streaming._read_ahead, _SpoolWriter) ------------------
+
+def _threads(prefix: str) -> list[str]:
+    return [t.name for t in threading.enumerate() if t.name.startswith(prefix)]
+
+
+def test_read_ahead_gives_every_item_in_order_then_the_sources_error():
+    def source():
+        yield from range(5)
+        raise readers.StreamFallback("3 rows for 4 lines")
+
+    seen = []
+    with pytest.raises(readers.StreamFallback, match="3 rows for 4 lines"):
+        for item in streaming._read_ahead(source()):
+            seen.append(item)
+    assert seen == [0, 1, 2, 3, 4]
+    assert _threads("cdp-csv-read-ahead") == []
+
+
+def test_read_ahead_stopped_early_closes_its_source_and_ends_its_thread():
+    closed = []
+
+    def source():
+        try:
+            yield from range(1000)
+        finally:
+            closed.append(True)
+
+    with contextlib.closing(streaming._read_ahead(source())) as ahead:
+        for item in ahead:
+            if item == 2:
+                break
+    assert closed == [True]
+    assert _threads("cdp-csv-read-ahead") == []
+
+
+def test_a_failed_spool_write_fails_the_load_publishes_nothing_and_ends_its_threads(
+        data_dir, tmp_path, chunked, monkeypatch):
+    assert load([FIXTURES / "long_format.csv"], data_dir).published
+    before = store.current_version(data_dir).id
+    chunked()
+    writes = []
+
+    def full_disk(self, table):
+        writes.append(table.num_rows)
+        if len(writes) == 2:
+            raise OSError(28, "No space left on device")
+        return original(self, table)
+
+    original = store.Spool.append
+    monkeypatch.setattr(store.Spool, "append", full_disk)
+    with pytest.raises(OSError, match="No space left"):
+        load([FIXTURES / "long_format.csv"], data_dir)
+    assert store.current_version(data_dir).id == before
+    assert _threads("cdp-spool-write") == [] and _threads("cdp-csv-read-ahead") == []
+    assert _threads("cdp-checksum") == []

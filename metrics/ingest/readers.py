@@ -48,6 +48,7 @@ from multiprocessing import context as mp_context
 from multiprocessing import forkserver as mp_forkserver
 from multiprocessing import popen_forkserver, reduction, spawn
 from multiprocessing import util as mp_util
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree
@@ -879,13 +880,14 @@ def _open_stream(source, layout: CsvLayout, block_bytes: int, include=None):
             strings_can_be_null=False, quoted_strings_can_be_null=False))
 
 
-def iter_csv_chunks(source, layout: CsvLayout, name: str, lines: int,
+def iter_csv_chunks(source, layout: CsvLayout, name: str, lines: Callable[[], int],
                     block_bytes: int):
     """RawTables of consecutive rows of a CSV (`source`: a path or a binary file object),
-    each about `block_bytes` of the file, with the file's line numbers. `lines` is the
-    number of lines in the file; if the rows read do not account for every line after
-    the header, StreamFallback is raised once the end is reached (a caller keeps nothing
-    from the chunks already seen)."""
+    each about `block_bytes` of the file, with the file's line numbers. `lines()` gives
+    the number of lines in the file (asked only at the end, so it can be counted
+    meanwhile); if the rows read do not account for every line after the header,
+    StreamFallback is raised once the end is reached (a caller keeps nothing from the
+    chunks already seen)."""
     try:
         reader = _open_stream(source, layout, block_bytes)
     except (pa.ArrowInvalid, pa.ArrowException, OSError) as exc:
@@ -911,8 +913,9 @@ def iter_csv_chunks(source, layout: CsvLayout, name: str, lines: int,
         empty = pd.DataFrame({i: pd.Series(dtype=object) for i in range(len(layout.headers))})
         yield RawTable(name, None, layout.headers, empty, np.zeros(0, dtype=int),
                        layout.title, layout.encoding, layout.header_line)
-    if seen != lines - layout.header_line:
-        raise StreamFallback(f"{seen} rows for {lines - layout.header_line} lines")
+    expected = lines() - layout.header_line
+    if seen != expected:
+        raise StreamFallback(f"{seen} rows for {expected} lines")
 
 
 def csv_value_counts(source, layout: CsvLayout, positions: list[int], block_bytes: int

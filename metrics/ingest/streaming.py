@@ -6,13 +6,24 @@ store.Spool, so memory does not grow with the file. What must be decided on the 
 file (which sex or age value is the total; whether the Area Type column lists both
 districts and counties) is decided first, in passes over those columns only.
 
+The checks are Python and hold the interpreter; Arrow's CSV parsing, Parquet writing and
+the file's checksum mostly do not. So while one chunk is checked, a thread parses the
+next (_read_ahead), another writes the last one's rows to the spool (_SpoolWriter), and
+the checksum is worked out beside them: on two cores a 1M-row re-issue's check took
+about 1 s less (bench/bench_ingest.py). At most one chunk waits on each side, so memory
+still does not grow with the file.
+
 Also here: the checked rows as the store's types (typed_rows, spool_frame).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
+import queue
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -60,54 +71,15 @@ def check_streamed(source, spool: store.Spool, index, known, file_issues: Issues
     layout = readers.csv_layout(head)
     if layout is None:
         return None
-    sha, size, lines = hash_and_lines(source)
-    report = FileReport(source.name, sha, size, encoding=layout.encoding)
-    mark = spool.mark()
-    chunk_issues = Issues(source.name)
-    merged: dict = {}
-    formats: set[str] = set()
-    found: dict[str, None] = {}
-    periods_seen: dict[str, object] = {}
-    seen_additional: dict[str, dict] = {}
-
-    def stream():
-        return io.BytesIO(source.data) if source.data is not None else source.path
-
-    try:
-        totals = _file_breakdown_totals(stream(), layout, chunk_bytes)
-        both_tiers = _file_lists_both_tiers(stream(), layout, chunk_bytes)
-        for number, chunk in enumerate(readers.iter_csv_chunks(
-                stream(), layout, source.name, lines, chunk_bytes)):
-            if totals is not None:
-                chunk.breakdown_totals = _chunk_totals(chunk, *totals)
-            chunk.both_tiers = both_tiers
-            chunk.chunk = True
-            part = Issues(source.name)
-            try:
-                result = table_to_rows(chunk, source.name, index, known, part)
-            except Exception as exc:  # noqa: BLE001 - a bug must not pass as a clean file
-                part.add(ERROR, f"cannot be checked ({type(exc).__name__}: "
-                                f"{str(exc)[:200]}); please report this file")
-                merge_issues(chunk_issues, part, merged)
-                break
-            merge_issues(chunk_issues, part, merged)
-            formats.add(result.format)
-            report.rows_read += result.rows_read
-            seen_additional.update(result.additional)
-            rows = result.rows
-            if len(rows):
-                report.rows_loaded += len(rows)
-                found.update(dict.fromkeys(pd.unique(rows["indicator_id"])))
-                firsts = rows.drop_duplicates("period")
-                for p, e in zip(firsts["period"], firsts["period_end"]):
-                    periods_seen.setdefault(p, e)
-                spool.append(spool_frame(rows, result.coded))
-            elif number == 0 and result.rows_read == 0 and any(
-                    i.level == ERROR and not i.rows for i in part.items):
-                break           # the table itself is wrong (columns): one chunk says it
-    except readers.StreamFallback:
-        spool.rollback(mark)
+    with ThreadPoolExecutor(1, thread_name_prefix="cdp-checksum") as pool:
+        checksum = pool.submit(hash_and_lines, source)
+        checked = _check_chunks(source, layout, spool, index, known, checksum,
+                                chunk_bytes)
+    if checked is None:
         return None
+    sha, size, _ = checksum.result()
+    report, chunk_issues, formats, found, periods_seen, seen_additional = checked
+    report.sha256, report.size = sha, size
     # Only now do this file's messages count: a fallback above reads it again whole.
     merge_issues(file_issues, chunk_issues, {})
     additional.update(seen_additional)
@@ -121,6 +93,149 @@ def check_streamed(source, spool: store.Spool, index, known, file_issues: Issues
         file_issues.add(ERROR, NOTHING_USABLE if skipped_all
                         else "the file is empty: no data rows under the header")
     return report
+
+
+def _check_chunks(source, layout: readers.CsvLayout, spool: store.Spool, index, known,
+                  checksum: Future, chunk_bytes: int):
+    """check_streamed's pass over the chunks: (report, issues, formats, indicators found,
+    periods seen, additional indicators), or None (and the spool as it was) when the file
+    cannot be streamed after all. `checksum` is hash_and_lines' future: its line count is
+    needed only once the last chunk is read."""
+    report = FileReport(source.name, "", 0, encoding=layout.encoding)
+    mark = spool.mark()
+    chunk_issues = Issues(source.name)
+    merged: dict = {}
+    formats: set[str] = set()
+    found: dict[str, None] = {}
+    periods_seen: dict[str, object] = {}
+    seen_additional: dict[str, dict] = {}
+
+    def stream():
+        return io.BytesIO(source.data) if source.data is not None else source.path
+
+    writer = _SpoolWriter(spool)
+    try:
+        totals = _file_breakdown_totals(stream(), layout, chunk_bytes)
+        both_tiers = _file_lists_both_tiers(stream(), layout, chunk_bytes)
+        chunks = readers.iter_csv_chunks(stream(), layout, source.name,
+                                         lambda: checksum.result()[2], chunk_bytes)
+        with contextlib.closing(_read_ahead(chunks)) as ahead:
+            for number, chunk in enumerate(ahead):
+                if totals is not None:
+                    chunk.breakdown_totals = _chunk_totals(chunk, *totals)
+                chunk.both_tiers = both_tiers
+                chunk.chunk = True
+                part = Issues(source.name)
+                try:
+                    result = table_to_rows(chunk, source.name, index, known, part)
+                except Exception as exc:  # noqa: BLE001 - a bug must not pass as a clean file
+                    part.add(ERROR, f"cannot be checked ({type(exc).__name__}: "
+                                    f"{str(exc)[:200]}); please report this file")
+                    merge_issues(chunk_issues, part, merged)
+                    break
+                merge_issues(chunk_issues, part, merged)
+                formats.add(result.format)
+                report.rows_read += result.rows_read
+                seen_additional.update(result.additional)
+                rows = result.rows
+                if len(rows):
+                    report.rows_loaded += len(rows)
+                    found.update(dict.fromkeys(pd.unique(rows["indicator_id"])))
+                    firsts = rows.drop_duplicates("period")
+                    for p, e in zip(firsts["period"], firsts["period_end"]):
+                        periods_seen.setdefault(p, e)
+                    writer.append(rows, result.coded)
+                elif number == 0 and result.rows_read == 0 and any(
+                        i.level == ERROR and not i.rows for i in part.items):
+                    break           # the table itself is wrong (columns): one chunk says it
+        writer.finish()
+    except readers.StreamFallback:
+        writer.finish(failed=True)
+        spool.rollback(mark)
+        return None
+    except BaseException:
+        writer.finish(failed=True)
+        raise
+    return report, chunk_issues, formats, found, periods_seen, seen_additional
+
+
+_DONE = object()
+
+
+def _read_ahead(items):
+    """The items of an iterator, the next one read by a thread while the caller works on
+    this one (at most one waits). Its exceptions reach the caller in order; a caller
+    that stops early stops the thread."""
+    waiting: queue.Queue = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                waiting.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for item in items:
+                if not put((item, None)):
+                    return
+            put((_DONE, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller, who raises it
+            put((None, exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None and stop.is_set():
+                close()
+
+    thread = threading.Thread(target=read, name="cdp-csv-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, exc = waiting.get()
+            if exc is not None:
+                raise exc
+            if item is _DONE:
+                return
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+class _SpoolWriter:
+    """Writes checked rows to the spool on a thread, in order, while the next chunk is
+    checked. At most one chunk's rows wait; a failed write is raised by the next append
+    or by finish()."""
+
+    def __init__(self, spool: store.Spool):
+        self.spool = spool
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="cdp-spool-write")
+        self.pending: Future | None = None
+
+    def append(self, rows: pd.DataFrame, coded: dict | None) -> None:
+        self._wait()
+        self.pending = self.pool.submit(
+            lambda: self.spool.append(spool_frame(rows, coded)))
+
+    def _wait(self) -> None:
+        if self.pending is not None:
+            pending, self.pending = self.pending, None
+            pending.result()
+
+    def finish(self, failed: bool = False) -> None:
+        """Wait for the last write (raising its error unless the load already failed)."""
+        try:
+            if failed:
+                if self.pending is not None:
+                    self.pending.exception()
+            else:
+                self._wait()
+        finally:
+            self.pool.shutdown(wait=True)
 
 
 def _file_lists_both_tiers(stream, layout: readers.CsvLayout, chunk_bytes: int
