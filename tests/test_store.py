@@ -112,3 +112,33 @@ def test_replaced_rows_are_dropped_by_number_only_in_the_file_they_were_planned_
                              replaced_rows=plan.rows_path)
     # Nothing half-written was left behind by the refusal.
     assert store.current_version(tmp_path).id == version.id
+
+
+def test_a_whole_reissue_publishes_only_the_load_and_a_partial_one_keeps_the_rest(
+        tmp_path, monkeypatch):
+    """Every published row replaced: the new version is exactly the load (publish_merged
+    then leaves the base file unread); a plan that leaves one published row keeps it."""
+    first = store.publish(tmp_path, {"values": _values(3)}, {"demo": False})
+
+    def planned(new):
+        con = store.scratch_connection(tmp_path)
+        try:
+            con.register("new_rows", new)
+            return store.plan_reissue(con, first.path / "values.parquet",
+                                      tmp_path / "keys.parquet", tmp_path / "rows.parquet")
+        finally:
+            con.close()
+
+    whole = _values(3).assign(numerator=77.0)
+    plan = planned(whole)
+    assert plan.count == 3
+    version = store.publish_merged(tmp_path, first, whole, {}, lambda v, n: {}, tmp_path,
+                                   replaced_rows=plan.rows_path)
+    assert sorted(store.read_table(version, "values")["numerator"]) == [77.0] * 3
+
+    part = _values(2).assign(numerator=55.0)
+    plan = planned(part)
+    version = store.publish_merged(tmp_path, first, part, {}, lambda v, n: {}, tmp_path,
+                                   replaced_rows=plan.rows_path)
+    assert store.read_table(version, "values").sort_values("period")["numerator"].tolist() \
+        == [55.0, 55.0, 10.0]

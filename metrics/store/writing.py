@@ -319,6 +319,12 @@ def plan_reissue(con: duckdb.DuckDBPyConnection, base_path: Path | None,
                    rows_path)
 
 
+def _replaces_every_row(replaced_rows: Path, base_path: Path) -> bool:
+    """Whether plan_reissue's row numbers cover the whole base file (each published row
+    is matched at most once, so equal counts mean every row), from the files' footers."""
+    return pq.read_metadata(replaced_rows).num_rows == pq.read_metadata(base_path).num_rows
+
+
 def _rows_file_base(rows_path: Path) -> str | None:
     """The published values file whose row numbers `rows_path` holds (plan_reissue)."""
     meta = pq.read_metadata(rows_path).metadata or {}
@@ -376,12 +382,16 @@ def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame 
                     raise ValueError(f"{replaced_rows} holds row numbers of {planned_on}, "
                                      f"not of {base_path}: plan the re-issue again")
                 # The rows plan_reissue matched by key (REISSUE_KEY), dropped by number:
-                # one integer to hash instead of six text columns.
-                select = (f"SELECT {_base_columns_sql(base_path, 'b')} FROM read_parquet("
-                          f"{_sql_path(base_path)}, file_row_number = true) b ANTI JOIN "
-                          f"read_parquet({_sql_path(replaced_rows)}) r "
-                          f"ON b.file_row_number = r.base_row "
-                          f"UNION ALL SELECT {cols} FROM new_rows")
+                # one integer to hash instead of six text columns. When it matched every
+                # published row (a whole re-issue), the base file is not read at all.
+                if _replaces_every_row(replaced_rows, base_path):
+                    select = f"SELECT {cols} FROM new_rows"
+                else:
+                    select = (f"SELECT {_base_columns_sql(base_path, 'b')} FROM "
+                              f"read_parquet({_sql_path(base_path)}, file_row_number = true)"
+                              f" b ANTI JOIN read_parquet({_sql_path(replaced_rows)}) r "
+                              f"ON b.file_row_number = r.base_row "
+                              f"UNION ALL SELECT {cols} FROM new_rows")
             elif base_path is not None and base_path.exists():
                 # Only the rows the load re-issues are dropped: a correction of an
                 # area total keeps that area's breakdown rows, and a breakdown-only
