@@ -44,11 +44,11 @@ import threading
 import time
 import zipfile
 import zlib
+from collections.abc import Callable
 from multiprocessing import context as mp_context
 from multiprocessing import forkserver as mp_forkserver
 from multiprocessing import popen_forkserver, reduction, spawn
 from multiprocessing import util as mp_util
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree import ElementTree

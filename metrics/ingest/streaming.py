@@ -7,7 +7,7 @@ file (which sex or age value is the total; whether the Area Type column lists bo
 districts and counties) is decided first, in passes over those columns only.
 
 The checks are Python and hold the interpreter; Arrow's CSV parsing, Parquet writing and
-the file's checksum mostly do not. So while one chunk is checked, a thread parses the
+the file's checksum mostly do not. So while one chunk is checked, a worker parses the
 next (_read_ahead), another writes the last one's rows to the spool (_SpoolWriter), and
 the checksum is worked out beside them: on two cores a 1M-row re-issue's check took
 about 1 s less (bench/bench_ingest.py). At most one chunk waits on each side, so memory
@@ -21,8 +21,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import queue
-import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
@@ -77,16 +75,11 @@ def check_streamed(source, spool: store.Spool, index, known, file_issues: Issues
                                 chunk_bytes)
     if checked is None:
         return None
-    sha, size, _ = checksum.result()
-    report, chunk_issues, formats, found, periods_seen, seen_additional = checked
-    report.sha256, report.size = sha, size
+    report, chunk_issues, seen_additional = checked
+    report.sha256, report.size, _ = checksum.result()
     # Only now do this file's messages count: a fallback above reads it again whole.
     merge_issues(file_issues, chunk_issues, {})
     additional.update(seen_additional)
-    report.format = ", ".join(sorted(formats)) or "csv"
-    report.indicators = sorted(found)
-    report.periods = [p for p, _ in sorted(periods_seen.items(),
-                                           key=lambda kv: pd.Timestamp(kv[1]))]
     if report.rows_loaded == 0 and not has_errors(issues, source.name):
         skipped_all = report.rows_read > 0 and any(
             i.level == NOTE and "skipped" in i.problem for i in file_issues.items)
@@ -97,10 +90,10 @@ def check_streamed(source, spool: store.Spool, index, known, file_issues: Issues
 
 def _check_chunks(source, layout: readers.CsvLayout, spool: store.Spool, index, known,
                   checksum: Future, chunk_bytes: int):
-    """check_streamed's pass over the chunks: (report, issues, formats, indicators found,
-    periods seen, additional indicators), or None (and the spool as it was) when the file
-    cannot be streamed after all. `checksum` is hash_and_lines' future: its line count is
-    needed only once the last chunk is read."""
+    """check_streamed's pass over the chunks: (the file's report, its messages, the
+    additional indicators met), or None (and the spool as it was) when the file cannot be
+    streamed after all. The report lacks only the checksum and size: `checksum` is
+    hash_and_lines' future, whose line count is needed once the last chunk is read."""
     report = FileReport(source.name, "", 0, encoding=layout.encoding)
     mark = spool.mark()
     chunk_issues = Issues(source.name)
@@ -156,54 +149,31 @@ def _check_chunks(source, layout: readers.CsvLayout, spool: store.Spool, index, 
     except BaseException:
         writer.finish(failed=True)
         raise
-    return report, chunk_issues, formats, found, periods_seen, seen_additional
+    report.format = ", ".join(sorted(formats)) or "csv"
+    report.indicators = sorted(found)
+    report.periods = [p for p, _ in sorted(periods_seen.items(),
+                                           key=lambda kv: pd.Timestamp(kv[1]))]
+    return report, chunk_issues, seen_additional
 
 
 _DONE = object()
 
 
 def _read_ahead(items):
-    """The items of an iterator, the next one read by a thread while the caller works on
-    this one (at most one waits). Its exceptions reach the caller in order; a caller
-    that stops early stops the thread."""
-    waiting: queue.Queue = queue.Queue(maxsize=1)
-    stop = threading.Event()
-
-    def put(item) -> bool:
-        while not stop.is_set():
-            try:
-                waiting.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def read() -> None:
+    """The items of an iterator, the next one read on a worker thread while the caller
+    works on this one (at most one waits). Its exceptions reach the caller in order. The
+    iterator is only ever advanced, and closed, on that one worker: a caller that stops
+    early closes it there, after any read under way."""
+    with ThreadPoolExecutor(1, thread_name_prefix="cdp-csv-read-ahead") as worker:
+        upcoming = worker.submit(next, items, _DONE)
         try:
-            for item in items:
-                if not put((item, None)):
-                    return
-            put((_DONE, None))
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller, who raises it
-            put((None, exc))
+            while (item := upcoming.result()) is not _DONE:
+                upcoming = worker.submit(next, items, _DONE)
+                yield item
         finally:
             close = getattr(items, "close", None)
-            if close is not None and stop.is_set():
-                close()
-
-    thread = threading.Thread(target=read, name="cdp-csv-read-ahead", daemon=True)
-    thread.start()
-    try:
-        while True:
-            item, exc = waiting.get()
-            if exc is not None:
-                raise exc
-            if item is _DONE:
-                return
-            yield item
-    finally:
-        stop.set()
-        thread.join()
+            if close is not None:
+                worker.submit(close).result()
 
 
 class _SpoolWriter:
