@@ -223,7 +223,7 @@ def test_a_load_replaces_exactly_the_rows_it_holds(published, reissued):
         new = _values_of(sorted(reissued, key=str), 20.0)
         con = store.scratch_connection(data_dir)
         try:
-            con.register("new_rows", new)
+            con.register("new_rows", new.assign(_seq=range(len(new))))
             plan = store.plan_reissue(con, base.path / "values.parquet",
                                       data_dir / "keys.parquet", data_dir / "rows.parquet")
         finally:

@@ -97,7 +97,7 @@ def test_replaced_rows_are_dropped_by_number_only_in_the_file_they_were_planned_
     new = _values(2).assign(numerator=99.0)            # re-issues Q1 and Q2, not Q3
     con = store.scratch_connection(tmp_path)
     try:
-        con.register("new_rows", new)
+        con.register("new_rows", new.assign(_seq=range(len(new))))
         plan = store.plan_reissue(con, first.path / "values.parquet", tmp_path / "keys.parquet",
                                   tmp_path / "rows.parquet")
     finally:
@@ -123,7 +123,7 @@ def test_a_whole_reissue_publishes_only_the_load_and_a_partial_one_keeps_the_res
     def planned(new):
         con = store.scratch_connection(tmp_path)
         try:
-            con.register("new_rows", new)
+            con.register("new_rows", new.assign(_seq=range(len(new))))
             return store.plan_reissue(con, first.path / "values.parquet",
                                       tmp_path / "keys.parquet", tmp_path / "rows.parquet")
         finally:

@@ -188,15 +188,6 @@ CHANGES_KEPT = 10_000       # changed values listed with the report of a large l
 _NULL = "chr(0)"
 
 
-def _key5_join(a: str, b: str) -> str:
-    """The five-column key as a join condition DuckDB hashes directly: a missing breakdown
-    or category matches only a missing one (as pandas' factorised keys in
-    compare_with_published do), without computing coalesce() on every row of both sides."""
-    return " AND ".join([f"{a}.{c} = {b}.{c}" for c in KEY3] +
-                        [f"{a}.{c} IS NOT DISTINCT FROM {b}.{c}"
-                         for c in ("breakdown", "category")])
-
-
 def duplicates_sql(con, issues: dict[str, Issues]) -> int:
     """duplicates() over new_rows; returns the number of rows whose key repeats."""
     # One cheap pass first: when every row's key hashes differently no key repeats, and
@@ -229,11 +220,13 @@ def duplicates_sql(con, issues: dict[str, Issues]) -> int:
     return total
 
 
-def compare_sql(con, base_path, issues: dict[str, Issues],
-                additional: dict) -> tuple[pd.DataFrame, int]:
+def compare_sql(con, base_path, issues: dict[str, Issues], additional: dict,
+                replaced: str | None) -> tuple[pd.DataFrame, int]:
     """compare_with_published() over new_rows and the published values file at
-    `base_path` (None: nothing to compare with). Returns (the first CHANGES_KEPT changed
-    values, how many change)."""
+    `base_path` (None: nothing to compare with). `replaced`: the relation store.plan_reissue
+    left on `con` (store.REPLACED_ROWS), pairing each published row the load replaces
+    (base_row, its number in the file) with the load's row (new_seq); None if it replaces
+    none. Returns (the first CHANGES_KEPT changed values, how many change)."""
     empty_changes = pd.DataFrame(columns=[*KEY5, "old_value", "new_value", "old_numerator",
                                           "new_numerator", "old_denominator",
                                           "new_denominator", "file", "row"])
@@ -255,15 +248,21 @@ def compare_sql(con, base_path, issues: dict[str, Issues],
         f"NOT ((n.{f} IS NULL AND b.{f} IS NULL) OR "
         f"coalesce(abs(n.{f} - b.{f}) <= 1e-9 + 1e-9 * abs(b.{f}), false))"
         for f in ("value", "numerator", "denominator", "lower95", "upper95"))
-    con.execute(f"""CREATE OR REPLACE TEMP TABLE changed AS
-        SELECT n._seq, n.indicator_id, n.area_code, n.period, n.breakdown, n.category,
-               b.value AS old_value, n.value AS new_value,
-               b.numerator AS old_numerator, n.numerator AS new_numerator,
-               b.denominator AS old_denominator, n.denominator AS new_denominator,
-               n._file AS file, n._row AS "row"
-        FROM new_rows n JOIN base b ON {_key5_join('n', 'b')}
-        WHERE {differs} OR coalesce(n.value_note, '') <> coalesce(b.value_note, '')""")
-    count = con.execute("SELECT count(*) FROM changed").fetchone()[0]
+    # The rows the load replaces, paired by their numbers (the plan matched the keys
+    # once): two integer joins instead of matching five text columns again.
+    count = 0
+    if replaced is not None:
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE changed AS
+            SELECT n._seq, n.indicator_id, n.area_code, n.period, n.breakdown, n.category,
+                   b.value AS old_value, n.value AS new_value,
+                   b.numerator AS old_numerator, n.numerator AS new_numerator,
+                   b.denominator AS old_denominator, n.denominator AS new_denominator,
+                   n._file AS file, n._row AS "row"
+            FROM {replaced} r JOIN new_rows n ON n._seq = r.new_seq
+            JOIN read_parquet({path}, file_row_number = true) b
+              ON b.file_row_number = r.base_row
+            WHERE {differs} OR coalesce(n.value_note, '') <> coalesce(b.value_note, '')""")
+        count = con.execute("SELECT count(*) FROM changed").fetchone()[0]
     changes = empty_changes
     if count:
         changes = con.execute(f"""SELECT * EXCLUDE (_seq) FROM changed ORDER BY _seq

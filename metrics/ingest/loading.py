@@ -23,6 +23,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 
@@ -343,11 +344,12 @@ def _finish_in(work_dir: Path, files_, issues, rows, additional, current, *, dry
         new = rows
         con = rows.connect()
         try:
-            changes, counts["changes"] = checks.compare_sql(
-                con, base_path if rows.rows else None, _AnyLabel(issues), additional)
             reissue = store.plan_reissue(con, base_path if rows.rows else None,
                                          work_dir / "replaced.parquet",
                                          work_dir / "replaced_rows.parquet")
+            changes, counts["changes"] = checks.compare_sql(
+                con, base_path if rows.rows else None, _AnyLabel(issues), additional,
+                store.REPLACED_ROWS if reissue.count else None)
         finally:
             con.close()
         preview = rows.head(PREVIEW_ROWS)
@@ -406,7 +408,8 @@ def _plan_reissue(new: pd.DataFrame, base_path: Path | None, work_dir: Path) -> 
         return store.plan_reissue(None, None, work_dir / "replaced.parquet")
     con = store.scratch_connection(work_dir)
     try:
-        keys = new[list(store.REISSUE_KEY) + ["period_end"]]
+        keys = new[list(store.REISSUE_KEY) + ["period_end"]] \
+            .assign(_seq=np.arange(len(new), dtype=np.int64))
         con.register("new_frame", pa.Table.from_pandas(keys, preserve_index=False))
         con.execute("CREATE TEMP VIEW new_rows AS SELECT * FROM new_frame")
         return store.plan_reissue(con, base_path, work_dir / "replaced.parquet",

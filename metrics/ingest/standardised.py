@@ -65,16 +65,18 @@ def all_age_bands(labels) -> bool:
 def row_methods(rows: pd.DataFrame, units: dict[str, str | None]) -> np.ndarray:
     """The interval method of every row's metric: the catalogue's, else the one its unit
     (or, with none, its figures) implies, as metrics.ingest.definitions decides it."""
-    ids = rows["indicator_id"].to_numpy(dtype=object)
-    method = np.full(len(rows), "", dtype=object)
-    for ind_id in pd.unique(ids):
-        sel = ids == ind_id
+    # Decided once per distinct metric, then spread to the rows by their codes.
+    codes, ids = pd.factorize(rows["indicator_id"], use_na_sentinel=True)
+    codes = np.asarray(codes)
+    chosen = []
+    for i, ind_id in enumerate(ids):
         if ind_id in catalogue.BY_ID:
-            method[sel] = catalogue.BY_ID[ind_id].ci_method
+            chosen.append(catalogue.BY_ID[ind_id].ci_method)
             continue
         parsed = definitions.parse_unit(units.get(ind_id))
-        method[sel] = (parsed if parsed else definitions.infer_unit(rows.loc[sel]))[2]
-    return method
+        chosen.append((parsed if parsed else
+                       definitions.infer_unit(rows.loc[codes == i]))[2])
+    return np.array(chosen + [""], dtype=object)[codes]
 
 
 def file_gave_limits(rows: pd.DataFrame) -> np.ndarray:
@@ -193,7 +195,9 @@ def finish(rows: pd.DataFrame, gave_limits: np.ndarray, units: dict[str, str | N
     has_figure = ~np.isnan(value) | ~np.isnan(lower)
     with np.errstate(invalid="ignore"):
         few = dsr & ~suppressed & ~np.isnan(num) & (num < DSR_MIN_EVENTS) & has_figure
-    out = rows.copy()
+    # A new frame over the same columns: the columns set below are the new frame's own
+    # (copy-on-write), so the caller's rows are not changed and nothing is copied.
+    out = rows.copy(deep=False)
     if few.any():
         for f in ("value", *LIMITS):
             out[f] = np.where(few, np.nan, pd.to_numeric(out[f], errors="coerce"))

@@ -402,7 +402,9 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
     columns_out["_file"] = pd.Series(np.full(len(codes_now), table.label, dtype=object),
                                      dtype=object, copy=False)
     columns_out["_unit"] = pd.Series(unit_by_code[codes_now], dtype=object, copy=False)
-    out = pd.DataFrame(columns_out)
+    # copy=False: the columns are this function's own new arrays, and pandas would
+    # otherwise copy every object column into one block (a tenth of the chunk's time).
+    out = pd.DataFrame(columns_out, copy=False)
     period_codes = pick(period_codes)
     coded_rows = {c: (pick(i), v) for c, (i, v) in coded_rows.items()}
     out, kept = _two_codes_one_area(out, pick(area_src), areas, issues)

@@ -24,7 +24,8 @@ from metrics.store.versions import (ADDED_VALUES_COLUMNS, SPOOL_DIR, TABLES, VAL
 
 # The names other modules use (re-exported by the package).
 __all__ = [
-    "REISSUE_KEY", "REISSUE_KEYS_KEPT", "ROW_GROUP_ROWS", "Reissue", "SCRATCH_MEMORY",
+    "REISSUE_KEY", "REISSUE_KEYS_KEPT", "REPLACED_ROWS", "ROW_GROUP_ROWS", "Reissue",
+    "SCRATCH_MEMORY",
     "Spool", "TOTAL_TIER", "VALUES_ORDER", "describe_reissue", "plan_reissue", "publish",
     "publish_merged", "scratch_connection", "values_schema", "write_keys",
     "write_sorted_values",
@@ -155,6 +156,9 @@ REISSUE_KEY = ("indicator_id", "area_code", "period", "period_kind", "breakdown"
 REISSUE_KEYS_KEPT = 1_000        # replaced keys kept in memory for the report
 TOTAL_TIER = "area total"
 _ROWS_OF = "cdp:replaced_rows_of"  # metadata key: the file plan_reissue's row numbers are of
+# The view plan_reissue leaves on its connection: the published rows replaced, each with
+# its number in the published file (base_row) and the load's row replacing it (new_seq).
+REPLACED_ROWS = "replaced"
 
 
 def _reissue_join(a: str, b: str) -> str:
@@ -215,9 +219,10 @@ def describe_reissue(s: dict) -> str:
 
 def plan_reissue(con: duckdb.DuckDBPyConnection, base_path: Path | None,
                  keys_path: Path, rows_path: Path | None = None) -> Reissue:
-    """What the rows of the view new_rows (on `con`) replace in the published values file
-    `base_path`: every replaced key (written to `keys_path`), the replaced rows' numbers
-    in that file (written to `rows_path`, when given, for publish_merged), and per
+    """What the rows of the view new_rows (on `con`; REISSUE_KEY, period_end and _seq,
+    each row's number in the load) replace in the published values file `base_path`:
+    every replaced key (written to `keys_path`), the replaced rows' numbers in that file
+    (written to `rows_path`, when given, for publish_merged), and per
     indicator and tier (the area total, or one breakdown) the rows replaced, the areas
     and periods, and the published rows of the same areas and periods that stay because
     the load does not re-issue them (rows_kept = totals_kept + breakdown_rows_kept)."""
@@ -231,23 +236,27 @@ def plan_reissue(con: duckdb.DuckDBPyConnection, base_path: Path | None,
     # kept beside a replaced one (a load of a new quarter stops here, at once).
     con.execute("""CREATE OR REPLACE TEMP TABLE reissue_pairs AS
         SELECT DISTINCT indicator_id, period FROM new_rows""")
-    # One pass over the published rows of those pairs, each marked by whether the load
-    # re-issues its key (a hash "mark" join on REISSUE_KEY, the load's keys as the build
-    # side). The published side is what the report needs (what is replaced, what stays),
-    # with each row's number in the file, so publishing drops replaced rows by number
-    # instead of matching six text columns again. (Grouping a UNION ALL of both sides by
-    # key, as before, cost about 2 s of CPU more on a 1M-row re-issue.) A published
-    # version holds each key once: every load is checked for duplicate keys and replaces
-    # the keys it re-issues, so a row replaced is a key replaced.
+    # One pass over the published rows of those pairs, each with the load's row that
+    # re-issues its key, if any (new_seq: a hash join on REISSUE_KEY, the load's keys as
+    # the build side). The published side is what the report needs (what is replaced,
+    # what stays), with each row's number in the file, so publishing drops replaced rows
+    # by number instead of matching six text columns again; the pairs (base_row, new_seq)
+    # let checks.compare_sql compare the figures by number too. (Grouping a UNION ALL of
+    # both sides by key, as before, cost about 2 s of CPU more on a 1M-row re-issue.) A
+    # published version holds each key once: every load is checked for duplicate keys
+    # and replaces the keys it re-issues, so a row replaced is a key replaced. A load
+    # with a duplicate key is refused, but its report still says what it would replace:
+    # the first of the duplicates stands for the key, instead of an error.
+    con.execute("SET scalar_subquery_error_on_multiple_rows = false")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE reissue_base AS
         SELECT {", ".join("b." + c for c in REISSUE_KEY)}, b.period_end,
                b.file_row_number AS base_row,
-               EXISTS (SELECT 1 FROM new_rows n WHERE {_reissue_join('n', 'b')}) AS loaded
+               (SELECT n._seq FROM new_rows n WHERE {_reissue_join('n', 'b')}) AS new_seq
         FROM read_parquet({_sql_path(base_path)}, file_row_number = true) b
         SEMI JOIN reissue_pairs p USING (indicator_id, period)""")
-    con.execute("""CREATE OR REPLACE TEMP VIEW replaced AS
-        SELECT * FROM reissue_base WHERE loaded""")
-    count = con.execute("SELECT count(*) FROM replaced").fetchone()[0]
+    con.execute(f"""CREATE OR REPLACE TEMP VIEW {REPLACED_ROWS} AS
+        SELECT * FROM reissue_base WHERE new_seq IS NOT NULL""")
+    count = con.execute(f"SELECT count(*) FROM {REPLACED_ROWS}").fetchone()[0]
     if count == 0:
         return empty
     write_keys(con, f"SELECT {keys} FROM replaced", columns, keys_path)
@@ -267,7 +276,7 @@ def plan_reissue(con: duckdb.DuckDBPyConnection, base_path: Path | None,
     # published categories). Only replaced rows of an area, period and kind where some
     # published row stays are looked at (a whole re-issue has none: nothing to collect).
     con.execute("""CREATE OR REPLACE TEMP TABLE reissue_stay AS
-        SELECT * FROM reissue_base WHERE NOT loaded""")
+        SELECT * FROM reissue_base WHERE new_seq IS NULL""")
     con.execute(f"""CREATE OR REPLACE TEMP TABLE reissue_kept AS
         WITH touched AS (
             SELECT DISTINCT r.indicator_id, r.area_code, r.period, r.period_kind,
