@@ -4,7 +4,7 @@ import streamlit as st
 
 from metrics.reference.catalogue import OUTCOME_SHORT
 from metrics.settings import load_settings
-from ui import accessibility, auth, frame
+from ui import accessibility, auth, frame, presentation
 
 st.set_page_config(page_title="Combating Drugs Partnership outcomes",
                    # A local file: a :material/ icon here makes the browser fetch the
@@ -41,3 +41,6 @@ st.session_state["_context"] = frame.start(force_public=navigation.url_path == "
 navigation.run()
 if navigation.url_path != "present":   # a slide fills the projector: no footer there
     accessibility.footer()
+# The slides of the area shown, built while the page is read (once per published version;
+# started after the page, so its first run does not share the server with them).
+presentation.prepare_in_background(st.session_state["_context"])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -294,3 +295,33 @@ def test_the_last_board_is_the_quarter_before():
     assert changes.last_board_end(dt.date(2026, 6, 30)).label == "2025/26 Q4"
     assert changes.last_board_end(dt.date(2026, 3, 31)).label == "2025/26 Q3"
     assert changes.last_board_end(dt.date(2026, 4, 30)).label == "2025/26 Q4"
+
+
+# --- (f) the deck is ready before the presenter opens it ----------------------------------
+
+def test_the_deck_is_built_in_the_background_after_a_first_page_and_not_again(
+        demo_data_dir, monkeypatch):
+    """The first page run for a version starts building the home area's deck on a
+    thread; opening presentation mode afterwards uses it (briefing.build is not run
+    again), so a board does not wait for it."""
+    from ui import presentation
+    monkeypatch.undo()       # the suite's conftest turns the preparation off
+    presentation._deck.clear()
+    presentation._prepare_once.clear()
+    built, prepared = [], threading.Event()
+    real_build, real_prepare = briefing.build, presentation._prepare
+    monkeypatch.setattr(briefing, "build",
+                        lambda *a, **k: built.append(a[2]) or real_build(*a, **k))
+    monkeypatch.setattr(presentation, "_prepare",
+                        lambda *a: (real_prepare(*a), prepared.set()))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    at.query_params["area"] = HOME
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert prepared.wait(TIMEOUT_S), "the deck was not prepared in the background"
+    assert built == [HOME]
+    at.switch_page("pages/present.py")
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert built == [HOME], "the deck was built again when presentation mode opened"
+    assert any("slide-title" in h for h in htmls(at))
