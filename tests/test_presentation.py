@@ -320,6 +320,12 @@ def test_the_deck_is_built_in_the_background_after_a_first_page_and_not_again(
     assert not at.exception, [e.message for e in at.exception]
     assert prepared.wait(TIMEOUT_S), "the deck was not prepared in the background"
     assert built == [HOME]
+    # Once per version: looking at another area does not start another deck.
+    at.selectbox(key="area").set_value(CITY).run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert [t for t in threading.enumerate() if t.name == presentation.PREPARING_THREAD] == []
+    assert built == [HOME]
+    at.selectbox(key="area").set_value(HOME).run()
     at.switch_page("pages/present.py")
     at.run()
     assert not at.exception, [e.message for e in at.exception]

@@ -189,7 +189,8 @@ def prepare_in_background(ctx) -> None:
     server first runs a page after starting or after a publish, presenting at a board
     does not begin with that wait. A presenter who arrives sooner waits only for the rest
     (st.cache_data computes a value once, whoever asks)."""
-    _prepare_once(*_deck_args(ctx, ctx.area_code, ctx.period, ctx.period_end))
+    _prepare_once(ctx.data_dir, ctx.version.id,
+                  _deck_args(ctx, ctx.area_code, ctx.period, ctx.period_end))
 
 
 PREPARING_THREAD = "cdp-prepare-slides"
@@ -209,8 +210,11 @@ logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context") \
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _prepare_once(*args) -> threading.Thread:
-    thread = threading.Thread(target=_prepare, args=args, name=PREPARING_THREAD,
+def _prepare_once(data_dir: str, version_id: str, _deck_args: tuple) -> threading.Thread:
+    """Once per version, whatever area or period the page shows (Streamlit leaves
+    arguments named with a leading underscore out of the cache key): one deck, the
+    first page's, not one per area a user looks at."""
+    thread = threading.Thread(target=_prepare, args=_deck_args, name=PREPARING_THREAD,
                               daemon=True)
     thread.start()
     return thread
