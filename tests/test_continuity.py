@@ -22,7 +22,7 @@ from scipy.optimize import linprog
 from streamlit.testing.v1 import AppTest
 
 from metrics.views import continuity as cc
-from metrics import demo
+from metrics import demo, store
 from metrics.stats import disclosure
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -665,3 +665,35 @@ def test_continuity_spc_words_agree_with_the_markers(totals, code, name):
     for rule, text in rules.items():
         if point is not None and point[rule]:
             assert any(t in words for t in text), (name, rule, words)
+
+
+def test_breakdowns_show_one_chosen_breakdown_after_the_groups_lower_in_any(page_data):
+    """As on Fingertips' inequalities view: one breakdown's chart and table at a time
+    (only its chart is built and sent), chosen with a control kept in the URL; the groups
+    significantly lower than the area overall are listed across every breakdown first."""
+    from ui import continuity_breakdowns
+    at = _open({"show": "Breakdowns"})
+    assert not at.exception, [e.message for e in at.exception]
+    model = continuity_breakdowns._breakdown_model(
+        str(page_data), store.current_version(page_data).id, GLOUCESTERSHIRE,
+        "Gloucestershire", dt.date(2026, 6, 30), (), THRESHOLD, TARGET)
+    titles = [p["title"] for p in model["parts"]]
+    assert len(titles) >= 2
+    choice = at.segmented_control(key="breakdown")
+    assert list(choice.options) == titles and choice.value == titles[0]
+    lower = [f"{', '.join(p['lower'])} ({p['title'].lower()})" for p in model["parts"]
+             if p["lower"]]
+    summary = next(t for t in _texts(at) if t.startswith("**Who engages"))
+    assert all(group in summary for group in lower), (lower, summary)
+    charts = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    drawn = [c for c in charts if titles[0].lower() in c.get("description", "").lower()]
+    assert len(drawn) == 1 and not any(titles[1].lower() in c.get("description", "").lower()
+                                       for c in charts)
+    choice.set_value(titles[1]).run()
+    assert not at.exception, [e.message for e in at.exception]
+    charts = [json.loads(c.proto.spec) for c in at.get("vega_lite_chart")]
+    assert any(titles[1].lower() in c.get("description", "").lower() for c in charts)
+    assert not any(titles[0].lower() in c.get("description", "").lower() for c in charts)
+    # The choice is kept in the URL: a shared link opens on the same breakdown.
+    linked = _open({"show": "Breakdowns", "breakdown": titles[1]})
+    assert linked.segmented_control(key="breakdown").value == titles[1]

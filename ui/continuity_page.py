@@ -17,20 +17,17 @@ from metrics import stats
 from metrics.reference import catalogue, glossary
 from metrics.render import charts, continuity_charts
 from metrics.views import chart_words, continuity as cc, explorer, headlines
-from ui import cards, data, exports, forecast_section, frame, plain, tables
+from ui import (cards, continuity_breakdowns, continuity_series as shared, data,
+                exports, forecast_section, frame, plain, tables)
 
 # The pathway first: where people are lost between prison and treatment, and the gap to
-# the target in people, is the board's question. It is one chart, where the breakdowns
-# are four, so an area change draws in about 0.5-0.8 s rather than 0.9-1.3 s (bench/).
+# the target in people, is the board's question. The breakdowns are
+# ui/continuity_breakdowns.py; the figures every part reads, ui/continuity_series.py.
 VIEWS = ["Pathway", "Breakdowns", "Process control (SPC)", "All areas", "Figures",
          "About this measure"]
 SERIES = ["Rolling 12 months", "Single quarters"]
 CACHE = dict(max_entries=256, show_spinner=False)
-IDS = ("continuity_of_care",)
-SUPPRESSION_NOTE = ("\\* suppressed: a count below {t}, or a figure from which one could "
-                    "be worked out (secondary suppression).")
-
-
+IDS = shared.IDS
 def render() -> None:
     ctx = frame.context()
     settings = ctx.settings
@@ -55,7 +52,7 @@ def render() -> None:
                         ctx.period_end, group.codes, threshold, target, target_date,
                         dt.date.today())
     if model is None:
-        missing = explorer.missing_words(_values(ctx.data_dir, ctx.version.id, threshold),
+        missing = explorer.missing_words(shared.values(ctx.data_dir, ctx.version.id, threshold),
                                          cc.IND,
                                          ctx.area_code, ctx.areas, ctx.period_end, ctx.period)
         st.info(missing or f"Continuity of care: no figures for {ctx.area_name} up to "
@@ -110,7 +107,7 @@ def render() -> None:
     args = (ctx.data_dir, ctx.version.id, ctx.area_code, ctx.area_name, ctx.period_end,
             group.codes, threshold, target)
     if view == "Breakdowns":
-        _breakdowns(_breakdown_model(*args), ctx)
+        continuity_breakdowns.render(ctx, args)
     elif view == "Pathway":
         _pathway(_pathway_model(*args), ctx)
     elif view == "Process control (SPC)":
@@ -125,37 +122,12 @@ def render() -> None:
 
 # --- Cached view models -----------------------------------------------------------------------
 
-def _values(data_dir: str, version_id: str, threshold: int) -> pd.DataFrame:
-    """Continuity of care's area totals as shown: protected across areas, and across
-    quarters and rolling 12 months, once for every view (ui.data.public_values)."""
-    return data.public_values(data_dir, version_id, IDS, threshold)
-
-
-def _protected(data_dir, version_id, area_code, period_end, threshold) -> pd.DataFrame:
-    return cc.protect_series(_values(data_dir, version_id, threshold), area_code,
-                             period_end, threshold)
-
-
-def _latest(data_dir, version_id, area_code, period_end, threshold):
-    """The protected latest rolling row and the raw one (the breakdowns' true total)."""
-    protected = _protected(data_dir, version_id, area_code, period_end, threshold)
-    rolling = protected[protected["period_kind"] == "rolling_12m"]
-    if rolling.empty:
-        return None, None
-    latest = rolling.iloc[-1]
-    # The true total, which the breakdowns add up to (they are protected against it).
-    values = data.all_area_values(data_dir, version_id, IDS)
-    raw = values[(values["indicator_id"] == cc.IND.id) & (values["area_code"] == area_code)
-                 & (values["period"] == latest["period"])]
-    return latest, (raw.iloc[0] if len(raw) else None)
-
-
 @st.cache_data(**CACHE)
 def _main_model(data_dir, version_id, area_code, area_name, period_end, group_codes,
                 threshold, target, target_date, today):
-    values = _values(data_dir, version_id, threshold)
+    values = shared.values(data_dir, version_id, threshold)
     areas = data.areas(data_dir, version_id)
-    protected = cc.protect_series(values, area_code, period_end, threshold)
+    protected = shared.protected(data_dir, version_id, area_code, period_end, threshold)
     if protected.empty:
         return None
     head = cc.headline(values, protected, area_code, area_name, areas, group_codes, target,
@@ -187,8 +159,8 @@ def _quarter_model(data_dir, version_id, area_code, area_name, period_end, group
                    threshold, target, target_date):
     """The single-quarter trend, built only when it is chosen (most never look at it),
     for an area whose quarters are not hidden (_main_model's quarters_hidden)."""
-    shown = cc.with_protected_area(_values(data_dir, version_id, threshold),
-                                   _protected(data_dir, version_id, area_code, period_end,
+    shown = cc.with_protected_area(shared.values(data_dir, version_id, threshold),
+                                   shared.protected(data_dir, version_id, area_code, period_end,
                                               threshold), area_code)
     quarters = cc.trend_rows(shown, area_code, area_name, group_codes, period_end, threshold,
                              quarterly=True)
@@ -223,39 +195,9 @@ def _plotted(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 @st.cache_data(**CACHE)
-def _breakdown_model(data_dir, version_id, area_code, area_name, period_end, group_codes,
-                     threshold, target):
-    latest, raw = _latest(data_dir, version_id, area_code, period_end, threshold)
-    if latest is None:
-        return None
-    rows = data.breakdown_values(data_dir, version_id, IDS, (area_code, cc.ENGLAND))
-    # Only the latest period is drawn: filtered once here, not once per breakdown.
-    rows = rows[rows["period"] == latest["period"]]
-    out = dict(period=latest["period"], parts=[])
-    overall = None if latest["suppressed"] else float(latest["value"]) \
-        if pd.notna(latest["value"]) else None
-    for breakdown, title in catalogue.BREAKDOWNS.items():
-        table = cc.breakdown_table(rows, raw, area_code, latest["period"], breakdown,
-                                   threshold, bool(latest["suppressed"]),
-                                   bool(latest["denominator_hidden"]))
-        if table.empty:
-            continue
-        spec = continuity_charts.breakdown_chart(table, overall, target * 100, area_name,
-                                                 title).to_dict(validate=False)
-        out["parts"].append(dict(breakdown=breakdown, title=title, spec=spec,
-                                 table=tables.narrow_breakdown(table, breakdown),
-                                 words=chart_words.breakdown(table, cc.IND, title, area_name,
-                                                             latest["period"]),
-                                 suppressed=int(table["suppressed"].sum()),
-                                 lower=table.loc[table["comparison"].str.startswith("worse"),
-                                                 "category"].tolist()))
-    return out
-
-
-@st.cache_data(**CACHE)
 def _pathway_model(data_dir, version_id, area_code, area_name, period_end, group_codes,
                    threshold, target):
-    latest, raw = _latest(data_dir, version_id, area_code, period_end, threshold)
+    latest, raw = shared.latest(data_dir, version_id, area_code, period_end, threshold)
     if latest is None:
         return None
     rows = data.breakdown_values(data_dir, version_id, IDS, (area_code, cc.ENGLAND))
@@ -280,8 +222,8 @@ def _pathway_model(data_dir, version_id, area_code, area_name, period_end, group
 @st.cache_data(**CACHE)
 def _spc_model(data_dir, version_id, area_code, area_name, period_end, group_codes,
                threshold, target):
-    values = _values(data_dir, version_id, threshold)
-    protected = cc.protect_series(values, area_code, period_end, threshold)
+    values = shared.values(data_dir, version_id, threshold)
+    protected = shared.protected(data_dir, version_id, area_code, period_end, threshold)
     shown = cc.with_protected_area(values, protected, area_code)
     notes = data.annotations(data_dir, version_id, area_code, cc.IND.id)
     frame_, summary = cc.spc(shown, area_code, period_end, threshold, target, notes)
@@ -304,7 +246,7 @@ def _spc_model(data_dir, version_id, area_code, area_name, period_end, group_cod
 @st.cache_data(**CACHE)
 def _areas_model(data_dir, version_id, area_code, area_name, period_end, group_codes,
                  threshold, target):
-    values = _values(data_dir, version_id, threshold)
+    values = shared.values(data_dir, version_id, threshold)
     areas = data.areas(data_dir, version_id)
     period = explorer.latest_period(values, cc.IND, period_end)
     if period is None:
@@ -353,8 +295,8 @@ def _areas_model(data_dir, version_id, area_code, area_name, period_end, group_c
 @st.cache_data(**CACHE)
 def _figures_model(data_dir, version_id, area_code, area_name, period_end, group_codes,
                    threshold, target):
-    values = _values(data_dir, version_id, threshold)
-    protected = cc.protect_series(values, area_code, period_end, threshold)
+    values = shared.values(data_dir, version_id, threshold)
+    protected = shared.protected(data_dir, version_id, area_code, period_end, threshold)
     return dict(table=cc.figures_table(values, protected),
                 quarters_hidden=bool(len(protected) and protected["quarters_hidden"].iloc[0]))
 
@@ -429,40 +371,6 @@ def _md(text: str) -> str:
 def _about_chart(ctx, title: str, period: str = ""):
     """A downloaded chart's title, source, period, data version and licence."""
     return exports.about(ctx, title, cc.IND.source, period)
-
-
-def _breakdowns(model, ctx) -> None:
-    if model is None or not model["parts"]:
-        st.info("No breakdowns are published for this area and period.")
-        return
-    st.markdown(f"**Who engages, {model['period']}.** Each dot is a group's rate with its "
-                "95% interval; the dark line is the area's overall rate and the red "
-                "dashed line the target.")
-    if ctx.is_demo:
-        st.caption("The prison names are real English prisons; in the demonstration data "
-                   "their figures are generated and say nothing about those prisons.")
-    for part in model["parts"]:
-        st.markdown(f"##### {part['title']}")
-        exports.chart(part["spec"], f"continuity-{part['breakdown']}-{ctx.area_code}",
-                      ctx.public,
-                      about=_about_chart(ctx, f"Continuity of care by {part['title'].lower()}"
-                                         f": {ctx.area_name}", model["period"]),
-                      description=part["words"])
-        st.dataframe(tables.for_display(part["table"]), hide_index=True, width="stretch",
-                     column_config={name: st.column_config.TextColumn(help=text)
-                                    for name, text in tables.BREAKDOWN_HELP.items()
-                                    if name in part["table"].columns})
-        if part["lower"]:
-            st.caption("Significantly lower than the area overall: " +
-                       ", ".join(part["lower"]) + ".")
-    _suppression_note(ctx)
-
-
-def _suppression_note(ctx) -> None:
-    if ctx.public:
-        st.caption(SUPPRESSION_NOTE.format(t=ctx.disclosure_threshold))
-    else:
-        st.caption("Public mode is off: small counts are shown.")
 
 
 def _pathway(model, ctx) -> None:
@@ -562,7 +470,7 @@ def _figures(model, ctx) -> None:
         st.dataframe(shown, hide_index=True, width="stretch", column_config={
             c: one_decimal for c in ("Rate (%)", "Lower 95%", "Upper 95%", "England (%)")
             if pd.api.types.is_numeric_dtype(shown[c])})
-    _suppression_note(ctx)
+    shared.suppression_note(ctx)
 
 
 def _about(head: cc.Headline, threshold: int) -> None:

@@ -15,16 +15,15 @@ import streamlit as st
 from metrics.render import describe, forecast_charts
 from metrics.reports import boardpack
 from metrics.views import continuity as cc, scenarios, target_forecast as tf
-from ui import data, exports, tables
+from ui import continuity_series as shared, data, exports, tables
 
-IDS = ("continuity_of_care",)
+IDS = shared.IDS
 
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def _model(data_dir, version_id, area_code, area_name, period_end, threshold, target,
            target_date):
-    values = data.public_values(data_dir, version_id, IDS, threshold)
-    protected = cc.protect_series(values, area_code, period_end, threshold)
+    protected = shared.protected(data_dir, version_id, area_code, period_end, threshold)
     result = tf.target_forecast(protected, target, target_date)
     spec = None
     if result.available:
