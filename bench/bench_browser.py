@@ -248,7 +248,7 @@ def measure_set(playwright, name: str, data_dir: Path, log_dir: Path, runs: int)
         for i in range(runs):
             figures["page switch"].append(nav(page, cycle[i % len(cycle)]))
         log(f"{name}: area changes ...")
-        # Continuity twice: its first view (the pathway) and its breakdowns (four charts).
+        # Continuity twice: its first view (the pathway) and its breakdowns.
         for path in ("", "harm", "continuity", "continuity?show=Breakdowns", "maps"):
             page.goto(f"{server.url}/{path}")
             wait_for_app_idle(page)

@@ -152,6 +152,25 @@ def query_times(path: Path, work: Path, repeat: int = 40) -> tuple[float, float]
     return out[0], out[1]
 
 
+def cpu_ticks() -> list[int] | None:
+    """The machine's CPU time so far by kind (/proc/stat), or None where there is none."""
+    try:
+        return [int(x) for x in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    except (OSError, ValueError):
+        return None
+
+
+def stolen(before: list[int] | None, after: list[int] | None) -> str:
+    """"; the host took 12% of the CPU time": on a virtual machine, time the hypervisor
+    gave to other guests (steal, the 8th field), which slows a run without any load here
+    (this machine's figures moved by 0.5 s between hours with it)."""
+    if not before or not after or len(before) < 8:
+        return ""
+    spent = [a - b for a, b in zip(after, before)]
+    total = sum(spent[:8])
+    return f"; the host took {spent[7] / total:.0%} of the CPU time" if total else ""
+
+
 def measure(rows: int, repeat: int, code: Path, work: Path) -> dict:
     extract = work / f"extract_{rows}.csv"
     t = time.perf_counter()
@@ -163,11 +182,12 @@ def measure(rows: int, repeat: int, code: Path, work: Path) -> dict:
         data_dir = work / f"data_{rows}_{r}"
         run_child("init", code, data_dir)
         first.append(run_child("load", code, data_dir, extract))
+        before = cpu_ticks()
         again.append(run_child("load", code, data_dir, extract))
         print(f"  run {r + 1}: first {first[-1]['seconds']:.2f} s "
               f"({first[-1]['maxrss_mb']:.0f} MB), re-issue {again[-1]['seconds']:.2f} s "
               f"({again[-1]['maxrss_mb']:.0f} MB); load average "
-              f"{os.getloadavg()[0]:.1f}", flush=True)
+              f"{os.getloadavg()[0]:.1f}{stolen(before, cpu_ticks())}", flush=True)
     published = work / f"data_{rows}_{repeat - 1}"
     current = (published / "published" / "CURRENT").read_text().strip()
     values = published / "published" / "versions" / current / "values.parquet"
