@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import html
 import logging
-import os
 import threading
 from dataclasses import asdict
 
@@ -222,12 +221,6 @@ def _prepare_once(data_dir: str, version_id: str, _deck_args: tuple) -> threadin
 
 
 def _prepare(*args) -> None:
-    try:
-        # Lowest priority (Linux threads have their own): a page someone is waiting for
-        # goes first. Elsewhere the thread runs at the server's priority.
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-    except (AttributeError, OSError):
-        pass
     try:
         _deck(*args)
     except Exception:   # noqa: BLE001 - opening the deck raises it again, on the page
