@@ -313,7 +313,7 @@ def test_the_deck_is_built_in_the_background_after_a_first_page_and_not_again(
     monkeypatch.setattr(briefing, "build",
                         lambda *a, **k: built.append(a[2]) or real_build(*a, **k))
     monkeypatch.setattr(presentation, "_prepare",
-                        lambda *a: (real_prepare(*a), prepared.set()))
+                        lambda ctx: (real_prepare(ctx), prepared.set()))
     at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
     at.query_params["area"] = HOME
     at.run()
@@ -331,3 +331,23 @@ def test_the_deck_is_built_in_the_background_after_a_first_page_and_not_again(
     assert not at.exception, [e.message for e in at.exception]
     assert built == [HOME], "the deck was built again when presentation mode opened"
     assert any("slide-title" in h for h in htmls(at))
+
+
+def test_preparing_the_deck_never_breaks_the_page_that_starts_it(tmp_path, monkeypatch):
+    """When building the deck fails, the page that started the preparation still draws:
+    everything but starting the thread runs on it, and the failure is only logged there
+    (presentation mode raises it again, on its own page, when opened)."""
+    from ui import presentation
+    monkeypatch.undo()
+    presentation._prepare_once.clear()
+    monkeypatch.setenv("CDP_DATA_DIR", str(tmp_path / "data"))
+    done = threading.Event()
+    real_prepare = presentation._prepare
+    monkeypatch.setattr(presentation, "_prepare",
+                        lambda ctx: (real_prepare(ctx), done.set()))
+    monkeypatch.setattr(briefing, "build", lambda *a, **k: 1 / 0)
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT_S)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert done.wait(TIMEOUT_S)
+    assert at.title, "the page did not draw"

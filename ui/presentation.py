@@ -188,9 +188,9 @@ def prepare_in_background(ctx) -> None:
     (protecting every metric across areas, then the slides' charts): started when the
     server first runs a page after starting or after a publish, presenting at a board
     does not begin with that wait. A presenter who arrives sooner waits only for the rest
-    (st.cache_data computes a value once, whoever asks)."""
-    _prepare_once(ctx.data_dir, ctx.version.id,
-                  _deck_args(ctx, ctx.area_code, ctx.period, ctx.period_end))
+    (st.cache_data computes a value once, whoever asks). Everything but starting the
+    thread happens on it: preparing must never break the page that started it."""
+    _prepare_once(ctx.data_dir, ctx.version.id, ctx)
 
 
 PREPARING_THREAD = "cdp-prepare-slides"
@@ -210,19 +210,19 @@ logging.getLogger("streamlit.runtime.scriptrunner_utils.script_run_context") \
 
 
 @st.cache_resource(max_entries=4, show_spinner=False)
-def _prepare_once(data_dir: str, version_id: str, _deck_args: tuple) -> threading.Thread:
+def _prepare_once(data_dir: str, version_id: str, _ctx) -> threading.Thread:
     """Once per version, whatever area or period the page shows (Streamlit leaves
     arguments named with a leading underscore out of the cache key): one deck, the
     first page's, not one per area a user looks at."""
-    thread = threading.Thread(target=_prepare, args=_deck_args, name=PREPARING_THREAD,
+    thread = threading.Thread(target=_prepare, args=(_ctx,), name=PREPARING_THREAD,
                               daemon=True)
     thread.start()
     return thread
 
 
-def _prepare(*args) -> None:
+def _prepare(ctx) -> None:
     try:
-        _deck(*args)
+        _deck(*_deck_args(ctx, ctx.area_code, ctx.period, ctx.period_end))
     except Exception:   # noqa: BLE001 - opening the deck raises it again, on the page
         logging.getLogger(__name__).exception("preparing the slides in advance failed")
 
