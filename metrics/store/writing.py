@@ -112,6 +112,19 @@ def write_sorted_values(con: duckdb.DuckDBPyConnection, select_sql: str, path: P
     return pq.ParquetFile(path).metadata.num_rows
 
 
+def _stage_merged_rows(con: duckdb.DuckDBPyConnection, selects: list[str]) -> str:
+    """Put the rows of several SELECTs (the published rows kept, then the load's) into one
+    temporary table and return a SELECT of it. DuckDB 2.0 runs out of memory writing a
+    sorted UNION ALL of two files, within a fraction of a second and whatever its memory
+    limit: 302,051 published rows and 2M loaded ones failed at 448 MB (and at 1.5 GB),
+    where the same rows from one table sort and write in 4.4 s, spilling to disk. The
+    table spills too, so memory stays bounded (tests/test_store.py)."""
+    con.execute(f"CREATE TEMP TABLE merged_rows AS {selects[0]}")
+    for select in selects[1:]:
+        con.execute(f"INSERT INTO merged_rows {select}")
+    return "SELECT * FROM merged_rows"
+
+
 _DUCK_TYPES = {"string": "VARCHAR", "date32[pyarrow]": "DATE", "float64": "DOUBLE",
                "boolean": "BOOLEAN"}
 
@@ -383,8 +396,8 @@ def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame 
                 raise ValueError("no rows to publish")
             base_path = base.path / "values.parquet" if base is not None else None
             if base_path is not None and base_path.exists() and not replaces:
-                select = (f"SELECT {_base_columns_sql(base_path)} FROM read_parquet("
-                          f"{_sql_path(base_path)}) UNION ALL SELECT {cols} FROM new_rows")
+                kept = (f"SELECT {_base_columns_sql(base_path)} FROM read_parquet("
+                        f"{_sql_path(base_path)})")
             elif base_path is not None and base_path.exists() and replaced_rows is not None:
                 planned_on = _rows_file_base(replaced_rows)
                 if planned_on != str(Path(base_path).resolve()):
@@ -394,24 +407,25 @@ def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame 
                 # one integer to hash instead of six text columns. When it matched every
                 # published row (a whole re-issue), the base file is not read at all.
                 if _replaces_every_row(replaced_rows, base_path):
-                    select = f"SELECT {cols} FROM new_rows"
+                    kept = None
                 else:
-                    select = (f"SELECT {_base_columns_sql(base_path, 'b')} FROM "
-                              f"read_parquet({_sql_path(base_path)}, file_row_number = true)"
-                              f" b ANTI JOIN read_parquet({_sql_path(replaced_rows)}) r "
-                              f"ON b.file_row_number = r.base_row "
-                              f"UNION ALL SELECT {cols} FROM new_rows")
+                    kept = (f"SELECT {_base_columns_sql(base_path, 'b')} FROM "
+                            f"read_parquet({_sql_path(base_path)}, file_row_number = true)"
+                            f" b ANTI JOIN read_parquet({_sql_path(replaced_rows)}) r "
+                            f"ON b.file_row_number = r.base_row")
             elif base_path is not None and base_path.exists():
                 # Only the rows the load re-issues are dropped: a correction of an
                 # area total keeps that area's breakdown rows, and a breakdown-only
                 # file keeps the total (see REISSUE_KEY).
                 keys = ", ".join(REISSUE_KEY)
-                select = (f"SELECT {_base_columns_sql(base_path, 'b')} FROM read_parquet("
-                          f"{_sql_path(base_path)}) b ANTI JOIN (SELECT {keys} "
-                          f"FROM new_rows) k ON {_reissue_join('b', 'k')} "
-                          f"UNION ALL SELECT {cols} FROM new_rows")
+                kept = (f"SELECT {_base_columns_sql(base_path, 'b')} FROM read_parquet("
+                        f"{_sql_path(base_path)}) b ANTI JOIN (SELECT {keys} "
+                        f"FROM new_rows) k ON {_reissue_join('b', 'k')}")
             else:
-                select = f"SELECT {cols} FROM new_rows"
+                kept = None
+            select = f"SELECT {cols} FROM new_rows"
+            if kept is not None:
+                select = _stage_merged_rows(con, [kept, select])
             written["values"] = write_sorted_values(con, select, staging / "values.parquet")
         finally:
             con.close()
