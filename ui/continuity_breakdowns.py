@@ -16,7 +16,7 @@ from metrics.render import continuity_charts
 from metrics.views import chart_words, continuity as cc
 from ui import continuity_series as shared, data, exports, tables
 
-CACHE = dict(max_entries=256, show_spinner=False)
+CACHE = shared.CACHE
 
 
 @st.cache_data(**CACHE)

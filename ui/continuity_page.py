@@ -26,7 +26,7 @@ from ui import (cards, continuity_breakdowns, continuity_series as shared, data,
 VIEWS = ["Pathway", "Breakdowns", "Process control (SPC)", "All areas", "Figures",
          "About this measure"]
 SERIES = ["Rolling 12 months", "Single quarters"]
-CACHE = dict(max_entries=256, show_spinner=False)
+CACHE = shared.CACHE
 IDS = shared.IDS
 def render() -> None:
     ctx = frame.context()

@@ -13,6 +13,9 @@ from metrics.views import continuity as cc
 from ui import data
 
 IDS = ("continuity_of_care",)
+# The cache settings of every cached step on the page: an entry per area and period
+# viewed, bounded so a long session does not grow without end.
+CACHE = dict(max_entries=256, show_spinner=False)
 SUPPRESSION_NOTE = ("\\* suppressed: a count below {t}, or a figure from which one could "
                     "be worked out (secondary suppression).")
 
@@ -23,7 +26,7 @@ def values(data_dir: str, version_id: str, threshold: int) -> pd.DataFrame:
     return data.public_values(data_dir, version_id, IDS, threshold)
 
 
-@st.cache_data(max_entries=256, show_spinner=False)
+@st.cache_data(**CACHE)
 def protected(data_dir, version_id, area_code, period_end, threshold) -> pd.DataFrame:
     """The area's series with its own small quarters protected (cc.protect_series)."""
     return cc.protect_series(values(data_dir, version_id, threshold), area_code,
