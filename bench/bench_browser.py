@@ -51,6 +51,7 @@ sys.path.insert(0, str(PROJECT_ROOT))
 
 from tests.browser.conftest import (  # noqa: E402
     CHROMIUM_ARGS, chromium_path, start_server, stop_server, wait_for_app_idle)
+from tests.support import write_benchmark_rows  # noqa: E402
 
 VIEWPORT = {"width": 1366, "height": 768}
 SETTLE_S = 0.6
@@ -76,10 +77,8 @@ def build_demo(data_dir: Path) -> None:
 def build_national(data_dir: Path, work: Path) -> int:
     """The demonstration set plus ~10.5M generated rows; returns the rows published."""
     import duckdb
-    import pandas as pd
 
     from metrics import demo, store
-    from metrics.reference import catalogue, periods
 
     if store.current_version_id(data_dir) is not None:
         version = store.current_version(data_dir)
@@ -88,13 +87,6 @@ def build_national(data_dir: Path, work: Path) -> int:
             return rows
         raise SystemExit(f"{data_dir} holds another data set: delete it first")
     base = demo.build_demo(data_dir)
-    areas = pd.read_csv(store.REFERENCE_DIR / "areas.csv", dtype=str)
-    codes = areas.loc[areas["area_type"].isin(["utla", "region", "country"]), "area_code"]
-    wilson = [i.id for i in catalogue.INDICATORS
-              if i.ci_method == "wilson" and i.period_kind == "quarter"]
-    quarters = pd.DataFrame([(p.label, p.start, p.end) for fy in NATIONAL_QUARTERS
-                             for p in (periods.quarter(fy, q) for q in (1, 2, 3, 4))],
-                            columns=["period", "period_start", "period_end"])
     spill = work / "spill"
     spill.mkdir(parents=True, exist_ok=True)
     part = work / "national_rows.parquet"
@@ -102,39 +94,7 @@ def build_national(data_dir: Path, work: Path) -> int:
     try:
         con.execute("SET memory_limit='512MB'; SET threads=2")
         con.execute(f"SET temp_directory='{spill}'")
-        con.register("q", quarters)
-        con.register("a", pd.DataFrame({"area_code": codes}))
-        con.register("i", pd.DataFrame({"indicator_id": wilson}))
-        con.register("c", pd.DataFrame({"k": range(NATIONAL_CATEGORIES + 1)}))
-        # Counts from a hash of the key (deterministic, no Python loop); Wilson intervals
-        # at 95% (z = 1.959964) and 99.8% (z = 3.090232), as percentages.
-        wilson_sql = """
-            100 * (p + z*z/(2*n) {sign} z * sqrt(p*(1-p)/n + z*z/(4*n*n))) / (1 + z*z/n)"""
-
-        def limit(sign: str, z: float) -> str:
-            return wilson_sql.format(sign=sign).replace("z", str(z))
-
-        con.execute(f"""
-            COPY (
-              SELECT indicator_id, area_code, period, 'quarter' AS period_kind,
-                     CAST(period_start AS DATE) AS period_start,
-                     CAST(period_end AS DATE) AS period_end,
-                     CASE WHEN k = 0 THEN NULL ELSE 'substance' END AS breakdown,
-                     CASE WHEN k = 0 THEN NULL ELSE 'Other substance ' || k END AS category,
-                     x AS numerator, n AS denominator, 100 * p AS value,
-                     {limit('-', 1.959964)} AS lower95, {limit('+', 1.959964)} AS upper95,
-                     {limit('-', 3.090232)} AS lower998, {limit('+', 3.090232)} AS upper998,
-                     CAST(NULL AS VARCHAR) AS value_note, false AS ci_approximate
-              FROM (
-                SELECT *, x / n AS p FROM (
-                  SELECT *, CAST(floor(n * (0.2 + (h % 400) / 1000.0)) AS DOUBLE) AS x
-                  FROM (
-                    SELECT i.indicator_id, a.area_code, q.period, q.period_start,
-                           q.period_end, c.k,
-                           hash(i.indicator_id, a.area_code, q.period, c.k) AS h,
-                           CAST(50 + hash(a.area_code, q.period, c.k) % 4950 AS DOUBLE) AS n
-                    FROM i CROSS JOIN a CROSS JOIN q CROSS JOIN c)))
-            ) TO '{part}' (FORMAT PARQUET)""")
+        write_benchmark_rows(con, part, NATIONAL_QUARTERS, NATIONAL_CATEGORIES)
     finally:
         con.close()
     manifest = {"demo": True, "bench": "national",

@@ -194,3 +194,58 @@ def board_tables(at) -> list:
             frame["detail"] = [r[0][1].strip() for r in body_rows]
             frames.append(frame)
     return frames
+
+
+def write_benchmark_rows(con, path: Path, fiscal_years: range, categories: int) -> None:
+    """Write to `path` (with DuckDB connection `con`, no pandas frame of that size) rows
+    shaped like a national extract: for each quarterly Wilson metric of the catalogue and
+    every upper-tier area, region and England, every quarter of `fiscal_years` (starting
+    years), a total and `categories` substance rows. Counts come from a hash of the key
+    (deterministic, no Python loop), with Wilson intervals at 95% (z = 1.959964) and
+    99.8% (z = 3.090232) as percentages. bench/bench_browser.py builds its national-size
+    set with it; tests/test_store.py a load that once made publishing run out of memory
+    (with constant figures the same rows did not)."""
+    import pandas as pd
+
+    from metrics import store
+    from metrics.reference import catalogue, periods
+
+    areas = pd.read_csv(store.REFERENCE_DIR / "areas.csv", dtype=str)
+    codes = areas.loc[areas["area_type"].isin(["utla", "region", "country"]), "area_code"]
+    wilson = [i.id for i in catalogue.INDICATORS
+              if i.ci_method == "wilson" and i.period_kind == "quarter"]
+    quarters = pd.DataFrame([(p.label, p.start, p.end) for fy in fiscal_years
+                             for p in (periods.quarter(fy, q) for q in (1, 2, 3, 4))],
+                            columns=["period", "period_start", "period_end"])
+    con.register("q", quarters)
+    con.register("a", pd.DataFrame({"area_code": codes}))
+    con.register("i", pd.DataFrame({"indicator_id": wilson}))
+    con.register("c", pd.DataFrame({"k": range(categories + 1)}))
+    wilson_sql = """
+        100 * (p + z*z/(2*n) {sign} z * sqrt(p*(1-p)/n + z*z/(4*n*n))) / (1 + z*z/n)"""
+
+    def limit(sign: str, z: float) -> str:
+        return wilson_sql.format(sign=sign).replace("z", str(z))
+
+    target = "'" + str(path).replace("'", "''") + "'"
+    con.execute(f"""
+        COPY (
+          SELECT indicator_id, area_code, period, 'quarter' AS period_kind,
+                 CAST(period_start AS DATE) AS period_start,
+                 CAST(period_end AS DATE) AS period_end,
+                 CASE WHEN k = 0 THEN NULL ELSE 'substance' END AS breakdown,
+                 CASE WHEN k = 0 THEN NULL ELSE 'Other substance ' || k END AS category,
+                 x AS numerator, n AS denominator, 100 * p AS value,
+                 {limit('-', 1.959964)} AS lower95, {limit('+', 1.959964)} AS upper95,
+                 {limit('-', 3.090232)} AS lower998, {limit('+', 3.090232)} AS upper998,
+                 CAST(NULL AS VARCHAR) AS value_note, false AS ci_approximate
+          FROM (
+            SELECT *, x / n AS p FROM (
+              SELECT *, CAST(floor(n * (0.2 + (h % 400) / 1000.0)) AS DOUBLE) AS x
+              FROM (
+                SELECT i.indicator_id, a.area_code, q.period, q.period_start,
+                       q.period_end, c.k,
+                       hash(i.indicator_id, a.area_code, q.period, c.k) AS h,
+                       CAST(50 + hash(a.area_code, q.period, c.k) % 4950 AS DOUBLE) AS n
+                FROM i CROSS JOIN a CROSS JOIN q CROSS JOIN c)))
+        ) TO {target} (FORMAT PARQUET)""")

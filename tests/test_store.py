@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from metrics import store
+from tests.support import write_benchmark_rows
 
 
 def _values(n: int = 3, indicator: str = "continuity_of_care") -> pd.DataFrame:
@@ -144,7 +145,6 @@ def test_a_whole_reissue_publishes_only_the_load_and_a_partial_one_keeps_the_res
         == [55.0, 55.0, 10.0]
 
 
-
 def test_a_load_added_to_a_large_version_publishes_within_the_memory_limit(
         tmp_path, monkeypatch):
     """The published rows kept and the load's are merged in one sorted write within
@@ -157,52 +157,14 @@ def test_a_load_added_to_a_large_version_publishes_within_the_memory_limit(
     import duckdb
 
     from metrics import demo
-    from metrics.reference import catalogue
 
     data_dir, spill = tmp_path / "data", tmp_path / "spill"
     spill.mkdir()
     base = demo.build_demo(data_dir)
-    areas = pd.read_csv(store.REFERENCE_DIR / "areas.csv", dtype=str)
-    codes = areas.loc[areas["area_type"].isin(["utla", "region", "country"]), "area_code"]
-    wilson = [i.id for i in catalogue.INDICATORS
-              if i.ci_method == "wilson" and i.period_kind == "quarter"]
     load = tmp_path / "load.parquet"
     con = duckdb.connect()
     try:
-        con.register("a", pd.DataFrame({"area_code": codes}))
-        con.register("i", pd.DataFrame({"indicator_id": wilson}))
-        # Counts from a hash of the key and Wilson limits, as bench/bench_browser.py
-        # writes them: with constant figures the old write did not fail.
-        wilson_sql = ("100 * (p + z*z/(2*n) {sign} z * sqrt(p*(1-p)/n + z*z/(4*n*n)))"
-                      " / (1 + z*z/n)")
-
-        def limit(sign: str, z: float) -> str:
-            return wilson_sql.format(sign=sign).replace("z", str(z))
-
-        con.execute(f"""
-            COPY (SELECT indicator_id, area_code, period, 'quarter' AS period_kind,
-                         period_start, period_end,
-                         CASE WHEN k = 0 THEN NULL ELSE 'substance' END AS breakdown,
-                         CASE WHEN k = 0 THEN NULL ELSE 'Other substance ' || k END
-                           AS category,
-                         x AS numerator, n AS denominator, 100 * p AS value,
-                         {limit('-', 1.959964)} AS lower95, {limit('+', 1.959964)} AS upper95,
-                         {limit('-', 3.090232)} AS lower998, {limit('+', 3.090232)} AS upper998,
-                         CAST(NULL AS VARCHAR) AS value_note, false AS ci_approximate
-                  FROM (SELECT *, x / n AS p FROM (
-                    SELECT *, floor(n * (0.2 + (h % 400) / 1000.0)) AS x FROM (
-                      SELECT indicator_id, area_code, k,
-                             CAST(1985 + q // 4 AS VARCHAR) || '/'
-                               || lpad(CAST((86 + q // 4) % 100 AS VARCHAR), 2, '0')
-                               || ' Q' || CAST(q % 4 + 1 AS VARCHAR) AS period,
-                             CAST(DATE '1985-04-01' + INTERVAL (q * 3) MONTH AS DATE)
-                               AS period_start,
-                             CAST(DATE '1985-04-01' + INTERVAL (q * 3 + 3) MONTH
-                               - INTERVAL 1 DAY AS DATE) AS period_end,
-                             hash(indicator_id, area_code, q, k) AS h,
-                             CAST(50 + hash(area_code, q, k) % 4950 AS DOUBLE) AS n
-                      FROM i, a, range(136) r(q), range(3) c(k)))))
-            TO '{load}' (FORMAT parquet)""")
+        write_benchmark_rows(con, load, range(1985, 2019), categories=2)
         loaded = con.execute(f"SELECT count(*) FROM '{load}'").fetchall()[0][0]
     finally:
         con.close()

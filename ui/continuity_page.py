@@ -28,6 +28,8 @@ VIEWS = ["Pathway", "Breakdowns", "Process control (SPC)", "All areas", "Figures
 SERIES = ["Rolling 12 months", "Single quarters"]
 CACHE = shared.CACHE
 IDS = shared.IDS
+
+
 def render() -> None:
     ctx = frame.context()
     settings = ctx.settings
