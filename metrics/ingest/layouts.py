@@ -35,7 +35,7 @@ import pandas as pd
 from metrics.reference import catalogue, periods
 from metrics.ingest import columns
 from metrics.ingest.areas import AreaIndex
-from metrics.ingest.model import ERROR, NOTE, Issues, listing
+from metrics.ingest.model import ERROR, NOTE, Issues, listing, repeated
 from metrics.ingest.readers import RawTable, ReadResult
 from metrics.reference.formatting import plural
 
@@ -266,12 +266,12 @@ def two_row_header(table: RawTable, issues: Issues) -> RawTable | None:
         block = {}
         for pos, j in enumerate(id_cols):
             block[f"id{pos}"] = table.data[j].to_numpy()
-        block["period"] = np.full(n, _clean_label(label), dtype=object)
+        block["period"] = repeated(n, _clean_label(label))
         for j in cols:
             key = fields_of[j] or columns.normalise_header(table.headers[j])
             block.setdefault(f"m:{key}", table.data[j].to_numpy())
         for key in order:
-            block.setdefault(f"m:{key}", np.full(n, None, dtype=object))
+            block.setdefault(f"m:{key}", repeated(n, None))
         # Footnote, source and blank rows have no figure in the group: not rows of it.
         filled = _filled(table.data, cols)
         anywhere |= filled
@@ -300,7 +300,7 @@ def _melt(table: RawTable, keep_cols: list[int], melt_cols: list[int], header_na
     anywhere = np.zeros(n, dtype=bool)
     for j, value in zip(melt_cols, header_values):
         block = {f"k{p}": table.data[c].to_numpy() for p, c in enumerate(keep_cols)}
-        block["axis"] = np.full(n, value, dtype=object)
+        block["axis"] = repeated(n, value)
         block["value"] = table.data[j].to_numpy()
         filled = _filled(table.data, [j])
         anywhere |= filled
@@ -503,7 +503,7 @@ def declared(table: RawTable, options: LoadOptions, file_name: str, areas: AreaI
     where = _where(table)
 
     def add(header, value):
-        added[len(headers)] = pd.Series(np.full(n, value, dtype=object),
+        added[len(headers)] = pd.Series(repeated(n, value),
                                         index=table.data.index)
         headers.append(header)
 

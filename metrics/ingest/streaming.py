@@ -30,7 +30,7 @@ import pyarrow as pa
 from metrics import store
 from metrics.ingest import columns, readers
 from metrics.ingest.model import (ERROR, NOTE, FileReport, Issues, has_errors,
-                                  merge_issues)
+                                  merge_issues, repeated)
 from metrics.ingest.validate import (NOTHING_USABLE, breakdown_totals, lists_both_tiers,
                                      table_to_rows)
 
@@ -251,7 +251,7 @@ def _file_breakdown_totals(stream, layout: readers.CsvLayout, chunk_bytes: int):
 
 def _chunk_totals(chunk: readers.RawTable, ind_col, decided) -> dict:
     if ind_col is None:
-        keys = pd.Series(np.full(len(chunk.data), "", dtype=object))
+        keys = pd.Series(repeated(len(chunk.data), ""))
     else:
         keys = chunk.data[ind_col].astype(object).fillna("").str.strip()
     return {fld: keys.map(totals).to_numpy(dtype=object) for fld, totals in decided.items()}

@@ -38,7 +38,7 @@ from metrics.reference.formatting import plural
 from metrics.stats import disclosure
 from metrics.ingest import columns
 from metrics.ingest.areas import AreaIndex
-from metrics.ingest.model import ERROR, NOTE, WARNING, Issues, listing
+from metrics.ingest.model import ERROR, NOTE, WARNING, Issues, listing, repeated
 from metrics.ingest.readers import RawTable
 
 SUPPRESSED = {"*", "**", "[c]", "c", "~", "<5", "< 5", "supp", "suppressed", "[low]"}
@@ -203,7 +203,7 @@ def _obj(values, n: int | None = None) -> pd.Series:
     """An object column: pandas would otherwise turn Python strings into Arrow strings
     on assignment, which costs a second per million rows and is undone later."""
     if n is not None:
-        return pd.Series(np.full(n, values, dtype=object), dtype=object)
+        return pd.Series(repeated(n, values), dtype=object)
     return pd.Series(np.asarray(values, dtype=object), dtype=object)
 
 
@@ -302,7 +302,7 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
     # Indicators.
     additional: dict[str, dict] = {}
     if indicator_from_title is not None:
-        ind_ids = np.full(n, indicator_from_title, dtype=object)
+        ind_ids = repeated(n, indicator_from_title)
         issues.add(NOTE, f"no indicator column: every row read as "
                          f"'{catalogue.get(indicator_from_title).title}' (named in the "
                          "title or sheet)")
@@ -343,7 +343,7 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
     # Breakdowns.
     coded_rows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     breakdown, category = _breakdowns(text, ind_ids, fmt, table.breakdown_totals, coded_rows)
-    none = np.full(n, None, dtype=object)
+    none = repeated(n, None)
     cols["breakdown"] = none if breakdown is None else breakdown
     cols["category"] = none if category is None else category
 
@@ -399,7 +399,7 @@ def table_to_rows(table: RawTable, file_name: str, areas: AreaIndex, known: Cata
     unit_by_code = np.array([units.get(i) for i in ind_uniques] + [None], dtype=object)
     columns_out = {k: pd.Series(pick(v), dtype=object, copy=False) if v.dtype == object
                    else pick(v) for k, v in cols.items()}
-    columns_out["_file"] = pd.Series(np.full(len(codes_now), table.label, dtype=object),
+    columns_out["_file"] = pd.Series(repeated(len(codes_now), table.label),
                                      dtype=object, copy=False)
     columns_out["_unit"] = pd.Series(unit_by_code[codes_now], dtype=object, copy=False)
     # copy=False: the columns are this function's own new arrays, and pandas would
@@ -595,11 +595,11 @@ def _resolve_areas(text, geography, areas: AreaIndex, issues: Issues, rownum, ke
     placed by). Every cause is one message with a count and the first few values, quoting
     the codes and the names the file gives."""
     n = len(rownum)
-    result = np.full(n, None, dtype=object)
-    outcome_kind = np.full(n, "", dtype=object)
-    detail = np.full(n, "", dtype=object)
-    source = np.full(n, "", dtype=object)
-    column_used = np.full(n, "", dtype=object)
+    result = repeated(n, None)
+    outcome_kind = repeated(n, "")
+    detail = repeated(n, "")
+    source = repeated(n, "")
+    column_used = repeated(n, "")
     code_col = text.get("area_code")
     dat_col = text.get("dat_code")
     name_col = text.get("area_name")
@@ -620,7 +620,7 @@ def _resolve_areas(text, geography, areas: AreaIndex, issues: Issues, rownum, ke
             result, outcome_kind = pick("area_code", None), pick("kind", "")
             # The text per row from its distinct values (no Python string per row).
             detail, source = pick("detail", ""), pick_text()
-            column_used = np.full(len(todo), column, dtype=object)
+            column_used = repeated(len(todo), column)
             return
         result = np.where(todo, pick("area_code", None), result)
         outcome_kind = np.where(todo, pick("kind", ""), outcome_kind)
@@ -756,7 +756,7 @@ def _resolve_areas(text, geography, areas: AreaIndex, issues: Issues, rownum, ke
     bad = kind_is("failed", "joint", "")
     skip = kind_is("skipped", "gone")
     by_name = column_used == "area_name"
-    placed_by = np.where(by_name, source, "") if by_name.any() else np.full(n, "", dtype=object)
+    placed_by = np.where(by_name, source, "") if by_name.any() else repeated(n, "")
     return result, bad, skip, placed_by, source
 
 
@@ -951,7 +951,7 @@ def _breakdowns(text, ind_ids, fmt, fixed_totals: dict | None = None,
     if "breakdown" in text:
         b = text["breakdown"].to_numpy(dtype=object)
         c = text.get("category")
-        c = c.to_numpy(dtype=object) if c is not None else np.full(n, "", dtype=object)
+        c = c.to_numpy(dtype=object) if c is not None else repeated(n, "")
         parts_type.append(b)
         parts_value.append(np.where(b == "", "", c))
     elif "category" in text:
@@ -987,8 +987,8 @@ def _breakdowns(text, ind_ids, fmt, fixed_totals: dict | None = None,
     if len(parts_type) == 1:
         t, v = parts_type[0], parts_value[0]
         return np.where(t == "", None, t), np.where(t == "", None, v)
-    breakdown = np.full(n, "", dtype=object)
-    category = np.full(n, "", dtype=object)
+    breakdown = repeated(n, "")
+    category = repeated(n, "")
     for t, v in zip(parts_type, parts_value):
         has = t != ""
         sep_t = np.where((breakdown != "") & has, "; ", "")
