@@ -83,6 +83,16 @@ def overview_cards(data_dir: str, version_id: str, area_code: str, pfa_code: str
                                               period_end)
                         for outcome in catalogue.OUTCOMES]
 
+
+@st.cache_data(**CACHE)
+def comparator_group(data_dir: str, version_id: str, choice: str, area_code: str,
+                     configured: tuple[str, ...]):
+    """The comparator group an area's pages compare with (metrics.stats.comparators):
+    the nearest neighbours take 10-20 ms to find, on every run of every page."""
+    from metrics.stats import comparators
+    return comparators.comparator_group(choice, area_code, areas(data_dir, version_id),
+                                        configured, area_need_summary(data_dir, version_id))
+
 @st.cache_data(**CACHE)
 def loaded_indicators(data_dir: str, version_id: str) -> tuple:
     """Definitions of the version's metrics that the catalogue does not list."""

@@ -218,9 +218,8 @@ def comparator_select(ctx: Context, help: str = "Areas to compare with, besides 
     choice = url_selectbox("Comparator group", list(comparators.GROUPS), default="nearest",
                            key="comparators", format_func=COMPARATOR_SHORT.get,
                            help=help + " " + COMPARATOR_HELP)
-    return comparators.comparator_group(choice, ctx.area_code, ctx.areas,
-                                        ctx.settings.comparators,
-                                        data.area_need_summary(ctx.data_dir, ctx.version.id))
+    return data.comparator_group(ctx.data_dir, ctx.version.id, choice, ctx.area_code,
+                                 tuple(ctx.settings.comparators))
 
 
 def _data_caption(version: store.Version) -> str:
