@@ -58,7 +58,6 @@ def public_values(data_dir: str, version_id: str, indicator_ids: tuple[str, ...]
     return explorer.protect(values, areas(data_dir, version_id), indicators, threshold)
 
 
-
 @st.cache_data(**CACHE)
 def overview_cards(data_dir: str, version_id: str, area_code: str, pfa_code: str | None,
                    period_end: dt.date, threshold: int, continuity_target: float,
@@ -92,6 +91,7 @@ def comparator_group(data_dir: str, version_id: str, choice: str, area_code: str
     from metrics.stats import comparators
     return comparators.comparator_group(choice, area_code, areas(data_dir, version_id),
                                         configured, area_need_summary(data_dir, version_id))
+
 
 @st.cache_data(**CACHE)
 def loaded_indicators(data_dir: str, version_id: str) -> tuple:
