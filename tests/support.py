@@ -227,7 +227,6 @@ def write_benchmark_rows(con, path: Path, fiscal_years: range, categories: int) 
     def limit(sign: str, z: float) -> str:
         return wilson_sql.format(sign=sign).replace("z", str(z))
 
-    target = "'" + str(path).replace("'", "''") + "'"
     con.execute(f"""
         COPY (
           SELECT indicator_id, area_code, period, 'quarter' AS period_kind,
@@ -248,4 +247,4 @@ def write_benchmark_rows(con, path: Path, fiscal_years: range, categories: int) 
                        hash(i.indicator_id, a.area_code, q.period, c.k) AS h,
                        CAST(50 + hash(a.area_code, q.period, c.k) % 4950 AS DOUBLE) AS n
                 FROM i CROSS JOIN a CROSS JOIN q CROSS JOIN c)))
-        ) TO {target} (FORMAT PARQUET)""")
+        ) TO {store.sql_path(path)} (FORMAT PARQUET)""")

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from metrics import store
 from metrics.reference import catalogue
 from metrics.reference.formatting import plural
 from metrics.ingest.model import ERROR, ROWS_SHOWN, WARNING, Issues, add_counted
@@ -232,7 +233,7 @@ def compare_sql(con, base_path, issues: dict[str, Issues], additional: dict,
                                           "new_denominator", "file", "row"])
     if base_path is None or not Path(base_path).exists():
         return empty_changes, 0
-    path = "'" + str(base_path).replace("'", "''") + "'"
+    path = store.sql_path(base_path)
     # The load's indicators once, in a small table: the view base is read several times
     # below, and a subquery over new_rows would scan the load's rows again each time.
     con.execute("""CREATE OR REPLACE TEMP TABLE new_indicators AS

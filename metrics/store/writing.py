@@ -27,7 +27,7 @@ __all__ = [
     "REISSUE_KEY", "REISSUE_KEYS_KEPT", "REPLACED_ROWS", "ROW_GROUP_ROWS", "Reissue",
     "SCRATCH_MEMORY",
     "Spool", "TOTAL_TIER", "VALUES_ORDER", "describe_reissue", "plan_reissue", "publish",
-    "publish_merged", "scratch_connection", "values_schema", "write_keys",
+    "publish_merged", "scratch_connection", "sql_path", "values_schema", "write_keys",
     "write_sorted_values",
 ]
 
@@ -82,8 +82,10 @@ def scratch_connection(spill_dir: Path) -> duckdb.DuckDBPyConnection:
     return con
 
 
-def _sql_path(path: Path) -> str:
-    # DDL cannot take bound parameters; every path here is ours, not user input.
+def sql_path(path: Path) -> str:
+    """`path` as a quoted SQL string literal, for the statements DuckDB cannot bind
+    parameters into (COPY ... TO, CREATE VIEW over read_parquet). Only for paths the
+    code chose itself, never user input."""
     return "'" + str(path).replace("'", "''") + "'"
 
 
@@ -109,7 +111,7 @@ def write_sorted_values(con: duckdb.DuckDBPyConnection, select_sql: str, path: P
     # back with the same Arrow types and pandas dtypes as before.
     con.execute("SET preserve_insertion_order = true")
     con.execute(f"COPY (SELECT {casts} FROM ({select_sql}) ORDER BY {VALUES_ORDER}) "
-                f"TO {_sql_path(path)} (FORMAT parquet, COMPRESSION snappy, "
+                f"TO {sql_path(path)} (FORMAT parquet, COMPRESSION snappy, "
                 f"ROW_GROUP_SIZE {int(ROW_GROUP_ROWS)}, KV_METADATA {{'pandas': "
                 f"'{pandas_meta}', 'ARROW:schema': '{arrow_meta}'}})")
     return pq.ParquetFile(path).metadata.num_rows
@@ -131,7 +133,7 @@ def write_keys(con: duckdb.DuckDBPyConnection, select_sql: str, columns: list[st
     # In no particular order (the keys are a record, looked up, not read in order): both
     # threads write, which a million keys take about a third less time to.
     con.execute("SET preserve_insertion_order = false")
-    con.execute(f"COPY (SELECT {casts} FROM ({select_sql})) TO {_sql_path(path)} "
+    con.execute(f"COPY (SELECT {casts} FROM ({select_sql})) TO {sql_path(path)} "
                 f"(FORMAT parquet, COMPRESSION snappy, KV_METADATA {{'pandas': "
                 f"'{pandas_meta}', 'ARROW:schema': '{arrow_meta}'}})")
     return pq.ParquetFile(path).metadata.num_rows
@@ -246,7 +248,7 @@ def plan_reissue(con: duckdb.DuckDBPyConnection, base_path: Path | None,
         SELECT {", ".join("b." + c for c in REISSUE_KEY)}, b.period_end,
                b.file_row_number AS base_row,
                (SELECT n._seq FROM new_rows n WHERE {_reissue_join('n', 'b')}) AS new_seq
-        FROM read_parquet({_sql_path(base_path)}, file_row_number = true) b
+        FROM read_parquet({sql_path(base_path)}, file_row_number = true) b
         SEMI JOIN reissue_pairs p USING (indicator_id, period)""")
     con.execute(f"""CREATE OR REPLACE TEMP VIEW {REPLACED_ROWS} AS
         SELECT * FROM reissue_base WHERE new_seq IS NOT NULL""")
@@ -257,9 +259,9 @@ def plan_reissue(con: duckdb.DuckDBPyConnection, base_path: Path | None,
     if rows_path is not None:
         # The numbers mean something only in this file: it is named in the metadata, and
         # publish_merged refuses them for any other.
-        con.execute(f"COPY (SELECT base_row FROM replaced) TO {_sql_path(rows_path)} "
+        con.execute(f"COPY (SELECT base_row FROM replaced) TO {sql_path(rows_path)} "
                     f"(FORMAT parquet, KV_METADATA {{'{_ROWS_OF}': "
-                    f"{_sql_path(Path(base_path).resolve())}}})")
+                    f"{sql_path(Path(base_path).resolve())}}})")
     order = "indicator_id, area_code, period_end, period, breakdown NULLS FIRST, " \
         "category NULLS FIRST"
     first = con.execute(f"""SELECT {keys} FROM replaced ORDER BY {order}
@@ -377,7 +379,7 @@ def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame 
             else:
                 raise ValueError("no rows to publish")
             con.execute(f"CREATE TEMP VIEW new_rows AS SELECT {cols} FROM read_parquet("
-                        f"[{', '.join(_sql_path(p) for p in parts)}], union_by_name = true)")
+                        f"[{', '.join(sql_path(p) for p in parts)}], union_by_name = true)")
             base_path = base.path / "values.parquet" if base is not None else None
             if base_path is None or not base_path.exists():
                 select = "SELECT * FROM new_rows"
@@ -390,8 +392,8 @@ def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame 
                 # whatever its limit (302,051 + 2M rows at 448 MB, and at 1.5 GB);
                 # through a temporary table it works but a 28-row load onto a 10.9M-row
                 # version took 38 s instead of 25 s.
-                base_sql = _sql_path(base_path)
-                every = ", ".join([base_sql] + [_sql_path(p) for p in parts])
+                base_sql = sql_path(base_path)
+                every = ", ".join([base_sql] + [sql_path(p) for p in parts])
                 scan = (f"read_parquet([{every}], union_by_name = true, filename = true, "
                         f"file_row_number = true) x")
                 if not replaces:
@@ -405,7 +407,7 @@ def publish_merged(data_dir: Path, base: Version | None, new_rows: pd.DataFrame 
                     # number: one integer to hash instead of six text columns. When it
                     # matched every published row (a whole re-issue), the base file is
                     # not read at all.
-                    dropped = (f" ANTI JOIN read_parquet({_sql_path(replaced_rows)}) r "
+                    dropped = (f" ANTI JOIN read_parquet({sql_path(replaced_rows)}) r "
                                f"ON x.filename = {base_sql} "
                                f"AND x.file_row_number = r.base_row")
                     if _replaces_every_row(replaced_rows, base_path):
@@ -484,7 +486,7 @@ class Spool:
         """A scratch connection with the view new_rows over the parts."""
         con = scratch_connection(self.dir)
         if self.parts:
-            parts = ", ".join(_sql_path(p) for p in self.parts)
+            parts = ", ".join(sql_path(p) for p in self.parts)
             con.execute(f"CREATE TEMP VIEW new_rows AS SELECT * FROM read_parquet([{parts}])")
         return con
 
