@@ -265,8 +265,10 @@ IDLE_JS = """() => {
   if (state !== "notRunning") return "script " + state;
   const connection = app.getAttribute("data-test-connection-state");
   if (connection && connection !== "CONNECTED") return "connection " + connection;
+  // stSkeleton is the placeholder an element shows while its lazily loaded code arrives
+  // (React Suspense): the script can have finished before a fresh page draws anything.
   for (const id of ["stSpinner", "stStatusWidgetRunningIcon", "stStatusWidgetRunningManIcon",
-                    "stAppSkeleton"]) {
+                    "stAppSkeleton", "stSkeleton", "stSkeletonElement"]) {
     if (document.querySelector(`[data-testid='${id}']`)) return id;
   }
   return "idle";
