@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 
@@ -144,7 +145,14 @@ def parse_period(text: str) -> Period:
     "2021 - 23" (spaces round the dash, as Fingertips writes pooled years) is a 3-year
     pooled period; "2021-22" or "2021/22" is a financial year.
     """
-    raw = str(text).strip()
+    return _parse_text(str(text))
+
+
+# A large file is checked a chunk at a time, and every chunk holds the same few hundred
+# period cells: each is read once per process (Period is immutable, so sharing is safe).
+@functools.lru_cache(maxsize=4096)
+def _parse_text(text: str) -> Period:
+    raw = text.strip()
     cleaned = re.sub(r"\s+", " ", raw)
     cleaned = re.sub(r"\bquarter\s*([1-4])\b", r"Q\1", cleaned, flags=re.I)
     for pattern, form in _PATTERNS:
