@@ -561,21 +561,29 @@ def test_a_hidden_district_hides_its_interval_too():
 
 @pytest.mark.parametrize("code", [HOME, "E10000034", "E06000052"])
 def test_partnership_view_fits_the_whole_area_in_the_narrowest_map(code):
-    """The view's zoom keeps the area's bounding box inside the map at its narrowest
-    (the map column at 1024 px): Gloucestershire's Forest of Dean was cut off at 1366."""
-    import math
+    """Every point of the area, as projected for the fixed view, lies inside the map at its
+    narrowest (the map column at 1024 px): Gloucestershire's Forest of Dean was cut off at
+    1366. North is up, and the view itself is the same for every area (a view that moved
+    made the browser draw each area change twice)."""
     boundaries = geo.local_boundaries(code)
-    view = map_charts._view_state(boundaries["bbox"])
+    project = map_charts.FittedProjection(boundaries["bbox"])
+    points = np.array([project.point(p) for f in boundaries["features"]
+                       for polygon in geo.polygons_of(f["geometry"])
+                       if f["properties"]["layer"] == "lsoa"
+                       for ring in polygon for p in ring])
+    assert (np.abs(points[:, 0]) <= map_charts.FIT_WIDTH / 2).all()
+    assert (np.abs(points[:, 1]) <= map_charts.MAP_HEIGHT / 2).all()
+    # Filled: the wider of the two spans reaches at least 90% of its side.
+    assert max(np.ptp(points[:, 0]) / map_charts.FIT_WIDTH,
+               np.ptp(points[:, 1]) / map_charts.MAP_HEIGHT) >= 0.9
     west, south, east, north = boundaries["bbox"]
-    scale = 512 * 2 ** view.zoom                   # Web Mercator pixels round the world
-
-    def merc_y(lat):
-        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
-
-    width = (east - west) / 360 * scale
-    height = (merc_y(north) - merc_y(south)) / (2 * math.pi) * scale
-    assert width <= map_charts.FIT_WIDTH and height <= map_charts.MAP_HEIGHT
+    assert project.point([west, north])[1] < project.point([west, south])[1]   # north up
     assert map_charts.FIT_WIDTH <= 400           # the map column at 1024 px is ~415 px
+    values = pd.DataFrame({"lsoa_code": [], "ltla_name": [], "value": [], "suppressed": []})
+    spec = json.loads(map_charts.local_deck(boundaries, values, "ocu_rate")[0].to_json())
+    assert spec["initialViewState"] == {"maxZoom": 6, "minZoom": -1, "target": [0, 0, 0],
+                                        "zoom": 0}
+    assert spec["views"] == [{"@@type": "OrthographicView", "controller": True}]
 
 
 def test_england_legend_tells_home_from_comparators():

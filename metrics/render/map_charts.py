@@ -23,6 +23,9 @@ from pydeck.bindings.json_tools import default_serialize
 from metrics import geo
 from metrics.render import palette
 from metrics.render.charts import COMPARATOR_COLOUR, FONT, HOME_COLOUR
+from metrics.render.map_views import (  # noqa: F401 - the sizes are the pages' too
+    ENGLAND_FIT_WIDTH, ENGLAND_HEIGHT, FIT_WIDTH, LOCAL_VIEW, LOCAL_VIEW_STATE, MAP_HEIGHT,
+    FittedProjection, geographic_view)
 
 # ColorBrewer schemes (colour-blind safe for sequential use).
 NEED_RAMP = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"]       # YlOrRd: more need
@@ -40,16 +43,6 @@ SUPPRESSED_COLOUR = "#9e9e9e"
 MISSING_COLOUR = "#eeeeee"
 DISTRICT_LINE = [33, 33, 33]
 REGION_LINE = [60, 60, 60]
-MAP_HEIGHT = 600
-# The England map is taller, so a partnership the size of a county can be found on it.
-ENGLAND_HEIGHT = 760
-# deck.gl cannot fit a view to its box in the browser, so the view is fitted here to the
-# narrowest box the map is drawn in: the map column (three quarters of the page) at 1024 px
-# wide with the sidebar open is about 415 px (measured on a screenshot). Fitted to 900 px,
-# the west of Gloucestershire (the Forest of Dean) was cut off at 1366 px.
-FIT_WIDTH = 390
-# The England map takes the page's whole width (about 560 px at 1024 px).
-ENGLAND_FIT_WIDTH = 540
 # pydeck turns every string argument into a JavaScript expression ("pixels" becomes
 # "@@=pixels", an undefined variable); literal strings must be wrapped.
 PIXELS = pdk.types.String("pixels")
@@ -174,25 +167,6 @@ def legend_html(legend: Legend) -> str:
 
 # --- Polygon data for deck.gl --------------------------------------------------------------
 
-def _view_state(bbox: list[float], height_px: int = MAP_HEIGHT,
-                width_px: int = FIT_WIDTH) -> pdk.ViewState:
-    """A view that fits the bounding box (Web Mercator)."""
-    west, south, east, north = bbox
-
-    def merc_y(lat):
-        return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
-
-    lon_span = max(east - west, 1e-6)
-    y_span = max(merc_y(north) - merc_y(south), 1e-6)
-    zoom_x = math.log2(width_px * 360 / (lon_span * 512))
-    zoom_y = math.log2(height_px * 2 * math.pi / (y_span * 512))
-    zoom = min(zoom_x, zoom_y) - 0.1
-    centre_y = (merc_y(north) + merc_y(south)) / 2
-    lat = math.degrees(2 * math.atan(math.exp(centre_y)) - math.pi / 2)
-    return pdk.ViewState(longitude=(west + east) / 2, latitude=lat, zoom=round(zoom, 2),
-                         min_zoom=4, max_zoom=15, pitch=0, bearing=0)
-
-
 def _paths(geometry: dict) -> list[list]:
     return geo.lines_of(geometry)
 
@@ -275,12 +249,13 @@ def local_deck(boundaries: dict, values: pd.DataFrame, measure_id: str,
     measure_label = measure_title(measure_id, ruc_title, imd_title)
     colours, legend = lsoa_colours(values, measure_id, measure_label)
     by_code = dict(zip(values["lsoa_code"], values.assign(_fill=colours).to_dict("records")))
+    project = FittedProjection(boundaries["bbox"])
     rows, districts, labels = [], [], []
     for feature in boundaries["features"]:
         props = feature["properties"]
         if props["layer"] == "district":
-            districts += [{"path": p} for p in _paths(feature["geometry"])]
-            labels.append({"position": props["point"], "text": props["name"]})
+            districts += [{"path": project.line(p)} for p in _paths(feature["geometry"])]
+            labels.append({"position": project.point(props["point"]), "text": props["name"]})
             continue
         row = by_code.get(props["code"])
         if row is None:
@@ -295,7 +270,7 @@ def local_deck(boundaries: dict, values: pd.DataFrame, measure_id: str,
             "fill": hex_rgb(row["_fill"], 235),
         }
         for polygon in geo.polygons_of(feature["geometry"]):
-            rows.append({**common, "polygon": polygon})
+            rows.append({**common, "polygon": [project.line(ring) for ring in polygon]})
     layers = [
         pdk.Layer("PolygonLayer", id="lsoas", data=rows, get_polygon="polygon",
                   get_fill_color="fill", get_line_color=[255, 255, 255, 200],
@@ -317,7 +292,7 @@ def local_deck(boundaries: dict, values: pd.DataFrame, measure_id: str,
                             font_family=LABEL_FONT,
                             background=True, get_background_color=[255, 255, 255, 200],
                             background_padding=[3, 1, 3, 1], pickable=False))
-    deck = CompactDeck(layers=layers, initial_view_state=_view_state(boundaries["bbox"]),
+    deck = CompactDeck(layers=layers, views=[LOCAL_VIEW], initial_view_state=LOCAL_VIEW_STATE,
                        map_provider=None,
                        tooltip=_tooltip(
                            LOCAL_TOOLTIP.replace("{ruc_title}", html.escape(ruc_title))
@@ -428,8 +403,8 @@ def national_deck(boundaries: dict, regions: dict, values: pd.DataFrame, indicat
                   background_padding=[3, 1, 3, 1], pickable=False),
     ]
     deck = CompactDeck(layers=layers,
-                       initial_view_state=_view_state(boundaries["bbox"], ENGLAND_HEIGHT,
-                                                      ENGLAND_FIT_WIDTH),
+                       initial_view_state=geographic_view(
+                           boundaries["bbox"], ENGLAND_HEIGHT, ENGLAND_FIT_WIDTH),
                        map_provider=None,
                        tooltip=_tooltip(NATIONAL_TOOLTIP.replace(
                            "{indicator_title}", html.escape(indicator.title))),

@@ -257,3 +257,28 @@ def test_browser_console_has_no_errors(visits, network_guard):
         + "\n  ".join(f"{e['text']} (from {e['url'] or '?'} on {e['page']})" for e in errors)
         + ("\nuncaught page errors:\n  " + "\n  ".join(network_guard.page_errors)
            if network_guard.page_errors else ""))
+
+
+def test_a_small_area_on_the_partnership_map_answers_hover_and_click(page, streamlit_server):
+    """The partnership map is drawn in a fixed flat view with its shapes projected on the
+    server (map_charts.FittedProjection): pointing at the middle of the area must still
+    find a small area, its tooltip, and on a click its figures beside the map."""
+    log_before = len(streamlit_server.stderr())
+    page.goto(streamlit_server.url + "/maps")
+    wait_for_app_idle(page)
+    chart = page.locator("[data-testid='stDeckGlJsonChart']").first
+    chart.scroll_into_view_if_needed()
+    box = chart.bounding_box()
+    assert box and box["width"] > 300, f"the partnership map is not drawn: {box}"
+    # Gloucestershire's middle (between Gloucester and Stroud) is built-up: small areas.
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x, y)
+    tooltip = page.locator(".deck-tooltip")
+    expect(tooltip).to_contain_text(re.compile(r"E01\d{6}"), timeout=UI_TIMEOUT_MS)
+    code = re.search(r"E01\d{6}", tooltip.inner_text()).group(0)
+    page.mouse.click(x, y)
+    wait_for_app_idle(page)
+    assert_no_exception(page, streamlit_server, log_before)
+    expect(page.locator("[data-testid='stMain']").get_by_text(
+        re.compile(rf"{code} · ")).first).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_text("Click a small area on the map")).to_have_count(0)
