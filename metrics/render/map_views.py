@@ -24,18 +24,26 @@ def _merc_y(lat: float) -> float:
     return math.log(math.tan(math.pi / 4 + math.radians(lat) / 2))
 
 
+def _fit(bbox: list[float], height_px: int, width_px: int) -> tuple[float, float, float]:
+    """Web Mercator pixels per radian that fit `bbox` (west, south, east, north) into
+    width_px x height_px with a small margin (as a map view zoomed out by 0.1), and the
+    box's centre in radians (x, and Mercator y)."""
+    west, south, east, north = bbox
+    x_span = max(math.radians(east - west), 1e-9)
+    y_span = max(_merc_y(north) - _merc_y(south), 1e-9)
+    scale = min(width_px / x_span, height_px / y_span) * 2 ** -0.1
+    return scale, math.radians((west + east) / 2), (_merc_y(north) + _merc_y(south)) / 2
+
+
 def geographic_view(bbox: list[float], height_px: int = MAP_HEIGHT,
                     width_px: int = FIT_WIDTH) -> pdk.ViewState:
     """A map view that fits the bounding box (the England map: one view, never moved)."""
-    west, south, east, north = bbox
-    lon_span = max(east - west, 1e-6)
-    y_span = max(_merc_y(north) - _merc_y(south), 1e-6)
-    zoom_x = math.log2(width_px * 360 / (lon_span * 512))
-    zoom_y = math.log2(height_px * 2 * math.pi / (y_span * 512))
-    zoom = min(zoom_x, zoom_y) - 0.1
-    centre_y = (_merc_y(north) + _merc_y(south)) / 2
+    scale, centre_x, centre_y = _fit(bbox, height_px, width_px)
+    # deck.gl's map view draws the world 512 px wide at zoom 0, that is 512 / 2pi px per
+    # radian.
+    zoom = math.log2(scale * 2 * math.pi / 512)
     lat = math.degrees(2 * math.atan(math.exp(centre_y)) - math.pi / 2)
-    return pdk.ViewState(longitude=(west + east) / 2, latitude=lat, zoom=round(zoom, 2),
+    return pdk.ViewState(longitude=math.degrees(centre_x), latitude=lat, zoom=round(zoom, 2),
                          min_zoom=4, max_zoom=15, pitch=0, bearing=0)
 
 
@@ -57,17 +65,12 @@ LOCAL_VIEW_STATE = pdk.ViewState(target=[0, 0, 0], zoom=0, min_zoom=-1, max_zoom
 
 class FittedProjection:
     """Longitude and latitude to pixels of the fixed view: Web Mercator, centred on
-    `bbox` (west, south, east, north) and scaled so it fits width_px x height_px with a
-    small margin (as a map view zoomed out by 0.1). North is up: y grows downwards."""
+    `bbox` and scaled to fit width_px x height_px (_fit). North is up: y grows
+    downwards."""
 
     def __init__(self, bbox: list[float], height_px: int = MAP_HEIGHT,
                  width_px: int = FIT_WIDTH):
-        west, south, east, north = bbox
-        x_span = max(math.radians(east - west), 1e-9)
-        y_span = max(_merc_y(north) - _merc_y(south), 1e-9)
-        self.scale = min(width_px / x_span, height_px / y_span) * 2 ** -0.1
-        self.centre_x = math.radians((west + east) / 2)
-        self.centre_y = (_merc_y(north) + _merc_y(south)) / 2
+        self.scale, self.centre_x, self.centre_y = _fit(bbox, height_px, width_px)
 
     def point(self, lon_lat) -> list[float]:
         lon, lat = lon_lat[0], lon_lat[1]
