@@ -66,6 +66,12 @@ class CompactDeck(pdk.Deck):
 
 # --- Legends and colour classes ----------------------------------------------------------
 
+# deck.gl finds what a click or hover points at by drawing every pickable layer again. An
+# area's white outline (the polygon layer's "stroke" part) adds nothing to what is found, and
+# drawing its lines costs far more than the fills: in software GL the click's pick took
+# 170-350 ms with them and 9-28 ms without, and a press held past 250 ms is not a click.
+UNPICKED_OUTLINES = {"stroke": {"pickable": False}}
+
 HOME_LINE_PX = 4
 COMPARATOR_LINE_PX = 1.5
 
@@ -275,7 +281,8 @@ def local_deck(boundaries: dict, values: pd.DataFrame, measure_id: str,
         pdk.Layer("PolygonLayer", id="lsoas", data=rows, get_polygon="polygon",
                   get_fill_color="fill", get_line_color=[255, 255, 255, 200],
                   line_width_min_pixels=0.5, stroked=True, filled=True, pickable=True,
-                  auto_highlight=True, highlight_color=[0, 61, 115, 120]),
+                  auto_highlight=True, highlight_color=[0, 61, 115, 120],
+                  _sub_layer_props=UNPICKED_OUTLINES),
         pdk.Layer("PathLayer", id="districts", data=districts, get_path="path",
                   get_color=DISTRICT_LINE, width_min_pixels=2, width_units=PIXELS,
                   get_width=2, pickable=False),
@@ -370,7 +377,8 @@ def national_deck(boundaries: dict, regions: dict, values: pd.DataFrame, indicat
         pdk.Layer("PolygonLayer", id="areas", data=rows, get_polygon="polygon",
                   get_fill_color="fill", get_line_color=[255, 255, 255, 255],
                   line_width_min_pixels=0.6, stroked=True, filled=True, pickable=True,
-                  auto_highlight=True, highlight_color=[0, 61, 115, 110]),
+                  auto_highlight=True, highlight_color=[0, 61, 115, 110],
+                  _sub_layer_props=UNPICKED_OUTLINES),
         pdk.Layer("PathLayer", id="regions", data=region_paths, get_path="path",
                   get_color=REGION_LINE, width_units=PIXELS, get_width=1.2,
                   pickable=False),
