@@ -249,9 +249,13 @@ def main() -> None:
               f"per-area query {r['query_now'] * 1000:.1f} ms, same rows written as before "
               f"{r['query_before'] * 1000:.1f} ms "
               f"({r['query_before'] / r['query_now']:.2f}x)")
-        goal = "met" if r["again_s"] <= 5 else "NOT met"
         memory = "met" if max(r["first_rss"], r["again_rss"]) <= 1024 else "NOT met"
-        print(f"  goals: re-issue <= 5 s {goal}; peak <= 1 GB {memory}")
+        if n == 1_000_000:
+            goal = "met" if r["again_s"] <= 5 else "NOT met"
+            print(f"  goals: re-issue <= 5 s {goal}; peak <= 1 GB {memory}")
+        else:
+            # The time goal is the 1M-row re-issue's; memory's holds at any size.
+            print(f"  goal: peak <= 1 GB {memory} (the 5 s goal is for 1M rows)")
 
 
 if __name__ == "__main__":
