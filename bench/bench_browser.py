@@ -18,8 +18,10 @@ the later of: the script state last becoming "notRunning", and the end of the la
 task (over 50 ms, the browser's main thread busy: the page frozen), so drawing a map after
 the script has finished is counted too.
 
-Page switch     a sidebar link to another page (Overview, Harm, Continuity, Treatment,
-                Recovery, Crime, in turn).
+Page switch     a sidebar link to another page (Overview, Harm, Continuity, Maps,
+                Treatment, Recovery, Crime, in turn; the details give each page apart).
+                Maps draws its map each time it is opened: in software GL a new map
+                costs 2.6-3 s of drawing, so that page is far slower than the others.
 Area change     a new area typed into "Partnership area" and Enter, on the Overview, the
                 Harm page, Continuity of care (its first view, the pathway, and its
                 breakdowns) and the Maps page; each area is one not chosen before in
@@ -205,9 +207,12 @@ def measure_set(playwright, name: str, data_dir: Path, log_dir: Path, runs: int)
             page.goto(f"{server.url}/{path}")
             wait_for_app_idle(page)
         log(f"{name}: page switches ...")
-        cycle = ["harm", "continuity", "treatment", "recovery", "crime", ""]
+        cycle = ["harm", "continuity", "maps", "treatment", "recovery", "crime", ""]
         for i in range(runs):
-            figures["page switch"].append(nav(page, cycle[i % len(cycle)]))
+            path = cycle[i % len(cycle)]
+            seconds = nav(page, path)
+            figures["page switch"].append(seconds)
+            detail.setdefault(f"page switch to {path or 'overview'}", []).append(seconds)
         log(f"{name}: area changes ...")
         # Continuity twice: its first view (the pathway) and its breakdowns.
         for path in ("", "harm", "continuity", "continuity?show=Breakdowns", "maps"):
