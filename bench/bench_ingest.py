@@ -35,6 +35,11 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# The issue's goals: a re-issue of this many rows on a version of the same size within
+# GOAL_SECONDS, and a peak that stays under GOAL_PEAK_MB at any size.
+GOAL_ROWS = 1_000_000
+GOAL_SECONDS = 5
+GOAL_PEAK_MB = 1024
 
 
 # --- child: one step, with the code under test ---------------------------------------------
@@ -212,7 +217,7 @@ def measure(rows: int, repeat: int, code: Path, work: Path) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--rows", type=int, default=GOAL_ROWS)
     parser.add_argument("--big", type=int, default=0,
                         help="also measure this many rows (e.g. 5000000; takes minutes)")
     parser.add_argument("--repeat", type=int, default=3)
@@ -249,13 +254,14 @@ def main() -> None:
               f"per-area query {r['query_now'] * 1000:.1f} ms, same rows written as before "
               f"{r['query_before'] * 1000:.1f} ms "
               f"({r['query_before'] / r['query_now']:.2f}x)")
-        memory = "met" if max(r["first_rss"], r["again_rss"]) <= 1024 else "NOT met"
-        if n == 1_000_000:
-            goal = "met" if r["again_s"] <= 5 else "NOT met"
-            print(f"  goals: re-issue <= 5 s {goal}; peak <= 1 GB {memory}")
+        memory = "met" if max(r["first_rss"], r["again_rss"]) <= GOAL_PEAK_MB else "NOT met"
+        if n == GOAL_ROWS:
+            goal = "met" if r["again_s"] <= GOAL_SECONDS else "NOT met"
+            print(f"  goals: re-issue <= {GOAL_SECONDS} s {goal}; peak <= 1 GB {memory}")
         else:
             # The time goal is the 1M-row re-issue's; memory's holds at any size.
-            print(f"  goal: peak <= 1 GB {memory} (the 5 s goal is for 1M rows)")
+            print(f"  goal: peak <= 1 GB {memory} "
+                  f"(the {GOAL_SECONDS} s goal is for {GOAL_ROWS:,} rows)")
 
 
 if __name__ == "__main__":
