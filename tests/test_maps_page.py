@@ -89,6 +89,18 @@ def test_england_map_colours_every_partnership_and_outlines_home(demo_data_dir):
     assert len(at.get("deck_gl_json_chart")[0].proto.json) < 450_000
 
 
+def test_neither_map_draws_itself_again_as_the_pointer_moves(demo_data_dir):
+    """A hover tint (autoHighlight) redraws the whole map for every area the pointer
+    enters, which froze the page for over a second per area in software GL; the pick that
+    finds the tooltip's area draws only the fills (map_charts.UNPICKED_OUTLINES)."""
+    for at in (maps_page(), maps_page("England")):
+        layers = deck_spec(at)["layers"]
+        assert not any(layer.get("autoHighlight") for layer in layers)
+        picked = [layer for layer in layers if layer.get("pickable")]
+        assert [layer["id"] for layer in picked] in (["lsoas"], ["areas"])
+        assert picked[0]["_subLayerProps"] == {"stroke": {"pickable": False}}
+
+
 def test_england_map_by_comparison_and_by_force_area(demo_data_dir):
     at = maps_page("England", england_metric="drug_homicide", england_mode="comparison")
     rows = next(layer for layer in deck_spec(at)["layers"] if layer["id"] == "areas")["data"]

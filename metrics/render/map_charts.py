@@ -71,6 +71,11 @@ class CompactDeck(pdk.Deck):
 # drawing its lines costs far more than the fills: in software GL the click's pick took
 # 170-350 ms with them and 9-28 ms without, and a press held past 250 ms is not a click.
 UNPICKED_OUTLINES = {"stroke": {"pickable": False}}
+# Neither map tints the area under the pointer (deck.gl's auto_highlight): the tooltip names
+# it. A tint draws the whole map again each time the pointer enters another area, and in
+# software GL (a computer without a graphics card, a remote desktop) that froze the page for
+# 1.1-1.4 s per area on the England map and 0.4-0.55 s on the partnership map; without it a
+# hover costs only the pick, under 0.1 s.
 
 HOME_LINE_PX = 4
 COMPARATOR_LINE_PX = 1.5
@@ -281,7 +286,6 @@ def local_deck(boundaries: dict, values: pd.DataFrame, measure_id: str,
         pdk.Layer("PolygonLayer", id="lsoas", data=rows, get_polygon="polygon",
                   get_fill_color="fill", get_line_color=[255, 255, 255, 200],
                   line_width_min_pixels=0.5, stroked=True, filled=True, pickable=True,
-                  auto_highlight=True, highlight_color=[0, 61, 115, 120],
                   _sub_layer_props=UNPICKED_OUTLINES),
         pdk.Layer("PathLayer", id="districts", data=districts, get_path="path",
                   get_color=DISTRICT_LINE, width_min_pixels=2, width_units=PIXELS,
@@ -377,7 +381,6 @@ def national_deck(boundaries: dict, regions: dict, values: pd.DataFrame, indicat
         pdk.Layer("PolygonLayer", id="areas", data=rows, get_polygon="polygon",
                   get_fill_color="fill", get_line_color=[255, 255, 255, 255],
                   line_width_min_pixels=0.6, stroked=True, filled=True, pickable=True,
-                  auto_highlight=True, highlight_color=[0, 61, 115, 110],
                   _sub_layer_props=UNPICKED_OUTLINES),
         pdk.Layer("PathLayer", id="regions", data=region_paths, get_path="path",
                   get_color=REGION_LINE, width_units=PIXELS, get_width=1.2,
