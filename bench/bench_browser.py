@@ -30,6 +30,9 @@ Map switch      the Maps page's view tabs: Partnership -> England -> Urban and r
                 Partnership ... (the details show a view's first opening apart from
                 going back to one already drawn)
 First slide     the Presentation link from the Overview to slide 1 drawn.
+Map hover       (a detail, no goal) the longest freeze after the pointer moves onto
+                another area of the partnership map, then of the England map, six moves
+                each: 0 when no task over 50 ms ran.
 
 The national-size set is the demonstration set plus, for the six quarterly proportion
 metrics, every quarter from 1985/86 to 2018/19 for every area, region and England, with
@@ -179,6 +182,41 @@ def map_view(page, label: str) -> float:
     return timed(page, control.click)
 
 
+# Every long task (the page frozen) from now on, with its start on the page's clock. A long
+# task is reported only once it has ended, so a figure per move is read at the end, by when
+# each began.
+HOVER_WATCH_JS = """() => {
+  window.__hoverTasks = [];
+  new PerformanceObserver(list => {
+    for (const e of list.getEntries())
+      window.__hoverTasks.push([e.startTime, e.duration]);
+  }).observe({type: "longtask"});
+}"""
+
+
+def hover_freezes(page, moves: int = 6) -> list[float]:
+    """The longest freeze (s, 0 when none over 50 ms) after each of `moves` pointer moves
+    across the middle of the map on show, each onto another area: what a person feels
+    running the pointer over the map to read the tooltips."""
+    chart = page.locator("[data-testid='stDeckGlJsonChart']:visible").last
+    chart.scroll_into_view_if_needed()
+    page.wait_for_timeout(1000)
+    box = chart.bounding_box()
+    page.evaluate(HOVER_WATCH_JS)
+    starts = []
+    for i in range(moves):
+        starts.append(page.evaluate("performance.now()"))
+        page.mouse.move(box["x"] + box["width"] * (0.50 + 0.035 * i),
+                        box["y"] + box["height"] * (0.35 + 0.07 * i))
+        page.wait_for_timeout(1500)
+    page.wait_for_timeout(1500)
+    tasks = page.evaluate("window.__hoverTasks")
+    page.mouse.move(1, 1)
+    ends = starts[1:] + [float("inf")]
+    return [max([d for t, d in tasks if begin <= t < end], default=0) / 1000
+            for begin, end in zip(starts, ends)]
+
+
 def measure_set(playwright, name: str, data_dir: Path, log_dir: Path, runs: int) -> dict:
     import pandas as pd
 
@@ -237,6 +275,12 @@ def measure_set(playwright, name: str, data_dir: Path, log_dir: Path, runs: int)
             when = "back to" if view in opened else "first time to"
             opened.add(view)
             detail.setdefault(f"map switch {when} {view}", []).append(seconds)
+        log(f"{name}: map hover ...")
+        # Each view opened from its own link, so the map on show is the one measured.
+        for view in ("Partnership", "England"):
+            page.goto(f"{server.url}/maps?view={view}")
+            wait_for_app_idle(page)
+            detail[f"map hover on {view} (longest freeze)"] = hover_freezes(page)
         log(f"{name}: first slides ...")
         errors = page.locator("[data-testid='stException']").count()
         context.close()
