@@ -74,7 +74,7 @@ UNPICKED_OUTLINES = {"stroke": {"pickable": False}}
 # Neither map tints the area under the pointer (deck.gl's auto_highlight): the tooltip names
 # it. A tint draws the whole map again each time the pointer enters another area, and in
 # software GL (a computer without a graphics card, a remote desktop) that froze the page for
-# 1.1-1.4 s per area on the England map and 0.4-0.55 s on the partnership map; without it a
+# 0.9-1.5 s per area on the England map and 0.4-0.55 s on the partnership map; without it a
 # hover costs only the pick, under 0.1 s.
 
 HOME_LINE_PX = 4
