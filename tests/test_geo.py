@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import altair as alt
 import numpy as np
 import pandas as pd
 import pytest
 
 from metrics import geo, stats, store
 from metrics.reference import catalogue
-from metrics.render import map_charts
+from metrics.render import map_charts, national_map
 
 REFERENCE = Path(__file__).resolve().parent.parent / "data" / "reference"
 HOME = "E10000013"  # Gloucestershire, the default home area
@@ -465,24 +466,41 @@ def test_area_map_values_use_the_force_figure_and_suppress(areas):
     assert "police force area" in out.loc[HOME, "note"]
 
 
-def test_national_deck_outlines_home_and_comparators(areas):
+def test_england_map_outlines_home_and_comparators_and_sends_only_what_it_draws(areas):
     national, regions = geo.national_boundaries(), geo.region_boundaries()
     indicator = catalogue.get("adults_in_treatment")
     codes = areas.loc[areas["area_type"] == "utla", "area_code"].tolist()
     values = pd.DataFrame({"area_code": codes, "value": np.linspace(400, 900, len(codes)),
                            "suppressed": False, "value_text": "x", "period_text": "",
                            "comparison": "similar", "comparison_text": "", "note": "",
-                           "period": "2025/26"})
-    deck, legend = map_charts.national_deck(national, regions, values, indicator, "value",
-                                            HOME, ("E10000034",))
-    spec = json.loads(deck.to_json())
-    layers = {layer["id"]: layer for layer in spec["layers"]}
-    assert {row["code"] for row in layers["areas"]["data"]} == set(codes)
-    assert layers["home"]["data"] and layers["comparators"]["data"]
-    assert layers["home-name"]["data"][0]["text"] == "Gloucestershire"
-    assert layers["areas"]["_subLayerProps"]["stroke"]["pickable"] is False
+                           "period": "2025/26", "numerator": 7.0, "lower95": 1.0})
+    spec, legend = national_map.national_map(national, regions, values, indicator, "value",
+                                             HOME, ("E10000034",))
+    layers = {layer["name"]: layer for layer in spec["layer"]}
+    features = layers["areas"]["data"]["values"]
+    assert {f["properties"]["code"] for f in features} == set(codes)
+    # The tooltip's text and the fill: no count, no interval, nothing else.
+    assert {key for f in features for key in f["properties"]} == {
+        "code", "name", "value_text", "period", "comparison", "note", "fill"}
+    assert len(layers["home"]["data"]["values"]) == 1
+    assert len(layers["comparators"]["data"]["values"]) == 1
+    assert layers["home-name"]["data"]["values"][0]["name"] == "Gloucestershire"
     assert len(legend.labels) == 5
-    assert len(deck.to_json()) < 450_000          # what England costs the browser
+    assert len(json.dumps(spec, separators=(",", ":"))) < 450_000   # what England costs
+    # A valid Vega-Lite spec (it is written as a dict, not built by Altair): this raises
+    # on a misspelt property.
+    alt.LayerChart.from_dict(spec)
+
+
+def test_a_click_on_the_england_map_gives_the_area_code():
+    """Vega names the selection's nested field with its dot escaped (as Streamlit passes
+    it back from the browser: seen in Chromium, 2026-12-04)."""
+    assert national_map.selected_code({"area": [{"properties\\.code": "E10000017"}]}) \
+        == "E10000017"
+    assert national_map.selected_code({"area": [{"properties.code": "E10000017"}]}) \
+        == "E10000017"
+    assert national_map.selected_code({"area": []}) is None
+    assert national_map.selected_code({}) is None
 
 
 def test_classes_and_legend_labels():
@@ -598,15 +616,17 @@ def test_england_legend_tells_home_from_comparators():
                            "suppressed": False, "value_text": "x", "period_text": "",
                            "comparison": "similar", "comparison_text": "", "note": "",
                            "period": "2025/26"})
-    deck, legend = map_charts.national_deck(national, regions, values, indicator, "value",
-                                            HOME, ("E10000034",))
-    layers = {layer["id"]: layer for layer in json.loads(deck.to_json())["layers"]}
+    spec, legend = national_map.national_map(national, regions, values, indicator, "value",
+                                             HOME, ("E10000034",))
+    layers = {layer["name"]: layer for layer in spec["layer"]}
     home, comparators = legend.outlines
     assert "Gloucestershire" in home.label and "Comparators" in comparators.label
     # Drawn differently (colour and width), and the legend draws the same lines.
     assert (home.colour, home.width) != (comparators.colour, comparators.width)
-    assert layers["home"]["getWidth"] == home.width
-    assert layers["comparators"]["getWidth"] == comparators.width
+    assert layers["home"]["mark"]["strokeWidth"] == home.width
+    assert layers["home"]["mark"]["stroke"] == home.colour
+    assert layers["comparators"]["mark"]["strokeWidth"] == comparators.width
+    assert layers["comparators"]["mark"]["stroke"] == comparators.colour
     assert layers["outline-halo"]["data"] == layers["home"]["data"]   # halo: home only
     key = map_charts.legend_html(legend)
     assert f"{home.width:g}px solid {home.colour}" in key

@@ -44,6 +44,18 @@ def deck_spec(at: AppTest, index: int = 0) -> dict:
     return json.loads(at.get("deck_gl_json_chart")[index].proto.json)
 
 
+def england_charts(at: AppTest) -> list:
+    """The England map's chart elements (Vega-Lite, with a layer named "areas")."""
+    return [chart for chart in at.get("vega_lite_chart")
+            if any(layer.get("name") == "areas"
+                   for layer in json.loads(chart.proto.spec).get("layer", []))]
+
+
+def england_layers(at: AppTest) -> dict:
+    (chart,) = england_charts(at)
+    return {layer["name"]: layer for layer in json.loads(chart.proto.spec)["layer"]}
+
+
 def texts(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [i.value for i in at.info] + \
         [c.value for c in at.caption]
@@ -82,30 +94,44 @@ def test_every_measure_draws(demo_data_dir, measure):
 
 def test_england_map_colours_every_partnership_and_outlines_home(demo_data_dir):
     at = maps_page("England")
-    layers = {layer["id"]: layer for layer in deck_spec(at)["layers"]}
-    assert len({row["code"] for row in layers["areas"]["data"]}) == 153
-    assert layers["home"]["data"] and layers["home-name"]["data"][0]["text"] == "Gloucestershire"
-    assert layers["comparators"]["data"]          # computed comparators are outlined
-    assert len(at.get("deck_gl_json_chart")[0].proto.json) < 450_000
+    layers = england_layers(at)
+    areas = [f["properties"] for f in layers["areas"]["data"]["values"]]
+    assert len({row["code"] for row in areas}) == 153
+    assert layers["home"]["data"]["values"]
+    assert layers["home-name"]["data"]["values"][0]["name"] == "Gloucestershire"
+    assert layers["comparators"]["data"]["values"]      # computed comparators are outlined
+    (chart,) = england_charts(at)
+    assert len(chart.proto.spec) + sum(len(d.data.data) for d in chart.proto.datasets) \
+        < 450_000
+    # Public mode: what the tooltip shows and the fill, no count or interval.
+    assert {key for row in areas for key in row} == {
+        "code", "name", "value_text", "period", "comparison", "note", "fill"}
 
 
 def test_neither_map_draws_itself_again_as_the_pointer_moves(demo_data_dir):
-    """A hover tint (autoHighlight) redraws the whole map for every area the pointer
-    enters, which froze the page for over a second per area in software GL; the pick that
-    finds the tooltip's area draws only the fills (map_charts.UNPICKED_OUTLINES)."""
-    for at in (maps_page(), maps_page("England")):
-        layers = deck_spec(at)["layers"]
-        assert not any(layer.get("autoHighlight") for layer in layers)
-        picked = [layer for layer in layers if layer.get("pickable")]
-        assert [layer["id"] for layer in picked] in (["lsoas"], ["areas"])
-        assert picked[0]["_subLayerProps"] == {"stroke": {"pickable": False}}
+    """A hover tint redraws the whole map for every area the pointer enters, which froze
+    the page for over a second per area in software GL. The partnership map (deck.gl): no
+    autoHighlight, and the pick that finds the tooltip's area draws only the fills
+    (map_charts.UNPICKED_OUTLINES). The England map (Vega): its one selection answers a
+    click, not the pointer, and no mark's look depends on it."""
+    layers = deck_spec(maps_page())["layers"]
+    assert not any(layer.get("autoHighlight") for layer in layers)
+    picked = [layer for layer in layers if layer.get("pickable")]
+    assert [layer["id"] for layer in picked] == ["lsoas"]
+    assert picked[0]["_subLayerProps"] == {"stroke": {"pickable": False}}
+    (chart,) = england_charts(maps_page("England"))
+    spec = json.loads(chart.proto.spec)
+    params = [p for layer in spec["layer"] for p in layer.get("params", [])]
+    assert [(p["name"], p["select"]["on"]) for p in params] == [("area", "click")]
+    assert '"param"' not in chart.proto.spec           # no condition on the selection
 
 
 def test_england_map_by_comparison_and_by_force_area(demo_data_dir):
     at = maps_page("England", england_metric="drug_homicide", england_mode="comparison")
-    rows = next(layer for layer in deck_spec(at)["layers"] if layer["id"] == "areas")["data"]
+    rows = [f["properties"] for f in england_layers(at)["areas"]["data"]["values"]]
     assert any("police force area" in row["note"] for row in rows)
     assert "Compared with England" in texts(at)
+    assert england_layers(at)["verdict-shapes"]["data"]["values"]
 
 
 def test_urban_and_rural_view(demo_data_dir):
@@ -153,7 +179,7 @@ def test_real_data_without_a_small_area_table(tmp_path, monkeypatch):
     for view in ("Partnership", "Urban and rural"):
         at = maps_page(view)
         assert "No small-area figures" in texts(at)
-    assert maps_page("England").get("deck_gl_json_chart")
+    assert england_charts(maps_page("England"))
 
     lookup = tmp_path / "File_1_IMD2019.csv"
     codes = pd.read_csv(PROJECT_ROOT / "data" / "reference" / "lsoa11.csv",
@@ -182,18 +208,19 @@ def test_deaths_by_district_as_a_table_with_intervals_and_period(demo_data_dir):
 
 
 def test_a_view_drawn_once_is_kept_until_the_area_changes(demo_data_dir):
-    """Going back to a view shows the deck already drawn (same key, same spec) rather than
+    """Going back to a view shows the map already drawn (same key, same spec) rather than
     building it again; another area draws only the view open."""
     at = maps_page()
     first = at.get("deck_gl_json_chart")[0].proto.json
     at.session_state["view"] = "England"
     at.run()
-    decks = at.get("deck_gl_json_chart")
-    assert len(decks) == 2 and decks[0].proto.json == first
+    (england,) = england_charts(at)
+    assert [d.proto.json for d in at.get("deck_gl_json_chart")] == [first]
     at.session_state["view"] = "Partnership"
     at.run()
-    assert [d.proto.json for d in at.get("deck_gl_json_chart")] == [d.proto.json for d in decks]
+    assert [d.proto.json for d in at.get("deck_gl_json_chart")] == [first]
+    assert [c.proto.spec for c in england_charts(at)] == [england.proto.spec]
     at.session_state["area"] = "E06000023"
     at.run()
     assert not at.exception
-    assert len(at.get("deck_gl_json_chart")) == 1
+    assert len(at.get("deck_gl_json_chart")) == 1 and not england_charts(at)

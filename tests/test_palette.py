@@ -3,7 +3,6 @@ words, on every chart, map, badge and the board pack, all from metrics.render.pa
 
 from __future__ import annotations
 
-import json
 import re
 import zlib
 
@@ -15,7 +14,7 @@ from fpdf import FPDF
 
 from metrics import geo, stats
 from metrics.reference import catalogue
-from metrics.render import charts, continuity_charts, map_charts, palette
+from metrics.render import charts, continuity_charts, map_charts, national_map, palette
 from metrics.reports import boardpack
 
 # The mapping: better/similar/worse at 95%, the 99.8% shades, higher/lower blues.
@@ -184,13 +183,14 @@ def test_england_map_by_comparison_uses_the_palette_and_a_shape_per_area():
     national, regions = geo.national_boundaries(), geo.region_boundaries()
     indicator = catalogue.get("adults_in_treatment")
     values = _england_values([])
-    deck, legend = map_charts.national_deck(national, regions, values, indicator,
-                                            "comparison", "E10000013")
-    layers = {layer["id"]: layer for layer in json.loads(deck.to_json())["layers"]}
-    fills = {row["code"]: row["fill"] for row in layers["areas"]["data"]}
+    spec, legend = national_map.national_map(national, regions, values, indicator,
+                                             "comparison", "E10000013")
+    layers = {layer["name"]: layer for layer in spec["layer"]}
+    fills = {f["properties"]["code"]: f["properties"]["fill"]
+             for f in layers["areas"]["data"]["values"]}
     for code, comparison in zip(values["area_code"], values["comparison"]):
-        assert fills[code][:3] == list(palette.rgb(palette.verdict(comparison).colour))
-    glyphs = {row["text"] for row in layers["verdict-shapes"]["data"]}
+        assert fills[code] == palette.verdict(comparison).colour
+    glyphs = {row["glyph"] for row in layers["verdict-shapes"]["data"]["values"]}
     assert glyphs == {v.glyph for v in palette.VERDICTS.values()}
     # The legend beside the map shows the same shape in the same colour.
     assert legend.colours == [v.colour for v in palette.VERDICTS.values()]

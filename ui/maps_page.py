@@ -12,7 +12,7 @@ import streamlit as st
 
 from metrics import geo, store
 from metrics.reference import catalogue
-from metrics.render import map_charts
+from metrics.render import map_charts, national_map
 from metrics.stats import comparators
 from metrics.views import chart_words, need_totals
 from ui import data, exports, frame, tables
@@ -107,9 +107,9 @@ def render() -> None:
 
     def make_selected_area() -> None:
         """England map click: the clicked partnership becomes the selected area."""
-        objects = st.session_state["england_map"].selection.get("objects", {}).get("areas", [])
-        if objects:
-            st.session_state["area"] = objects[0]["code"]
+        code = national_map.selected_code(st.session_state["england_map"].selection)
+        if code:
+            st.session_state["area"] = code
 
 
     measures = geo.available_measures(need)
@@ -258,13 +258,14 @@ def render() -> None:
             if indicator.geography == "pfa":
                 st.caption("Published by police force area: each partnership shows its force's "
                            "figure.")
-        deck, legend = map_charts.national_deck(national, regions, map_values, indicator, mode,
-                                                ctx.area_code, group.codes)
+        spec, legend = national_map.national_map(national, regions, map_values, indicator,
+                                                 mode, ctx.area_code, group.codes)
         names = ctx.areas.set_index("area_code")["area_name"]
         words = chart_words.england_map(map_values, indicator, ctx.area_code, names.to_dict(),
                                         group.codes, mode)
-        st.pydeck_chart(deck, on_select=make_selected_area, selection_mode="single-object",
-                        key="england_map", height=map_charts.ENGLAND_HEIGHT, alt=words)
+        # Drawn by Vega, not deck.gl: metrics/render/national_map.py says why.
+        st.vega_lite_chart({**spec, "description": words}, width="stretch",
+                           on_select=make_selected_area, key="england_map")
         st.markdown(map_charts.legend_html(legend), unsafe_allow_html=True)
         st.caption(words)
         # Every area's figure as drawn (suppressed ones read "*"), for those who cannot use

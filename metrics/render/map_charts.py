@@ -1,4 +1,6 @@
-"""Map builders: pydeck decks for the screen, Altair geoshape charts for print and export.
+"""Map builders: the partnership map as a pydeck deck for the screen, both maps as Altair
+geoshape charts for print and export, and the colour classes and legends both share
+(the England map for the screen is metrics/render/national_map.py).
 
 Builders take boundary features (metrics.geo) and tidy per-area tables, and return chart
 objects; they query nothing and compute no statistics. Every deck is drawn with
@@ -22,10 +24,9 @@ from pydeck.bindings.json_tools import default_serialize
 
 from metrics import geo
 from metrics.render import palette
-from metrics.render.charts import COMPARATOR_COLOUR, FONT, HOME_COLOUR
+from metrics.render.charts import FONT, HOME_COLOUR
 from metrics.render.map_views import (  # noqa: F401 - the sizes are the pages' too
-    ENGLAND_FIT_WIDTH, ENGLAND_HEIGHT, FIT_WIDTH, LOCAL_VIEW, LOCAL_VIEW_STATE, MAP_HEIGHT,
-    FittedProjection, geographic_view)
+    FIT_WIDTH, LOCAL_VIEW, LOCAL_VIEW_STATE, MAP_HEIGHT, FittedProjection)
 
 # ColorBrewer schemes (colour-blind safe for sequential use).
 NEED_RAMP = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"]       # YlOrRd: more need
@@ -42,7 +43,6 @@ RUC_COLOURS = {
 SUPPRESSED_COLOUR = "#9e9e9e"
 MISSING_COLOUR = "#eeeeee"
 DISTRICT_LINE = [33, 33, 33]
-REGION_LINE = [60, 60, 60]
 # pydeck turns every string argument into a JavaScript expression ("pixels" becomes
 # "@@=pixels", an undefined variable); literal strings must be wrapped.
 PIXELS = pdk.types.String("pixels")
@@ -314,11 +314,6 @@ def local_deck(boundaries: dict, values: pd.DataFrame, measure_id: str,
 
 # --- England -------------------------------------------------------------------------------
 
-NATIONAL_TOOLTIP = ("<b>{name}</b> <span style='color:#666'>{code}</span><br/>"
-                    "{indicator_title}: <b>{value_text}</b> {period}<br/>{comparison}<br/>"
-                    "<span style='color:#666'>{note}</span>")
-
-
 def national_colours(values: pd.DataFrame, mode: str, indicator) -> tuple[list[str], Legend]:
     """Fill colour per upper-tier area: by value class, or by comparison with England.
 
@@ -338,97 +333,6 @@ def national_colours(values: pd.DataFrame, mode: str, indicator) -> tuple[list[s
     title = indicator.title + (f" ({unit})" if unit and unit != "%" else
                                " (%)" if unit == "%" else "")
     return colours, _legend(title, labels, legend_colours, values["suppressed"], colours)
-
-
-def national_deck(boundaries: dict, regions: dict, values: pd.DataFrame, indicator,
-                  mode: str, home: str, comparators: tuple[str, ...] = ()
-                  ) -> tuple[CompactDeck, Legend]:
-    """Every upper-tier area coloured by one metric; home and comparators outlined.
-
-    `values`: one row per area: area_code, value, suppressed, value_text, period,
-    comparison, comparison_text, note."""
-    colours, legend = national_colours(values, mode, indicator)
-    by_code = dict(zip(values["area_code"], values.assign(_fill=colours).to_dict("records")))
-    rows, home_paths, comparator_paths, home_label, glyphs = [], [], [], [], []
-    for feature in boundaries["features"]:
-        props = feature["properties"]
-        code = props["code"]
-        row = by_code.get(code)
-        if row is not None:
-            common = {"code": code, "name": props["name"],
-                      "value_text": row["value_text"], "period": row["period_text"],
-                      "comparison": row["comparison_text"], "note": row["note"],
-                      "fill": hex_rgb(row["_fill"], 240)}
-            if mode == "comparison":
-                # The verdict's shape on the area as well as its colour (projectors and
-                # colour-blind readers), in the text colour that reads on the fill.
-                shape = palette.verdict(row["comparison"])
-                glyphs.append({"position": props["point"], "text": shape.glyph,
-                               "colour": hex_rgb(palette.text_colour(shape.colour))})
-        else:
-            common = {"code": code, "name": props["name"],
-                      "value_text": "no data", "period": "", "comparison": "", "note": "",
-                      "fill": hex_rgb(MISSING_COLOUR)}
-        for polygon in geo.polygons_of(feature["geometry"]):
-            rows.append({**common, "polygon": polygon})
-        if code == home:
-            home_paths += [{"path": p} for p in _paths(feature["geometry"])]
-            home_label.append({"position": props["point"], "text": props["name"]})
-        elif code in comparators:
-            comparator_paths += [{"path": p} for p in _paths(feature["geometry"])]
-    region_paths = [{"path": p} for f in regions["features"] for p in _paths(f["geometry"])]
-    layers = [
-        pdk.Layer("PolygonLayer", id="areas", data=rows, get_polygon="polygon",
-                  get_fill_color="fill", get_line_color=[255, 255, 255, 255],
-                  line_width_min_pixels=0.6, stroked=True, filled=True, pickable=True,
-                  _sub_layer_props=UNPICKED_OUTLINES),
-        pdk.Layer("PathLayer", id="regions", data=region_paths, get_path="path",
-                  get_color=REGION_LINE, width_units=PIXELS, get_width=1.2,
-                  pickable=False),
-        # Comparators: a thin purple line. The selected area: a thick dark blue line on a
-        # wide white halo, and its name, so it is found at once and never taken for a
-        # comparator (the legend draws both lines).
-        pdk.Layer("PathLayer", id="comparators", data=comparator_paths, get_path="path",
-                  get_color=hex_rgb(COMPARATOR_COLOUR), width_units=PIXELS,
-                  get_width=COMPARATOR_LINE_PX, pickable=False),
-        pdk.Layer("PathLayer", id="outline-halo", data=home_paths,
-                  get_path="path", get_color=[255, 255, 255, 255], width_units=PIXELS,
-                  get_width=HOME_LINE_PX + 4, pickable=False),
-        pdk.Layer("PathLayer", id="home", data=home_paths, get_path="path",
-                  get_color=hex_rgb(HOME_COLOUR), width_units=PIXELS, get_width=HOME_LINE_PX,
-                  pickable=False),
-        pdk.Layer("TextLayer", id="verdict-shapes", data=glyphs, get_position="position",
-                  get_text="text", get_color="colour", get_size=9000,
-                  size_units=pdk.types.String("meters"), size_min_pixels=7,
-                  size_max_pixels=16, font_family=LABEL_FONT, pickable=False,
-                  # deck.gl's font atlas holds ASCII only unless told; a string, since
-                  # pydeck would turn a list of strings into a JavaScript expression.
-                  character_set=pdk.types.String("".join(sorted(
-                      {c for v in palette.VERDICTS.values() for c in v.glyph})))),
-        # The name above the area, so it does not hide the area's own colour.
-        pdk.Layer("TextLayer", id="home-name", data=home_label, get_position="position",
-                  get_text="text", get_size=14, get_color=hex_rgb(HOME_COLOUR),
-                  get_pixel_offset=[0, -22],
-                  font_weight=BOLD, font_family=LABEL_FONT, background=True,
-                  get_background_color=[255, 255, 255, 220],
-                  background_padding=[3, 1, 3, 1], pickable=False),
-    ]
-    deck = CompactDeck(layers=layers,
-                       initial_view_state=geographic_view(
-                           boundaries["bbox"], ENGLAND_HEIGHT, ENGLAND_FIT_WIDTH),
-                       map_provider=None,
-                       tooltip=_tooltip(NATIONAL_TOOLTIP.replace(
-                           "{indicator_title}", html.escape(indicator.title))),
-                       )
-    home_name = home_label[0]["text"] if home_label else "Selected area"
-    outlines = [Outline(f"{home_name} (selected area): thick dark blue outline and its name",
-                        HOME_COLOUR, HOME_LINE_PX)]
-    if comparator_paths:
-        outlines.append(Outline("Comparators: thin purple outline", COMPARATOR_COLOUR,
-                                COMPARATOR_LINE_PX))
-    legend = Legend(legend.title, legend.labels, legend.colours, glyphs=legend.glyphs,
-                    outlines=tuple(outlines))
-    return deck, legend
 
 
 # --- Static maps (Altair geoshape) for print and export ------------------------------------

@@ -1,6 +1,7 @@
-"""Where the maps look: the boxes they are drawn in, and the views that fit an area into
-them (Web Mercator, as deck.gl's map view draws it). deck.gl cannot fit a view to its box
-in the browser, so it is done here."""
+"""Where the maps look: the boxes they are drawn in, and the partnership map's view, which
+fits an area into its box (Web Mercator, as deck.gl's map view draws it). deck.gl cannot
+fit a view to its box in the browser, so it is done here. (The England map is drawn by
+Vega, which fits its projection itself.)"""
 
 from __future__ import annotations
 
@@ -16,8 +17,6 @@ ENGLAND_HEIGHT = 760
 # screenshot). Fitted to 900 px, the west of Gloucestershire (the Forest of Dean) was cut
 # off at 1366 px.
 FIT_WIDTH = 390
-# The England map takes the page's whole width (about 560 px at 1024 px).
-ENGLAND_FIT_WIDTH = 540
 
 
 def _merc_y(lat: float) -> float:
@@ -33,18 +32,6 @@ def _fit(bbox: list[float], height_px: int, width_px: int) -> tuple[float, float
     y_span = max(_merc_y(north) - _merc_y(south), 1e-9)
     scale = min(width_px / x_span, height_px / y_span) * 2 ** -0.1
     return scale, math.radians((west + east) / 2), (_merc_y(north) + _merc_y(south)) / 2
-
-
-def geographic_view(bbox: list[float], height_px: int = MAP_HEIGHT,
-                    width_px: int = FIT_WIDTH) -> pdk.ViewState:
-    """A map view that fits the bounding box (the England map: one view, never moved)."""
-    scale, centre_x, centre_y = _fit(bbox, height_px, width_px)
-    # deck.gl's map view draws the world 512 px wide at zoom 0, that is 512 / 2pi px per
-    # radian.
-    zoom = math.log2(scale * 2 * math.pi / 512)
-    lat = math.degrees(2 * math.atan(math.exp(centre_y)) - math.pi / 2)
-    return pdk.ViewState(longitude=math.degrees(centre_x), latitude=lat, zoom=round(zoom, 2),
-                         min_zoom=4, max_zoom=15, pitch=0, bearing=0)
 
 
 # The partnership map: one fixed view for every area.

@@ -303,3 +303,35 @@ def test_a_small_area_on_the_partnership_map_answers_hover_and_click(page, strea
     expect(page.locator("[data-testid='stMain']").get_by_text(
         re.compile(rf"{code} · ")).first).to_be_visible(timeout=UI_TIMEOUT_MS)
     expect(page.get_by_text("Click a small area on the map")).to_have_count(0)
+
+
+def test_a_click_on_the_england_map_selects_that_area(page, streamlit_server):
+    """The England map (drawn by Vega): the pointer on an area shows its tooltip, and a
+    click makes it the selected area (the page's title names it). The click's selection
+    comes back from the browser in Vega's own form (national_map.selected_code)."""
+    log_before = len(streamlit_server.stderr())
+    page.goto(streamlit_server.url + "/maps?view=England")
+    wait_for_app_idle(page)
+    chart = page.locator("[data-testid='stVegaLiteChart']:visible").last
+    chart.scroll_into_view_if_needed()
+    box = chart.bounding_box()
+    assert box and box["height"] > 500, f"the England map is not drawn: {box}"
+    # The north of England, away from Gloucestershire: move until a tooltip names an area.
+    tooltip = page.locator("#vg-tooltip-element")
+    name, step, deadline = None, 0, time.monotonic() + UI_TIMEOUT_MS / 1000
+    while name is None and time.monotonic() < deadline:
+        x = box["x"] + box["width"] * (0.45 + 0.02 * (step % 8))
+        y = box["y"] + box["height"] * (0.25 + 0.03 * (step // 8 % 6))
+        step += 1
+        page.mouse.move(x, y)
+        page.wait_for_timeout(300)
+        text = tooltip.inner_text() if tooltip.count() and tooltip.is_visible() else ""
+        found = re.search(r"Area\s+(.+?)\s*\n", text)
+        name = found.group(1) if found and found.group(1) != "Gloucestershire" else None
+    assert name, "no area's tooltip on the England map"
+    assert re.search(r"Code\s+E\d{8}", tooltip.inner_text())
+    page.mouse.click(x, y)
+    wait_for_app_idle(page)
+    assert_no_exception(page, streamlit_server, log_before)
+    expect(page.locator("h1").first).to_contain_text(f"{name}: where need is",
+                                                     timeout=UI_TIMEOUT_MS)
