@@ -132,6 +132,11 @@ def test_england_map_by_comparison_and_by_force_area(demo_data_dir):
     assert any("police force area" in row["note"] for row in rows)
     assert "Compared with England" in texts(at)
     assert england_layers(at)["verdict-shapes"]["data"]["values"]
+    # The tooltip names the force area's figure; a council's metric has no empty "Note".
+    tooltip = [t["title"] for t in england_layers(at)["areas"]["encoding"]["tooltip"]]
+    assert tooltip[-1] == "Note"
+    default = england_layers(maps_page("England"))["areas"]["encoding"]["tooltip"]
+    assert "Note" not in [t["title"] for t in default]
 
 
 def test_urban_and_rural_view(demo_data_dir):

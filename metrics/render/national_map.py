@@ -84,17 +84,20 @@ def national_map(boundaries: dict, regions: dict, values: pd.DataFrame, indicato
             comparator_shapes.append(outline)
     region_shapes = [{"type": "Feature", "geometry": f["geometry"], "properties": {}}
                      for f in regions["features"]]
-    title = indicator.title
+    # The tooltip's lines; a note only where some area has one (force area figures),
+    # as Vega shows a line for every field, empty or not.
+    tooltip = [{"field": "properties.name", "title": "Area"},
+               {"field": "properties.code", "title": "Code"},
+               {"field": "properties.value_text", "title": indicator.title},
+               {"field": "properties.period", "title": "Period"},
+               {"field": "properties.comparison", "title": "Compared with England"}]
+    if any(a["properties"]["note"] for a in areas):
+        tooltip.append({"field": "properties.note", "title": "Note"})
     layers = [
         _layer("areas", areas,
                {"type": "geoshape", "stroke": "white", "strokeWidth": 0.6, "cursor": "pointer"},
                {"color": {"field": "properties.fill", "type": "nominal", "scale": None},
-                "tooltip": [{"field": "properties.name", "title": "Area"},
-                            {"field": "properties.code", "title": "Code"},
-                            {"field": "properties.value_text", "title": title},
-                            {"field": "properties.period", "title": "Period"},
-                            {"field": "properties.comparison", "title": "Compared with England"},
-                            {"field": "properties.note", "title": "Note"}]},
+                "tooltip": tooltip},
                # A click selects the area (and nothing on hover: no redraw as the pointer
                # moves); no toggling, so a second click on it keeps it selected.
                params=[{"name": SELECTION, "select": {
