@@ -38,8 +38,11 @@ def _layer(name: str, values: list, mark: dict, encoding: dict | None = None,
 
 
 def _outline(name: str, features: list, colour: str, width: float) -> dict:
+    # Hidden from screen readers (aria): a line says nothing the legend and the words
+    # under the map do not, and Vega would give it an image role with no name.
     return _layer(name, features, {"type": "geoshape", "filled": False, "stroke": colour,
-                                   "strokeWidth": width, "strokeJoin": "round"})
+                                   "strokeWidth": width, "strokeJoin": "round",
+                                   "aria": False})
 
 
 def _at_point() -> dict:
@@ -117,7 +120,8 @@ def national_map(boundaries: dict, regions: dict, values: pd.DataFrame, indicato
             {**_at_point(), "text": {"field": "glyph", "type": "nominal"},
              "color": {"field": "ink", "type": "nominal", "scale": None}}))
     for name, mark in (("home-name-halo", {"fill": "white", "stroke": "white",
-                                           "strokeWidth": 4, "strokeJoin": "round"}),
+                                           "strokeWidth": 4, "strokeJoin": "round",
+                                           "aria": False}),
                        ("home-name", {"fill": HOME_COLOUR})):
         # A white halo drawn first, the name over it: readable on any fill.
         layers.append(_layer(name, home_name, {
