@@ -229,3 +229,21 @@ def test_a_view_drawn_once_is_kept_until_the_area_changes(demo_data_dir):
     at.run()
     assert not at.exception
     assert len(at.get("deck_gl_json_chart")) == 1 and not england_charts(at)
+
+
+def test_england_map_shows_one_region_large(demo_data_dir):
+    """The map cannot be zoomed: a region is chosen instead, drawn alone and so larger,
+    in England's colour classes; an outline not drawn is not in the legend."""
+    whole = england_layers(maps_page("England"))
+    at = maps_page("England", england_region="E12000007")
+    layers = england_layers(at)
+    london = [f["properties"] for f in layers["areas"]["data"]["values"]]
+    assert len(london) == 33 and {row["code"][:3] for row in london} == {"E09"}
+    fills = {f["properties"]["code"]: f["properties"]["fill"]
+             for f in whole["areas"]["data"]["values"]}
+    assert all(fills[row["code"]] == row["fill"] for row in london)
+    assert not layers["home"]["data"]["values"]         # Gloucestershire is not in London
+    page_text = texts(at)
+    assert "Showing London only (Gloucestershire is not in it and is not drawn)." in page_text
+    assert "thick dark blue outline" not in page_text
+    assert "thick dark blue outline" in texts(maps_page("England"))

@@ -232,6 +232,15 @@ def render() -> None:
                 "Colour by", ["value", "comparison"], default="value", required=True,
                 key="england_mode",
                 format_func={"value": "Value", "comparison": "Compared with England"}.get)
+        # A region drawn large, for areas too small to find on the map of England (it
+        # cannot be zoomed); keyboard users reach every area from the sidebar.
+        councils = ctx.areas[ctx.areas["area_type"] == "utla"]
+        region_names = councils.drop_duplicates("region_code").set_index("region_code")[
+            "region_name"].dropna().sort_values()
+        region = st.selectbox(
+            "Show", ["", *region_names.index], key="england_region",
+            format_func=lambda code: region_names.get(code, "All of England"),
+            help="One region's areas drawn larger, in the colours of England's classes.")
         map_values = data.england_map_values(ctx.data_dir, ctx.version.id, indicator.id,
                                              ctx.period_end, threshold)
         group = comparators.comparator_group(
@@ -259,10 +268,16 @@ def render() -> None:
                 st.caption("Published by police force area: each partnership shows its force's "
                            "figure.")
         spec, legend = national_map.national_map(national, regions, map_values, indicator,
-                                                 mode, ctx.area_code, group.codes)
+                                                 mode, ctx.area_code, group.codes,
+                                                 region or None)
         names = ctx.areas.set_index("area_code")["area_name"]
         words = chart_words.england_map(map_values, indicator, ctx.area_code, names.to_dict(),
                                         group.codes, mode)
+        if region:
+            home_region = councils.set_index("area_code")["region_code"].get(ctx.area_code)
+            outside = "" if home_region == region else \
+                f" ({ctx.area_name} is not in it and is not drawn)"
+            words = f"Showing {region_names[region]} only{outside}. {words}"
         # Drawn by Vega, not deck.gl: metrics/render/national_map.py says why.
         st.vega_lite_chart({**spec, "description": words}, width="stretch",
                            on_select=make_selected_area, key="england_map")

@@ -51,10 +51,13 @@ def _at_point() -> dict:
 
 
 def national_map(boundaries: dict, regions: dict, values: pd.DataFrame, indicator,
-                 mode: str, home: str, comparators: tuple[str, ...] = ()
-                 ) -> tuple[dict, Legend]:
+                 mode: str, home: str, comparators: tuple[str, ...] = (),
+                 region: str | None = None) -> tuple[dict, Legend]:
     """The England map's Vega-Lite spec and the legend drawn beside it (map_charts.
     legend_html). A click on an area selects it: the selection `SELECTION` holds its code.
+    With `region` (a region code) only that region's areas are drawn, filling the map, in
+    the colours of the whole of England's classes (the map cannot be zoomed: Vega-Lite
+    has no zoom for maps).
 
     `values`: one row per area: area_code, value, suppressed, value_text, period,
     comparison, comparison_text, note (geo.area_map_values)."""
@@ -63,6 +66,8 @@ def national_map(boundaries: dict, regions: dict, values: pd.DataFrame, indicato
     areas, home_shapes, comparator_shapes, home_name, glyphs = [], [], [], [], []
     for feature in boundaries["features"]:
         props = feature["properties"]
+        if region and props.get("region_code") != region:
+            continue
         code, row = props["code"], by_code.get(props["code"])
         # Only what the tooltip shows and the fill colour: no count, no interval.
         shown = {"code": code, "name": props["name"],
@@ -85,8 +90,10 @@ def national_map(boundaries: dict, regions: dict, values: pd.DataFrame, indicato
             home_name.append({"lon": lon, "lat": lat, "name": props["name"]})
         elif code in comparators:
             comparator_shapes.append(outline)
+    # Region boundaries are lines between two regions (properties: their two codes).
     region_shapes = [{"type": "Feature", "geometry": f["geometry"], "properties": {}}
-                     for f in regions["features"]]
+                     for f in regions["features"]
+                     if not region or region in f["properties"].get("codes", ())]
     # The tooltip's lines; a note only where some area has one (force area figures),
     # as Vega shows a line for every field, empty or not.
     tooltip = [{"field": "properties.name", "title": "Area"},
@@ -134,9 +141,9 @@ def national_map(boundaries: dict, regions: dict, values: pd.DataFrame, indicato
         "layer": layers,
         "config": {"view": {"stroke": None}, "font": FONT},
     }
-    name = home_name[0]["name"] if home_name else "Selected area"
-    outlines = [Outline(f"{name} (selected area): thick dark blue outline and its name",
-                        HOME_COLOUR, HOME_LINE_PX)]
+    # The legend explains only the outlines drawn (a region shown may not hold the area).
+    outlines = [Outline(f"{home_name[0]['name']} (selected area): thick dark blue outline "
+                        "and its name", HOME_COLOUR, HOME_LINE_PX)] if home_name else []
     if comparator_shapes:
         outlines.append(Outline("Comparators: thin purple outline", COMPARATOR_COLOUR,
                                 COMPARATOR_LINE_PX))
