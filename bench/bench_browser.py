@@ -198,9 +198,9 @@ def hover_freezes(page, moves: int = 6) -> list[float]:
     """The longest freeze (s, 0 when none over 50 ms) after each of `moves` pointer moves
     across the middle of the map on show, each onto another area: what a person feels
     running the pointer over the map to read the tooltips."""
-    # The partnership map is a deck.gl chart, the England map a Vega one.
+    # Both maps are Vega charts (deck.gl ones until 2026-12-04).
     chart = page.locator("[data-testid='stDeckGlJsonChart']:visible, "
-                         "[data-testid='stVegaLiteChart']:visible").last
+                         "[data-testid='stVegaLiteChart']:visible").first
     chart.scroll_into_view_if_needed()
     page.wait_for_timeout(1000)
     box = chart.bounding_box()
@@ -272,9 +272,9 @@ def measure_set(playwright, name: str, data_dir: Path, log_dir: Path, runs: int)
             view = views[i % 3]
             seconds = map_view(page, view)
             figures["map switch"].append(seconds)
-            # A view's first opening builds its map (for England until 2026-12-04, deck.gl's
-            # first draw: 4-5 s of software GL here); going back to a view drawn before
-            # does not.
+            # A view's first opening builds its map (until 2026-12-04, when the maps were
+            # deck.gl's, 4-5 s of software GL here for England); going back to a view drawn
+            # before does not.
             when = "back to" if view in opened else "first time to"
             opened.add(view)
             detail.setdefault(f"map switch {when} {view}", []).append(seconds)

@@ -6,7 +6,7 @@
     ingest/     read, check and publish extracts          demo.py  the demonstration set
     geo/        boundaries, RUC/IMD lookups, small-area need, the England map's values
     views/      what each screen shows, as plain data (already suppressed)
-    render/     Altair and pydeck pictures of the views
+    render/     Altair and Vega-Lite pictures of the views
     reports/    the slides' content and the board pack PDF
 
 A stage imports only the stages above it in this list (tests/test_layout.py checks).

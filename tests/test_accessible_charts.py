@@ -258,8 +258,8 @@ def test_england_map_words_give_home_range_verdicts_and_never_a_hidden_value():
 
 
 def test_both_maps_carry_their_description_as_name_and_caption(demo_app):
-    """The words are the map's accessible name (the deck's alt, the Vega chart's
-    description) and are shown under the map."""
+    """The words are the map's accessible name (the Vega chart's description) and are
+    shown under the map."""
     for view in ("Partnership", "England"):
         at = AppTest.from_file(str(APP), default_timeout=120)
         at.run()
@@ -267,10 +267,7 @@ def test_both_maps_carry_their_description_as_name_and_caption(demo_app):
         at.session_state["view"] = view
         at.run()
         assert not at.exception, [e.message for e in at.exception]
-        if view == "Partnership":
-            alt = at.get("deck_gl_json_chart")[0].proto.alt
-        else:
-            alt = json.loads(at.get("vega_lite_chart")[0].proto.spec)["description"]
+        alt = json.loads(at.get("vega_lite_chart")[0].proto.spec)["description"]
         assert alt.startswith("Map of ") and "Gloucestershire" in alt
         assert alt in {c.value for c in at.caption}
 

@@ -13,7 +13,7 @@ import pytest
 
 from metrics import geo, stats, store
 from metrics.reference import catalogue
-from metrics.render import map_charts, national_map
+from metrics.render import map_charts, vega_maps
 
 REFERENCE = Path(__file__).resolve().parent.parent / "data" / "reference"
 HOME = "E10000013"  # Gloucestershire, the default home area
@@ -408,30 +408,29 @@ def _local_boundaries(n: int) -> dict:
             "features": features}
 
 
-def test_local_deck_is_offline_and_carries_no_small_count():
+def test_local_map_is_offline_and_carries_no_small_count():
     need = _need(3, estimated_ocu=[20.0, 3.0, 12.0], ocu_in_treatment=[10.0, 2.0, 10.0])
     table = geo.need_table(_lsoas(3), need, None, None)
     values = geo.lsoa_values(table, "treatment_rate", threshold=5)
-    deck, legend = map_charts.local_deck(_local_boundaries(3), values, "treatment_rate")
-    spec = json.loads(deck.to_json())
-    assert spec["mapStyle"] == "__MAP_STYLE__"          # map_provider=None: no basemap
-    assert "http" not in deck.to_json()
-    assert all(layer.get("id") for layer in spec["layers"])
-    paths = [layer for layer in spec["layers"] if layer["@@type"] == "PathLayer"]
-    assert all(layer["widthUnits"] == "pixels" for layer in paths)
-    polygons = next(layer for layer in spec["layers"] if layer["id"] == "lsoas")
-    by_code = {row["code"]: row for row in polygons["data"]}
+    spec, legend = vega_maps.local_map(_local_boundaries(3), values, "treatment_rate")
+    sent = json.dumps(spec)
+    assert "http" not in sent and '"url"' not in sent      # no tiles, nothing fetched
+    assert all(layer.get("name") and "values" in layer["data"] for layer in spec["layer"])
+    layers = {layer["name"]: layer for layer in spec["layer"]}
+    by_code = {f["properties"]["code"]: f["properties"]
+               for f in layers["lsoas"]["data"]["values"]}
     assert set(by_code) == {"E01000001", "E01000002", "E01000003"}
-    # Clicks are picked from the fills only: with the outlines, a click's pick took
-    # 170-350 ms in software GL, longer than deck.gl waits for a press to count as a click.
-    assert polygons["pickable"] and polygons["_subLayerProps"]["stroke"]["pickable"] is False
     assert by_code["E01000002"]["est_text"] == "*"
     assert by_code["E01000003"]["treat_text"] == "*"
     assert by_code["E01000003"]["value_text"] == "*"
-    assert by_code["E01000003"]["fill"][:3] == map_charts.hex_rgb(
-        map_charts.SUPPRESSED_COLOUR)[:3]
+    assert by_code["E01000003"]["fill"] == map_charts.SUPPRESSED_COLOUR
     assert "* suppressed: small count" in legend.labels
     assert "suppressed" in map_charts.legend_html(legend)
+    # Only what the tooltip shows and the fill: the counts behind a rate stay home.
+    assert set(by_code["E01000001"]) == {
+        "code", "name", "district", "value_text", "ruc_text", "imd_text", "est_text",
+        "treat_text", "unmet_text", "deaths_text", "fill"}
+    alt.LayerChart.from_dict(spec)           # a valid Vega-Lite spec
 
 
 def test_area_map_values_use_the_force_figure_and_suppress(areas):
@@ -474,7 +473,7 @@ def test_england_map_outlines_home_and_comparators_and_sends_only_what_it_draws(
                            "suppressed": False, "value_text": "x", "period_text": "",
                            "comparison": "similar", "comparison_text": "", "note": "",
                            "period": "2025/26", "numerator": 7.0, "lower95": 1.0})
-    spec, legend = national_map.national_map(national, regions, values, indicator, "value",
+    spec, legend = vega_maps.national_map(national, regions, values, indicator, "value",
                                              HOME, ("E10000034",))
     layers = {layer["name"]: layer for layer in spec["layer"]}
     features = layers["areas"]["data"]["values"]
@@ -495,12 +494,12 @@ def test_england_map_outlines_home_and_comparators_and_sends_only_what_it_draws(
 def test_a_click_on_the_england_map_gives_the_area_code():
     """Vega names the selection's nested field with its dot escaped (as Streamlit passes
     it back from the browser: seen in Chromium, 2026-12-04)."""
-    assert national_map.selected_code({"area": [{"properties\\.code": "E10000017"}]}) \
+    assert vega_maps.selected_code({"area": [{"properties\\.code": "E10000017"}]}) \
         == "E10000017"
-    assert national_map.selected_code({"area": [{"properties.code": "E10000017"}]}) \
+    assert vega_maps.selected_code({"area": [{"properties.code": "E10000017"}]}) \
         == "E10000017"
-    assert national_map.selected_code({"area": []}) is None
-    assert national_map.selected_code({}) is None
+    assert vega_maps.selected_code({"area": []}) is None
+    assert vega_maps.selected_code({}) is None
 
 
 def test_classes_and_legend_labels():
@@ -563,11 +562,9 @@ def test_deaths_by_district_carry_their_interval_and_period():
     detail = values.set_index("lsoa_code").loc["E01000004", "value_detail"]
     assert f"95% CI {low[0]:,.1f} to {high[0]:,.1f}" in detail and "5 years to 2025/26" in detail
     # The tooltip shows it beside the figure.
-    deck, _ = map_charts.local_deck(_local_boundaries(4), values, "deaths_rate")
-    rows = next(layer for layer in json.loads(deck.to_json())["layers"]
-                if layer["id"] == "lsoas")["data"]
-    assert "95% CI" in next(r for r in rows if r["code"] == "E01000004")["value_detail"]
-    assert "{value_detail}" in deck._tooltip["html"]
+    spec, _ = vega_maps.local_map(_local_boundaries(4), values, "deaths_rate")
+    rows = [f["properties"] for f in spec["layer"][0]["data"]["values"]]
+    assert "95% CI" in next(r for r in rows if r["code"] == "E01000004")["value_text"]
     # Other measures carry no district detail.
     assert (geo.lsoa_values(table, "ocu_rate", threshold=5)["value_detail"] == "").all()
 
@@ -581,33 +578,6 @@ def test_a_hidden_district_hides_its_interval_too():
     assert "CI" not in district["detail_text"]
 
 
-@pytest.mark.parametrize("code", [HOME, "E10000034", "E06000052"])
-def test_partnership_view_fits_the_whole_area_in_the_narrowest_map(code):
-    """Every point of the area, as projected for the fixed view, lies inside the map at its
-    narrowest (the map column at 1024 px): Gloucestershire's Forest of Dean was cut off at
-    1366. North is up, and the view itself is the same for every area (a view that moved
-    made the browser draw each area change twice)."""
-    boundaries = geo.local_boundaries(code)
-    project = map_charts.FittedProjection(boundaries["bbox"])
-    points = np.array([project.point(p) for f in boundaries["features"]
-                       for polygon in geo.polygons_of(f["geometry"])
-                       if f["properties"]["layer"] == "lsoa"
-                       for ring in polygon for p in ring])
-    assert (np.abs(points[:, 0]) <= map_charts.FIT_WIDTH / 2).all()
-    assert (np.abs(points[:, 1]) <= map_charts.MAP_HEIGHT / 2).all()
-    # Filled: the wider of the two spans reaches at least 90% of its side.
-    assert max(np.ptp(points[:, 0]) / map_charts.FIT_WIDTH,
-               np.ptp(points[:, 1]) / map_charts.MAP_HEIGHT) >= 0.9
-    west, south, east, north = boundaries["bbox"]
-    assert project.point([west, north])[1] < project.point([west, south])[1]   # north up
-    assert map_charts.FIT_WIDTH <= 400           # the map column at 1024 px is ~415 px
-    values = pd.DataFrame({"lsoa_code": [], "ltla_name": [], "value": [], "suppressed": []})
-    spec = json.loads(map_charts.local_deck(boundaries, values, "ocu_rate")[0].to_json())
-    assert spec["initialViewState"] == {"maxZoom": 6, "minZoom": -1, "target": [0, 0, 0],
-                                        "zoom": 0}
-    assert spec["views"] == [{"@@type": "OrthographicView", "controller": True}]
-
-
 def test_england_legend_tells_home_from_comparators():
     national, regions = geo.national_boundaries(), geo.region_boundaries()
     indicator = catalogue.get("adults_in_treatment")
@@ -616,7 +586,7 @@ def test_england_legend_tells_home_from_comparators():
                            "suppressed": False, "value_text": "x", "period_text": "",
                            "comparison": "similar", "comparison_text": "", "note": "",
                            "period": "2025/26"})
-    spec, legend = national_map.national_map(national, regions, values, indicator, "value",
+    spec, legend = vega_maps.national_map(national, regions, values, indicator, "value",
                                              HOME, ("E10000034",))
     layers = {layer["name"]: layer for layer in spec["layer"]}
     home, comparators = legend.outlines

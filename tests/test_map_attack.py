@@ -1,4 +1,4 @@
-"""A determined viewer of the maps page: everything the page sends for an area (the deck.gl
+"""A determined viewer of the maps page: everything the page sends for an area (the map's
 JSON of the small-area map under every measure, the rural-urban tables by broad group and
 by class, their chart data, England's table) is read, turned into known counts, and the
 sums that link them (a class total is the sum of its small areas; urban and rural add up
@@ -67,11 +67,12 @@ def collect(area: str) -> dict:
     sent = {"lsoas": {}, "tables": [], "charts": []}
     for measure in RATE_MEASURES:
         at = _page(area, map_measure=measure)
-        deck = json.loads(at.get("deck_gl_json_chart")[0].proto.json)
-        layer = next(layer for layer in deck["layers"] if layer["id"] == "lsoas")
-        for row in layer["data"]:
+        spec = next(json.loads(c.proto.spec) for c in at.get("vega_lite_chart")
+                    if '"lsoas"' in c.proto.spec)
+        layer = next(layer for layer in spec["layer"] if layer["name"] == "lsoas")
+        for row in (feature["properties"] for feature in layer["data"]["values"]):
             entry = sent["lsoas"].setdefault(row["code"], {})
-            entry.update({k: v for k, v in row.items() if k not in ("polygon", "fill")})
+            entry.update({k: v for k, v in row.items() if k != "fill"})
             entry[f"value:{measure}"] = row["value_text"]
     for by in ("broad", "class"):
         for measure in geo.SUMMARY_MEASURES:

@@ -40,20 +40,43 @@ def maps_page(view: str | None = None, **state) -> AppTest:
     return at
 
 
-def deck_spec(at: AppTest, index: int = 0) -> dict:
-    return json.loads(at.get("deck_gl_json_chart")[index].proto.json)
+def map_charts_named(at: AppTest, first_layer: str) -> list:
+    """The map charts (Vega-Lite) whose layers include one named `first_layer`: "lsoas"
+    for the partnership map, "areas" for the England map."""
+    return [chart for chart in at.get("vega_lite_chart")
+            if any(layer.get("name") == first_layer
+                   for layer in json.loads(chart.proto.spec).get("layer", []))]
 
 
 def england_charts(at: AppTest) -> list:
-    """The England map's chart elements (Vega-Lite, with a layer named "areas")."""
-    return [chart for chart in at.get("vega_lite_chart")
-            if any(layer.get("name") == "areas"
-                   for layer in json.loads(chart.proto.spec).get("layer", []))]
+    return map_charts_named(at, "areas")
+
+
+def local_charts(at: AppTest) -> list:
+    return map_charts_named(at, "lsoas")
+
+
+def layers_of(chart) -> dict:
+    return {layer["name"]: layer for layer in json.loads(chart.proto.spec)["layer"]}
 
 
 def england_layers(at: AppTest) -> dict:
     (chart,) = england_charts(at)
-    return {layer["name"]: layer for layer in json.loads(chart.proto.spec)["layer"]}
+    return layers_of(chart)
+
+
+def local_layers(at: AppTest) -> dict:
+    (chart,) = local_charts(at)
+    return layers_of(chart)
+
+
+def small_areas(at: AppTest) -> list[dict]:
+    """What the partnership map sends for each small area."""
+    return [f["properties"] for f in local_layers(at)["lsoas"]["data"]["values"]]
+
+
+def sent_size(chart) -> int:
+    return len(chart.proto.spec) + sum(len(d.data.data) for d in chart.proto.datasets)
 
 
 def texts(at: AppTest) -> str:
@@ -64,32 +87,44 @@ def texts(at: AppTest) -> str:
 
 def test_local_map_sends_only_the_partnerships_small_areas(demo_data_dir):
     at = maps_page()
-    spec = deck_spec(at)
-    layers = {layer["id"]: layer for layer in spec["layers"]}
+    layers = local_layers(at)
     assert set(layers) >= {"lsoas", "districts", "district-names"}
-    codes = {row["code"] for row in layers["lsoas"]["data"]}
+    rows = small_areas(at)
+    codes = {row["code"] for row in rows}
     expected = pd.read_csv(PROJECT_ROOT / "data" / "reference" / "lsoa11.csv", dtype=str)
     assert codes == set(expected.loc[expected["utla_code"] == HOME, "lsoa11_code"])
-    assert spec["mapStyle"] == "__MAP_STYLE__"
-    assert len(at.get("deck_gl_json_chart")[0].proto.json) < 400_000
+    (chart,) = local_charts(at)
+    assert sent_size(chart) < 400_000
+    assert "http" not in chart.proto.spec                # nothing to fetch: no tiles, no URL
     page_text = texts(at)
     assert "Demonstration rural-urban classes and deprivation deciles" in page_text
     assert "map-legend" in page_text and "Open Government Licence" in page_text
     # Public mode (the default): small counts never reach the browser.
-    rows = layers["lsoas"]["data"]
     assert any(row["treat_text"] == "*" for row in rows)
     assert all(row["treat_text"] == "*" or row["treat_text"] == "-" or
                int(row["treat_text"].replace(",", "")) == 0 or
                int(row["treat_text"].replace(",", "")) >= 5 for row in rows)
-    tooltip = json.loads(at.get("deck_gl_json_chart")[0].proto.tooltip)
-    assert "(demonstration)" in tooltip["html"]
+    titles = [t["title"] for t in layers["lsoas"]["encoding"]["tooltip"]]
+    assert "Rural-urban class (demonstration)" in titles
 
 
 @pytest.mark.parametrize("measure", ["unmet_need", "deaths_rate", "imd_decile", "ruc_class"])
 def test_every_measure_draws(demo_data_dir, measure):
-    at = maps_page(map_measure=measure)
-    rows = next(layer for layer in deck_spec(at)["layers"] if layer["id"] == "lsoas")["data"]
-    assert len({tuple(row["fill"]) for row in rows}) > 2
+    rows = small_areas(maps_page(map_measure=measure))
+    assert len({row["fill"] for row in rows}) > 2
+
+
+def test_the_partnership_map_shows_one_district_large(demo_data_dir):
+    whole = small_areas(maps_page())
+    at = maps_page(local_district="E07000081")                    # Gloucester
+    district = small_areas(at)
+    assert district and {row["district"] for row in district} == {"Gloucester"}
+    assert len(district) < len(whole)
+    fills = {row["code"]: row["fill"] for row in whole}       # the partnership's classes
+    assert all(fills[row["code"]] == row["fill"] for row in district)
+    assert [n["name"] for n in local_layers(at)["district-names"]["data"]["values"]] == \
+        ["Gloucester"]
+    assert "Showing Gloucester only." in texts(at)
 
 
 def test_england_map_colours_every_partnership_and_outlines_home(demo_data_dir):
@@ -101,29 +136,21 @@ def test_england_map_colours_every_partnership_and_outlines_home(demo_data_dir):
     assert layers["home-name"]["data"]["values"][0]["name"] == "Gloucestershire"
     assert layers["comparators"]["data"]["values"]      # computed comparators are outlined
     (chart,) = england_charts(at)
-    assert len(chart.proto.spec) + sum(len(d.data.data) for d in chart.proto.datasets) \
-        < 450_000
+    assert sent_size(chart) < 450_000
     # Public mode: what the tooltip shows and the fill, no count or interval.
     assert {key for row in areas for key in row} == {
         "code", "name", "value_text", "period", "comparison", "note", "fill"}
 
 
 def test_neither_map_draws_itself_again_as_the_pointer_moves(demo_data_dir):
-    """A hover tint redraws the whole map for every area the pointer enters, which froze
-    the page for over a second per area in software GL. The partnership map (deck.gl): no
-    autoHighlight, and the pick that finds the tooltip's area draws only the fills
-    (map_charts.UNPICKED_OUTLINES). The England map (Vega): its one selection answers a
-    click, not the pointer, and no mark's look depends on it."""
-    layers = deck_spec(maps_page())["layers"]
-    assert not any(layer.get("autoHighlight") for layer in layers)
-    picked = [layer for layer in layers if layer.get("pickable")]
-    assert [layer["id"] for layer in picked] == ["lsoas"]
-    assert picked[0]["_subLayerProps"] == {"stroke": {"pickable": False}}
-    (chart,) = england_charts(maps_page("England"))
-    spec = json.loads(chart.proto.spec)
-    params = [p for layer in spec["layer"] for p in layer.get("params", [])]
-    assert [(p["name"], p["select"]["on"]) for p in params] == [("area", "click")]
-    assert '"param"' not in chart.proto.spec           # no condition on the selection
+    """A hover tint redraws the whole map for every area the pointer enters (with deck.gl
+    in software GL that froze the page for over a second per area). Each map's one
+    selection answers a click, not the pointer, and no mark's look depends on it."""
+    for chart in (*local_charts(maps_page()), *england_charts(maps_page("England"))):
+        spec = json.loads(chart.proto.spec)
+        params = [p for layer in spec["layer"] for p in layer.get("params", [])]
+        assert [p["select"]["on"] for p in params] == ["click"]
+        assert '"param"' not in chart.proto.spec           # no condition on the selection
 
 
 def test_england_map_by_comparison_and_by_force_area(demo_data_dir):
@@ -205,45 +232,25 @@ def test_deaths_by_district_as_a_table_with_intervals_and_period(demo_data_dir):
     assert len(table) == 6                                  # Gloucestershire's districts
     assert table["Period"].str.match(r"5 years to \d{4}/\d{2}$").all()
     assert table["95% CI"].str.match(r"[\d.]+ to [\d.]+$|\*$").all()
-    rows = next(layer for layer in deck_spec(at)["layers"] if layer["id"] == "lsoas")["data"]
-    assert all("95% CI" in row["value_detail"] and "5 years to" in row["value_detail"]
-               for row in rows if row["value_text"] not in ("*", "-"))
-    tooltip = json.loads(at.get("deck_gl_json_chart")[0].proto.tooltip)
-    assert "{value_detail}" in tooltip["html"]
+    # The tooltip gives each small area's district figure with its interval and period.
+    assert all("95% CI" in row["value_text"] and "5 years to" in row["value_text"]
+               for row in small_areas(at) if row["value_text"] not in ("*", "-"))
 
 
 def test_a_view_drawn_once_is_kept_until_the_area_changes(demo_data_dir):
     """Going back to a view shows the map already drawn (same key, same spec) rather than
     building it again; another area draws only the view open."""
     at = maps_page()
-    first = at.get("deck_gl_json_chart")[0].proto.json
+    (local,) = local_charts(at)
     at.session_state["view"] = "England"
     at.run()
     (england,) = england_charts(at)
-    assert [d.proto.json for d in at.get("deck_gl_json_chart")] == [first]
+    assert [c.proto.spec for c in local_charts(at)] == [local.proto.spec]
     at.session_state["view"] = "Partnership"
     at.run()
-    assert [d.proto.json for d in at.get("deck_gl_json_chart")] == [first]
+    assert [c.proto.spec for c in local_charts(at)] == [local.proto.spec]
     assert [c.proto.spec for c in england_charts(at)] == [england.proto.spec]
     at.session_state["area"] = "E06000023"
     at.run()
     assert not at.exception
-    assert len(at.get("deck_gl_json_chart")) == 1 and not england_charts(at)
-
-
-def test_england_map_shows_one_region_large(demo_data_dir):
-    """The map cannot be zoomed: a region is chosen instead, drawn alone and so larger,
-    in England's colour classes; an outline not drawn is not in the legend."""
-    whole = england_layers(maps_page("England"))
-    at = maps_page("England", england_region="E12000007")
-    layers = england_layers(at)
-    london = [f["properties"] for f in layers["areas"]["data"]["values"]]
-    assert len(london) == 33 and {row["code"][:3] for row in london} == {"E09"}
-    fills = {f["properties"]["code"]: f["properties"]["fill"]
-             for f in whole["areas"]["data"]["values"]}
-    assert all(fills[row["code"]] == row["fill"] for row in london)
-    assert not layers["home"]["data"]["values"]         # Gloucestershire is not in London
-    page_text = texts(at)
-    assert "Showing London only (Gloucestershire is not in it and is not drawn)." in page_text
-    assert "thick dark blue outline" not in page_text
-    assert "thick dark blue outline" in texts(maps_page("England"))
+    assert len(local_charts(at)) == 1 and not england_charts(at)

@@ -14,7 +14,7 @@ from fpdf import FPDF
 
 from metrics import geo, stats
 from metrics.reference import catalogue
-from metrics.render import charts, continuity_charts, map_charts, national_map, palette
+from metrics.render import charts, continuity_charts, map_charts, palette, vega_maps
 from metrics.reports import boardpack
 
 # The mapping: better/similar/worse at 95%, the 99.8% shades, higher/lower blues.
@@ -183,7 +183,7 @@ def test_england_map_by_comparison_uses_the_palette_and_a_shape_per_area():
     national, regions = geo.national_boundaries(), geo.region_boundaries()
     indicator = catalogue.get("adults_in_treatment")
     values = _england_values([])
-    spec, legend = national_map.national_map(national, regions, values, indicator,
+    spec, legend = vega_maps.national_map(national, regions, values, indicator,
                                              "comparison", "E10000013")
     layers = {layer["name"]: layer for layer in spec["layer"]}
     fills = {f["properties"]["code"]: f["properties"]["fill"]

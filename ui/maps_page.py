@@ -12,7 +12,7 @@ import streamlit as st
 
 from metrics import geo, store
 from metrics.reference import catalogue
-from metrics.render import map_charts, national_map
+from metrics.render import map_charts, vega_maps
 from metrics.stats import comparators
 from metrics.views import chart_words, need_totals
 from ui import data, exports, frame, tables
@@ -66,9 +66,9 @@ def render() -> None:
     export_protection = protection if export_threshold == threshold else data.local_protection(
         ctx.data_dir, ctx.version.id, lookup_stamp, ctx.area_code, boundary_stamp,
         export_threshold)
-    # Tabs, not one view per run: a view drawn once stays in its tab (same key, same deck),
-    # so going back to it shows it at once instead of building its deck again (2.5-3.9 s
-    # in a browser drawing without a GPU). A view is computed only once it has been opened.
+    # Tabs, not one view per run: a view drawn once stays in its tab (same key, same spec),
+    # so going back to it shows it at once instead of drawing its map again. A view is
+    # computed only once it has been opened.
     tabs = st.tabs(VIEWS, key="view", on_change="rerun", bind="query-params")
     opened = next((v for v, tab in zip(VIEWS, tabs) if tab.open), None) or \
         st.session_state.get("view") or VIEWS[0]
@@ -107,7 +107,7 @@ def render() -> None:
 
     def make_selected_area() -> None:
         """England map click: the clicked partnership becomes the selected area."""
-        code = national_map.selected_code(st.session_state["england_map"].selection)
+        code = vega_maps.selected_code(st.session_state["england_map"].selection)
         if code:
             st.session_state["area"] = code
 
@@ -153,21 +153,32 @@ def render() -> None:
                 m, geo.MEASURES[m].title),
             help="; ".join(f"{geo.MEASURES[m].title}: {geo.MEASURES[m].description}"
                            for m in measures))
+        # A district drawn on its own, larger (the map cannot be zoomed).
+        district_names = {f["properties"]["code"]: f["properties"]["name"]
+                          for f in boundaries["features"]
+                          if f["properties"]["layer"] == "district"}
+        district = st.selectbox(
+            "Show", ["", *sorted(district_names, key=district_names.get)], key="local_district",
+            format_func=lambda code: district_names.get(code, f"All of {ctx.area_name}"),
+            help="One district's small areas drawn larger, in the partnership's colours.")
         values = geo.lsoa_values(need, measure, threshold, protection)
         chosen = st.session_state.get("local_map")
-        picked = (chosen.selection.get("objects", {}).get("lsoas") or [{}])[0].get("code") \
+        picked = vega_maps.selected_code(chosen.selection, vega_maps.LOCAL_SELECTION) \
             if chosen else None
         picked = picked if picked in set(values["lsoa_code"]) else None
         map_column, detail_column = st.columns([3, 1])
         with map_column:
-            deck, legend = map_charts.local_deck(boundaries, values, measure, picked, ruc_title,
-                                                 imd_title)
+            spec, legend = vega_maps.local_map(boundaries, values, measure, picked, ruc_title,
+                                               imd_title, district or None)
             # The description, generated from the figures drawn, is the map's accessible
             # name and is shown under it (a screen reader gets what the colours say).
             words = chart_words.small_area_map(values, geo.MEASURES[measure].kind,
                                                legend.title, ctx.area_name)
-            st.pydeck_chart(deck, on_select="rerun", selection_mode="single-object",
-                            key="local_map", height=map_charts.MAP_HEIGHT, alt=words)
+            if district:
+                words = f"Showing {district_names[district]} only. {words}"
+            # Drawn by Vega, not deck.gl: metrics/render/vega_maps.py says why.
+            st.vega_lite_chart({**spec, "description": words}, width="stretch",
+                               on_select="rerun", key="local_map")
             st.markdown(map_charts.legend_html(legend), unsafe_allow_html=True)
             st.caption(words)
             map_as_table(values, measure, legend.title)
@@ -267,7 +278,7 @@ def render() -> None:
             if indicator.geography == "pfa":
                 st.caption("Published by police force area: each partnership shows its force's "
                            "figure.")
-        spec, legend = national_map.national_map(national, regions, map_values, indicator,
+        spec, legend = vega_maps.national_map(national, regions, map_values, indicator,
                                                  mode, ctx.area_code, group.codes,
                                                  region or None)
         names = ctx.areas.set_index("area_code")["area_name"]
@@ -278,7 +289,7 @@ def render() -> None:
             outside = "" if home_region == region else \
                 f" ({ctx.area_name} is not in it and is not drawn)"
             words = f"Showing {region_names[region]} only{outside}. {words}"
-        # Drawn by Vega, not deck.gl: metrics/render/national_map.py says why.
+        # Drawn by Vega, not deck.gl: metrics/render/vega_maps.py says why.
         st.vega_lite_chart({**spec, "description": words}, width="stretch",
                            on_select=make_selected_area, key="england_map")
         st.markdown(map_charts.legend_html(legend), unsafe_allow_html=True)

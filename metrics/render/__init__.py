@@ -1,4 +1,4 @@
-"""Pictures of the views: Altair chart specifications, pydeck maps and their legends.
+"""Pictures of the views: Altair chart specifications, Vega-Lite maps and their legends.
 
 Imports reference, stats and geo; never views, ui/ or Streamlit.
 """

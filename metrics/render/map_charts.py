@@ -1,32 +1,27 @@
-"""Map builders: the partnership map as a pydeck deck for the screen, both maps as Altair
-geoshape charts for print and export, and the colour classes and legends both share
-(the England map for the screen is metrics/render/national_map.py).
+"""Map pictures shared by the screen and print: the colour classes and legends of both
+maps (`lsoa_colours`, `national_colours`, `legend_html`), both maps as Altair geoshape
+charts for print and export, and the urban and rural chart. The screen's maps are
+metrics/render/vega_maps.py, coloured here.
 
 Builders take boundary features (metrics.geo) and tidy per-area tables, and return chart
-objects; they query nothing and compute no statistics. Every deck is drawn with
-`map_provider=None` (no basemap tiles: nothing leaves the machine), carries its data
-inline, and gives every layer an `id`. deck.gl draws no legend, so `legend_html` builds
-one from the same `Legend` the layers were coloured with.
+objects; they query nothing and compute no statistics. The screen's maps draw no legend
+of their own, so `legend_html` builds one from the same `Legend` the areas were coloured
+with.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import math
 from dataclasses import dataclass
 
 import altair as alt
 import numpy as np
 import pandas as pd
-import pydeck as pdk
-from pydeck.bindings.json_tools import default_serialize
 
 from metrics import geo
 from metrics.render import palette
 from metrics.render.charts import FONT, HOME_COLOUR
-from metrics.render.map_views import (  # noqa: F401 - the sizes are the pages' too
-    FIT_WIDTH, LOCAL_VIEW, LOCAL_VIEW_STATE, MAP_HEIGHT, FittedProjection)
 
 # ColorBrewer schemes (colour-blind safe for sequential use).
 NEED_RAMP = ["#ffffb2", "#fecc5c", "#fd8d3c", "#f03b20", "#bd0026"]       # YlOrRd: more need
@@ -42,40 +37,9 @@ RUC_COLOURS = {
 }
 SUPPRESSED_COLOUR = "#9e9e9e"
 MISSING_COLOUR = "#eeeeee"
-DISTRICT_LINE = [33, 33, 33]
-# pydeck turns every string argument into a JavaScript expression ("pixels" becomes
-# "@@=pixels", an undefined variable); literal strings must be wrapped.
-PIXELS = pdk.types.String("pixels")
-BOLD = pdk.types.String("bold")
-LABEL_FONT = pdk.types.String("Source Sans Pro, Arial, sans-serif")
-
-
-def hex_rgb(colour: str, alpha: int = 255) -> list[int]:
-    colour = colour.lstrip("#")
-    return [int(colour[i:i + 2], 16) for i in (0, 2, 4)] + [alpha]
-
-
-class CompactDeck(pdk.Deck):
-    """A Deck that serialises without indentation: pydeck indents its JSON by two spaces
-    per level, which roughly triples the size of polygon data sent to the browser."""
-
-    def to_json(self):
-        return json.dumps(self, sort_keys=True, default=default_serialize,
-                          separators=(",", ":"))
 
 
 # --- Legends and colour classes ----------------------------------------------------------
-
-# deck.gl finds what a click or hover points at by drawing every pickable layer again. An
-# area's white outline (the polygon layer's "stroke" part) adds nothing to what is found, and
-# drawing its lines costs far more than the fills: in software GL the click's pick took
-# 170-350 ms with them and 9-28 ms without, and a press held past 250 ms is not a click.
-UNPICKED_OUTLINES = {"stroke": {"pickable": False}}
-# Neither map tints the area under the pointer (deck.gl's auto_highlight): the tooltip names
-# it. A tint draws the whole map again each time the pointer enters another area, and in
-# software GL (a computer without a graphics card, a remote desktop) that froze the page for
-# 0.9-1.5 s per area on the England map and 0.4-0.55 s on the partnership map; without it a
-# hover costs only the pick, under 0.1 s.
 
 HOME_LINE_PX = 4
 COMPARATOR_LINE_PX = 1.5
@@ -152,7 +116,7 @@ def classify(values: pd.Series, ramp: list[str], suffix: str = "",
 
 
 def legend_html(legend: Legend) -> str:
-    """The legend drawn in HTML beside a deck (deck.gl draws none); a swatch carries the
+    """The legend drawn in HTML beside a screen map (which draws none); a swatch carries the
     shape drawn on the areas of its class, in the same text colour."""
     glyphs = legend.glyphs or [""] * len(legend.labels)
     items = "".join(
@@ -176,18 +140,7 @@ def legend_html(legend: Legend) -> str:
             f'<b>{html.escape(legend.title)}</b><br/>{items}{lines}{note}</div>')
 
 
-# --- Polygon data for deck.gl --------------------------------------------------------------
-
-def _paths(geometry: dict) -> list[list]:
-    return geo.lines_of(geometry)
-
-
-def _tooltip(html_text: str) -> dict:
-    return {"html": html_text,
-            "style": {"backgroundColor": "white", "color": "#222", "fontSize": "13px",
-                      "fontFamily": FONT, "border": "1px solid #888", "padding": "6px 8px",
-                      "maxWidth": "300px"}}
-
+# --- Colour classes of each map ----------------------------------------------------------
 
 def measure_title(measure_id: str, ruc_title: str = "Rural-urban class",
                   imd_title: str = "Deprivation decile") -> str:
@@ -240,76 +193,6 @@ def lsoa_colours(values: pd.DataFrame, measure_id: str,
         colours = [SUPPRESSED_COLOUR if s else (c or MISSING_COLOUR)
                    for c, s in zip(classes, values["suppressed"])]
     return colours, _legend(title, labels, legend_colours, values["suppressed"], colours)
-
-
-LOCAL_TOOLTIP = (
-    "<b>{name}</b> <span style='color:#666'>{code}</span><br/>{district}<br/>"
-    "{measure}: <b>{value_text}</b> {value_detail}<br/>"
-    "{ruc_title}: {ruc_text}<br/>{imd_title}: {imd_text}<br/>"
-    "Estimated users: {est_text} &middot; in treatment: {treat_text} &middot; "
-    "unmet need: {unmet_text}<br/>Drug-related deaths, 5 years: {deaths_text}")
-
-
-def local_deck(boundaries: dict, values: pd.DataFrame, measure_id: str,
-               selected: str | None = None, ruc_title: str = "Rural-urban class",
-               imd_title: str = "Deprivation decile") -> tuple[CompactDeck, Legend]:
-    """The partnership's small areas coloured by a measure, districts drawn over them.
-
-    `values`: rows of geo.lsoa_values (lsoa_code, ltla_name, value_text and the other
-    tooltip texts). Only these LSOAs' polygons go into the deck."""
-    measure_label = measure_title(measure_id, ruc_title, imd_title)
-    colours, legend = lsoa_colours(values, measure_id, measure_label)
-    by_code = dict(zip(values["lsoa_code"], values.assign(_fill=colours).to_dict("records")))
-    project = FittedProjection(boundaries["bbox"])
-    rows, districts, labels = [], [], []
-    for feature in boundaries["features"]:
-        props = feature["properties"]
-        if props["layer"] == "district":
-            districts += [{"path": project.line(p)} for p in _paths(feature["geometry"])]
-            labels.append({"position": project.point(props["point"]), "text": props["name"]})
-            continue
-        row = by_code.get(props["code"])
-        if row is None:
-            continue
-        common = {
-            "code": props["code"], "name": props["name"], "district": row["ltla_name"],
-            "measure": measure_label, "value_text": row["value_text"],
-            "value_detail": row.get("value_detail", ""),
-            "ruc_text": row["ruc_text"], "imd_text": row["imd_text"],
-            "est_text": row["est_text"], "treat_text": row["treat_text"],
-            "unmet_text": row["unmet_text"], "deaths_text": row["deaths_text"],
-            "fill": hex_rgb(row["_fill"], 235),
-        }
-        for polygon in geo.polygons_of(feature["geometry"]):
-            rows.append({**common, "polygon": [project.line(ring) for ring in polygon]})
-    layers = [
-        pdk.Layer("PolygonLayer", id="lsoas", data=rows, get_polygon="polygon",
-                  get_fill_color="fill", get_line_color=[255, 255, 255, 200],
-                  line_width_min_pixels=0.5, stroked=True, filled=True, pickable=True,
-                  _sub_layer_props=UNPICKED_OUTLINES),
-        pdk.Layer("PathLayer", id="districts", data=districts, get_path="path",
-                  get_color=DISTRICT_LINE, width_min_pixels=2, width_units=PIXELS,
-                  get_width=2, pickable=False),
-    ]
-    if selected:
-        outline = [{"path": ring} for r in rows if r["code"] == selected
-                   for ring in r["polygon"]]
-        layers.append(pdk.Layer("PathLayer", id="selected", data=outline, get_path="path",
-                                get_color=hex_rgb(HOME_COLOUR), width_units=PIXELS,
-                                get_width=4, pickable=False))
-    layers.append(pdk.Layer("TextLayer", id="district-names", data=labels,
-                            get_position="position", get_text="text", get_size=14,
-                            get_color=[20, 20, 20, 255], font_weight=BOLD,
-                            font_family=LABEL_FONT,
-                            background=True, get_background_color=[255, 255, 255, 200],
-                            background_padding=[3, 1, 3, 1], pickable=False))
-    deck = CompactDeck(layers=layers, views=[LOCAL_VIEW], initial_view_state=LOCAL_VIEW_STATE,
-                       map_provider=None,
-                       tooltip=_tooltip(
-                           LOCAL_TOOLTIP.replace("{ruc_title}", html.escape(ruc_title))
-                           .replace("{imd_title}", html.escape(imd_title))),
-                       )
-    return deck, legend
 
 
 # --- England -------------------------------------------------------------------------------
