@@ -199,8 +199,7 @@ def hover_freezes(page, moves: int = 6) -> list[float]:
     across the middle of the map on show, each onto another area: what a person feels
     running the pointer over the map to read the tooltips."""
     # Both maps are Vega charts (deck.gl ones until 2026-12-04).
-    chart = page.locator("[data-testid='stDeckGlJsonChart']:visible, "
-                         "[data-testid='stVegaLiteChart']:visible").first
+    chart = page.locator("[data-testid='stVegaLiteChart']:visible").first
     chart.scroll_into_view_if_needed()
     page.wait_for_timeout(1000)
     box = chart.bounding_box()

@@ -30,7 +30,7 @@ HEIGHT = 768
 CUT_OFF_JS = r"""() => {
   const found = new Map();
   const root = document.querySelector("[data-testid='stMain']") || document.body;
-  const skip = '[data-testid="stVegaLiteChart"], [data-testid="stDeckGlJsonChart"], ' +
+  const skip = '[data-testid="stVegaLiteChart"], ' +
                '[data-testid="stDataFrame"], [data-testid="stDataFrameResizable"], ' +
                'svg, style, script, [aria-hidden="true"], [role="img"]';
   const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
