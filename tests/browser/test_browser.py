@@ -260,15 +260,40 @@ def test_browser_console_has_no_errors(visits, network_guard):
            if network_guard.page_errors else ""))
 
 
+def _map_on_show(page, url: str):
+    """Open a view of the Maps page and return its map (the Vega chart on show) and box."""
+    page.goto(url)
+    wait_for_app_idle(page)
+    chart = page.locator("[data-testid='stVegaLiteChart']:visible").first
+    chart.scroll_into_view_if_needed()
+    return chart, chart.bounding_box()
+
+
+def _point_until_tooltip(page, box, left: float, top: float, read):
+    """Move the pointer over a grid of points from (left, top) of the map's box until
+    read(the tooltip's text) gives an answer: a point on a boundary line or a name finds
+    no area. Returns the answer and the point."""
+    tooltip = page.locator("#vg-tooltip-element")
+    deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
+    step = 0
+    while time.monotonic() < deadline:
+        x = box["x"] + box["width"] * (left + 0.03 * (step % 5))
+        y = box["y"] + box["height"] * (top + 0.03 * (step // 5 % 5))
+        step += 1
+        page.mouse.move(x, y)
+        page.wait_for_timeout(300)
+        text = tooltip.inner_text() if tooltip.count() and tooltip.is_visible() else ""
+        answer = read(text)
+        if answer:
+            return answer, (x, y)
+    return None, (None, None)
+
+
 def test_a_small_area_on_the_partnership_map_answers_hover_and_click(page, streamlit_server):
     """The partnership map (drawn by Vega): the pointer near the middle of the area finds
     a small area and its tooltip, and a click shows its figures beside the map."""
     log_before = len(streamlit_server.stderr())
-    page.goto(streamlit_server.url + "/maps")
-    wait_for_app_idle(page)
-    chart = page.locator("[data-testid='stVegaLiteChart']:visible").first
-    chart.scroll_into_view_if_needed()
-    box = chart.bounding_box()
+    chart, box = _map_on_show(page, streamlit_server.url + "/maps")
     assert box and box["width"] > 300, f"the partnership map is not drawn: {box}"
     # All of the area inside the map's box (the Forest of Dean was once cut off).
     margins = chart.evaluate("""el => {
@@ -276,24 +301,10 @@ def test_a_small_area_on_the_partnership_map_answers_hover_and_click(page, strea
       const a = el.querySelector(".lsoas_marks").getBoundingClientRect();
       return [a.left - c.left, a.top - c.top, c.right - a.right, c.bottom - a.bottom]; }""")
     assert min(margins) >= -1, f"the area runs out of the map by {margins} px"
-    tooltip = page.locator("#vg-tooltip-element")
-
-    def tooltip_code() -> str | None:
-        text = tooltip.inner_text() if tooltip.count() and tooltip.is_visible() else ""
-        found = re.search(r"E01\d{6}", text)
-        return found.group(0) if found else None
-
     # Gloucestershire's middle (between Gloucester and Stroud) is built-up: small areas.
-    # A point on a district's line or name finds none, so try points around the middle.
-    deadline = time.monotonic() + UI_TIMEOUT_MS / 1000
-    code, step = None, 0
-    while code is None and time.monotonic() < deadline:
-        x = box["x"] + box["width"] * (0.44 + 0.03 * (step % 5))
-        y = box["y"] + box["height"] * (0.44 + 0.03 * (step // 5 % 5))
-        step += 1
-        page.mouse.move(x, y)
-        page.wait_for_timeout(300)
-        code = tooltip_code()
+    code, (x, y) = _point_until_tooltip(
+        page, box, 0.44, 0.44,
+        lambda text: (re.search(r"E01\d{6}", text) or [None])[0])
     assert code, "no small area's tooltip at the middle of the partnership map"
     page.mouse.click(x, y)
     wait_for_app_idle(page)
@@ -303,31 +314,22 @@ def test_a_small_area_on_the_partnership_map_answers_hover_and_click(page, strea
     expect(page.get_by_text("Click a small area on the map")).to_have_count(0)
 
 
+def _other_area(text: str) -> str | None:
+    found = re.search(r"Area\s+(.+?)\s*\n", text)
+    return found.group(1) if found and found.group(1) != "Gloucestershire" else None
+
+
 def test_a_click_on_the_england_map_selects_that_area(page, streamlit_server):
     """The England map (drawn by Vega): the pointer on an area shows its tooltip, and a
     click makes it the selected area (the page's title names it). The click's selection
     comes back from the browser in Vega's own form (vega_maps.selected_code)."""
     log_before = len(streamlit_server.stderr())
-    page.goto(streamlit_server.url + "/maps?view=England")
-    wait_for_app_idle(page)
-    chart = page.locator("[data-testid='stVegaLiteChart']:visible").last
-    chart.scroll_into_view_if_needed()
-    box = chart.bounding_box()
+    chart, box = _map_on_show(page, streamlit_server.url + "/maps?view=England")
     assert box and box["height"] > 500, f"the England map is not drawn: {box}"
-    # The north of England, away from Gloucestershire: move until a tooltip names an area.
-    tooltip = page.locator("#vg-tooltip-element")
-    name, step, deadline = None, 0, time.monotonic() + UI_TIMEOUT_MS / 1000
-    while name is None and time.monotonic() < deadline:
-        x = box["x"] + box["width"] * (0.45 + 0.02 * (step % 8))
-        y = box["y"] + box["height"] * (0.25 + 0.03 * (step // 8 % 6))
-        step += 1
-        page.mouse.move(x, y)
-        page.wait_for_timeout(300)
-        text = tooltip.inner_text() if tooltip.count() and tooltip.is_visible() else ""
-        found = re.search(r"Area\s+(.+?)\s*\n", text)
-        name = found.group(1) if found and found.group(1) != "Gloucestershire" else None
+    # The north of England, away from Gloucestershire.
+    name, (x, y) = _point_until_tooltip(page, box, 0.45, 0.25, _other_area)
     assert name, "no area's tooltip on the England map"
-    assert re.search(r"Code\s+E\d{8}", tooltip.inner_text())
+    assert re.search(r"Code\s+E\d{8}", page.locator("#vg-tooltip-element").inner_text())
     page.mouse.click(x, y)
     wait_for_app_idle(page)
     assert_no_exception(page, streamlit_server, log_before)
