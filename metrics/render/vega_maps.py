@@ -6,9 +6,11 @@ Why Vega and not deck.gl (which drew both maps until 2026-12-04): Vega draws SVG
 WebGL. In software GL (a computer without a graphics card, a remote desktop, the headless
 browser the tests use) deck.gl's first drawing of a map froze the page for seconds, paid on
 every opening of the Maps page, because each kind of layer (paths, text) prepares its own
-drawing program: the England map froze it for 3.2-3.8 s; drawn by Vega it opened in
-1.7-2.0 s with no task over 0.35 s (bench/bench_browser.py). Neither map can be zoomed
-(Vega-Lite has no zoom for maps): a region, or a district, is drawn on its own instead.
+drawing program: the England map froze it for 3.2-3.8 s. Drawn by Vega, in the same hour
+(bench/bench_browser.py, 2026-12-04): a page switch to Maps 2.85 s before, 0.48 s after;
+the England view's first opening 3.63 s before, 0.88 s after; no task over 0.35 s. Neither
+map can be zoomed (Vega-Lite has no zoom for maps): a region, or a district, is drawn on
+its own instead.
 
 Why plain dicts and not Altair charts: building the England map in Altair and checking it
 against the schema took 1.3-1.5 s of the server's time for 150 areas; the dict takes
