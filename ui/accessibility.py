@@ -45,9 +45,9 @@ KNOWN_EXCEPTIONS: tuple[KnownException, ...] = (
 
 # Known problems the automated checks do not find, said plainly.
 NOT_AUTOMATED = (
-    "Maps are drawn on a canvas: an area cannot be chosen from the map with the keyboard. "
-    "Choose it from the sidebar's area list instead; the map's figures are in the tables "
-    "and downloads beside it.",
+    "An area cannot be chosen on a map with the keyboard (a click chooses it). Choose it "
+    "from the sidebar's area list instead, and a district or region with the map's "
+    "\"Show\" list; the map's figures are in the tables and downloads beside it.",
     "Chart tooltips appear on mouse hover only. Every chart's figures are in a table on "
     "the same page and download as CSV and Excel.",
     "The board pack (PDF) has not been checked with a screen reader. The same figures are "
