@@ -474,7 +474,7 @@ def test_england_map_outlines_home_and_comparators_and_sends_only_what_it_draws(
                            "comparison": "similar", "comparison_text": "", "note": "",
                            "period": "2025/26", "numerator": 7.0, "lower95": 1.0})
     spec, legend = vega_maps.national_map(national, regions, values, indicator, "value",
-                                             HOME, ("E10000034",))
+                                          HOME, ("E10000034",))
     layers = {layer["name"]: layer for layer in spec["layer"]}
     features = layers["areas"]["data"]["values"]
     assert {f["properties"]["code"] for f in features} == set(codes)
@@ -587,7 +587,7 @@ def test_england_legend_tells_home_from_comparators():
                            "comparison": "similar", "comparison_text": "", "note": "",
                            "period": "2025/26"})
     spec, legend = vega_maps.national_map(national, regions, values, indicator, "value",
-                                             HOME, ("E10000034",))
+                                          HOME, ("E10000034",))
     layers = {layer["name"]: layer for layer in spec["layer"]}
     home, comparators = legend.outlines
     assert "Gloucestershire" in home.label and "Comparators" in comparators.label

@@ -125,6 +125,13 @@ def test_the_partnership_map_shows_one_district_large(demo_data_dir):
     assert [n["name"] for n in local_layers(at)["district-names"]["data"]["values"]] == \
         ["Gloucester"]
     assert "Showing Gloucester only." in texts(at)
+    # Another area has other districts: its whole area is shown.
+    at.session_state["area"] = "E06000023"
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    assert at.selectbox(key="local_district").value == ""
+    assert not [c.value for c in at.caption if " only. " in c.value]
+    assert len(small_areas(at)) > 100
 
 
 def test_england_map_colours_every_partnership_and_outlines_home(demo_data_dir):

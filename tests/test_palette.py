@@ -184,7 +184,7 @@ def test_england_map_by_comparison_uses_the_palette_and_a_shape_per_area():
     indicator = catalogue.get("adults_in_treatment")
     values = _england_values([])
     spec, legend = vega_maps.national_map(national, regions, values, indicator,
-                                             "comparison", "E10000013")
+                                          "comparison", "E10000013")
     layers = {layer["name"]: layer for layer in spec["layer"]}
     fills = {f["properties"]["code"]: f["properties"]["fill"]
              for f in layers["areas"]["data"]["values"]}

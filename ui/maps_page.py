@@ -157,6 +157,9 @@ def render() -> None:
         district_names = {f["properties"]["code"]: f["properties"]["name"]
                           for f in boundaries["features"]
                           if f["properties"]["layer"] == "district"}
+        # Another area: a district chosen in the last one is not in it (the whole area).
+        if st.session_state.get("local_district") not in (None, "", *district_names):
+            st.session_state["local_district"] = ""
         district = st.selectbox(
             "Show", ["", *sorted(district_names, key=district_names.get)], key="local_district",
             format_func=lambda code: district_names.get(code, f"All of {ctx.area_name}"),
@@ -279,8 +282,8 @@ def render() -> None:
                 st.caption("Published by police force area: each partnership shows its force's "
                            "figure.")
         spec, legend = vega_maps.national_map(national, regions, map_values, indicator,
-                                                 mode, ctx.area_code, group.codes,
-                                                 region or None)
+                                              mode, ctx.area_code, group.codes,
+                                              region or None)
         names = ctx.areas.set_index("area_code")["area_name"]
         words = chart_words.england_map(map_values, indicator, ctx.area_code, names.to_dict(),
                                         group.codes, mode)
