@@ -178,7 +178,7 @@ def render() -> None:
             words = chart_words.small_area_map(values, geo.MEASURES[measure].kind,
                                                legend.title, ctx.area_name)
             if district:
-                words = f"Showing {district_names[district]} only. {words}"
+                words = chart_words.showing_part(district_names[district], words)
             # Drawn by Vega, not deck.gl: metrics/render/vega_maps.py says why.
             st.vega_lite_chart({**spec, "description": words}, width="stretch",
                                on_select="rerun", key="local_map")
@@ -289,9 +289,9 @@ def render() -> None:
                                         group.codes, mode)
         if region:
             home_region = councils.set_index("area_code")["region_code"].get(ctx.area_code)
-            outside = "" if home_region == region else \
-                f" ({ctx.area_name} is not in it and is not drawn)"
-            words = f"Showing {region_names[region]} only{outside}. {words}"
+            words = chart_words.showing_part(
+                region_names[region], words,
+                None if home_region == region else ctx.area_name)
         # Drawn by Vega, not deck.gl: metrics/render/vega_maps.py says why.
         st.vega_lite_chart({**spec, "description": words}, width="stretch",
                            on_select=make_selected_area, key="england_map")

@@ -66,6 +66,11 @@ def _at_point() -> dict:
             "latitude": {"field": "lat", "type": "quantitative"}}
 
 
+def _shape(geometry: dict, properties: dict | None = None) -> dict:
+    """A GeoJSON feature as a map layer draws it (an outline needs no properties)."""
+    return {"type": "Feature", "geometry": geometry, "properties": properties or {}}
+
+
 def selected_code(selection: dict, name: str = SELECTION) -> str | None:
     """The area code a click on a map selected, from st.vega_lite_chart's selection
     state, or None: {name: [{field: code}]}, where Vega names the nested field
@@ -82,6 +87,18 @@ def _click_to_select(name: str) -> list[dict]:
     toggling, so a second click on it keeps it selected."""
     return [{"name": name, "select": {"type": "point", "fields": ["properties.code"],
                                       "on": "click", "toggle": False, "clear": False}}]
+
+
+def _fills(name: str, features: list, stroke_width: float, tooltip: list[tuple[str, str]],
+           selection: str) -> dict:
+    """The areas, each filled with its own colour (properties.fill), with a white edge,
+    a tooltip of (property, title) lines, and a click that selects one."""
+    return _layer(name, features, {"type": "geoshape", "stroke": "white",
+                                   "strokeWidth": stroke_width, "cursor": "pointer"},
+                  {"color": {"field": "properties.fill", "type": "nominal", "scale": None},
+                   "tooltip": [{"field": f"properties.{field}", "title": title}
+                               for field, title in tooltip]},
+                  params=_click_to_select(selection))
 
 
 def _name_labels(name: str, rows: list, colour: str, dy: int = 0) -> list[dict]:
@@ -126,7 +143,7 @@ def national_map(boundaries: dict, regions: dict, values: pd.DataFrame, indicato
                  "comparison": row["comparison_text"] if row else "",
                  "note": row["note"] if row else "",
                  "fill": row["_fill"] if row else MISSING_COLOUR}
-        areas.append({"type": "Feature", "geometry": feature["geometry"], "properties": shown})
+        areas.append(_shape(feature["geometry"], shown))
         lon, lat = props["point"]
         if row is not None and mode == "comparison":
             # The verdict's shape on the area as well as its colour (projectors and
@@ -134,31 +151,23 @@ def national_map(boundaries: dict, regions: dict, values: pd.DataFrame, indicato
             shape = palette.verdict(row["comparison"])
             glyphs.append({"lon": lon, "lat": lat, "glyph": shape.glyph,
                            "ink": palette.text_colour(shape.colour)})
-        outline = {"type": "Feature", "geometry": feature["geometry"], "properties": {}}
+        outline = _shape(feature["geometry"])
         if code == home:
             home_shapes.append(outline)
             home_name.append({"lon": lon, "lat": lat, "name": props["name"]})
         elif code in comparators:
             comparator_shapes.append(outline)
     # Region boundaries are lines between two regions (properties: their two codes).
-    region_shapes = [{"type": "Feature", "geometry": f["geometry"], "properties": {}}
-                     for f in regions["features"]
+    region_shapes = [_shape(f["geometry"]) for f in regions["features"]
                      if not region or region in f["properties"].get("codes", ())]
     # The tooltip's lines; a note only where some area has one (force area figures),
     # as Vega shows a line for every field, empty or not.
-    tooltip = [{"field": "properties.name", "title": "Area"},
-               {"field": "properties.code", "title": "Code"},
-               {"field": "properties.value_text", "title": indicator.title},
-               {"field": "properties.period", "title": "Period"},
-               {"field": "properties.comparison", "title": "Compared with England"}]
+    tooltip = [("name", "Area"), ("code", "Code"), ("value_text", indicator.title),
+               ("period", "Period"), ("comparison", "Compared with England")]
     if any(a["properties"]["note"] for a in areas):
-        tooltip.append({"field": "properties.note", "title": "Note"})
+        tooltip.append(("note", "Note"))
     layers = [
-        _layer("areas", areas,
-               {"type": "geoshape", "stroke": "white", "strokeWidth": 0.6, "cursor": "pointer"},
-               {"color": {"field": "properties.fill", "type": "nominal", "scale": None},
-                "tooltip": tooltip},
-               params=_click_to_select(SELECTION)),
+        _fills("areas", areas, 0.6, tooltip, SELECTION),
         _outline("regions", region_shapes, REGION_LINE, 1.2),
         # Comparators: a thin purple line. The selected area: a thick dark blue line on a
         # wide white halo, and its name, so it is found at once and never taken for a
@@ -203,8 +212,7 @@ def local_map(boundaries: dict, values: pd.DataFrame, measure_id: str,
         props = feature["properties"]
         if props["layer"] == "district":
             if not district or props["code"] == district:
-                districts.append({"type": "Feature", "geometry": feature["geometry"],
-                                  "properties": {}})
+                districts.append(_shape(feature["geometry"]))
                 names.append({"lon": props["point"][0], "lat": props["point"][1],
                               "name": props["name"]})
             continue
@@ -218,20 +226,15 @@ def local_map(boundaries: dict, values: pd.DataFrame, measure_id: str,
                  "est_text": row["est_text"], "treat_text": row["treat_text"],
                  "unmet_text": row["unmet_text"], "deaths_text": row["deaths_text"],
                  "fill": row["_fill"]}
-        areas.append({"type": "Feature", "geometry": feature["geometry"], "properties": shown})
+        areas.append(_shape(feature["geometry"], shown))
         if props["code"] == selected:
-            chosen.append({"type": "Feature", "geometry": feature["geometry"],
-                           "properties": {}})
-    tooltip = [{"field": f"properties.{field}", "title": title} for field, title in (
-        ("name", "Small area"), ("code", "Code"), ("district", "District"),
-        ("value_text", label), ("ruc_text", ruc_title), ("imd_text", imd_title),
-        ("est_text", "Estimated opiate/crack users"), ("treat_text", "In treatment"),
-        ("unmet_text", "Unmet need"), ("deaths_text", "Drug-related deaths, 5 years"))]
+            chosen.append(_shape(feature["geometry"]))
+    tooltip = [("name", "Small area"), ("code", "Code"), ("district", "District"),
+               ("value_text", label), ("ruc_text", ruc_title), ("imd_text", imd_title),
+               ("est_text", "Estimated opiate/crack users"), ("treat_text", "In treatment"),
+               ("unmet_text", "Unmet need"), ("deaths_text", "Drug-related deaths, 5 years")]
     layers = [
-        _layer("lsoas", areas, {"type": "geoshape", "stroke": "white", "strokeWidth": 0.5,
-                                "cursor": "pointer"},
-               {"color": {"field": "properties.fill", "type": "nominal", "scale": None},
-                "tooltip": tooltip}, params=_click_to_select(LOCAL_SELECTION)),
+        _fills("lsoas", areas, 0.5, tooltip, LOCAL_SELECTION),
         _outline("districts", districts, DISTRICT_LINE, 2),
         _outline("selected-halo", chosen, "white", HOME_LINE_PX + 3),
         _outline("selected", chosen, HOME_COLOUR, HOME_LINE_PX),

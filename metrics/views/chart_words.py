@@ -235,6 +235,13 @@ def small_area_map(values: pd.DataFrame, measure_kind: str, title: str, area_nam
     return f"{head}. Small areas by {title.lower()}: " + "; ".join(parts) + "."
 
 
+def showing_part(place: str, words: str, not_drawn: str | None = None) -> str:
+    """A map's words when it draws one district or region only, naming the selected area
+    when it lies outside what is drawn."""
+    outside = f" ({not_drawn} is not in it and is not drawn)" if not_drawn else ""
+    return f"Showing {place} only{outside}. {words}"
+
+
 def england_map(map_values: pd.DataFrame, ind: Indicator, area_code: str, names: dict,
                 comparator_codes=(), mode: str = "value") -> str:
     """The England map (metrics.geo.area_map_values rows): the home area's figure, the
